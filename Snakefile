@@ -1,0 +1,29 @@
+# mirical: JWST MIRI imager Stage-2 calibration (calwebb_image2) as a Snakemake workflow.
+#   background -> assign_wcs -> flat_field -> photom -> cal -> resample (i2d), + the dither mosaic.
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "schemas/config.schema.yaml", set_default=True)
+
+
+include: "rules/common.smk"
+include: "rules/demo.smk"
+include: "rules/association.smk"
+include: "rules/background.smk"
+include: "rules/assign_wcs.smk"
+include: "rules/flat_field.smk"
+include: "rules/photom.smk"
+include: "rules/cal.smk"
+include: "rules/resample.smk"
+include: "rules/mosaic.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,209 @@
+"""The MIRI imager WCS: detector pixels -> V2/V3 -> velocity-aberration-corrected V2/V3 -> ICRS.
+
+Pure functions. The gwcs pipeline has the frames and transforms of the official
+``calwebb_image2`` assign_wcs step for MIR_IMAGE (reference: section 2 of
+image2-algorithms.md):
+
+- ``detector`` (pixels, 0-based, in the exposure's own array) -> ``v2v3`` (arcsec):
+  for a subarray ``Shift(SUBSTRT1-1) & Shift(SUBSTRT2-1)``, then the FILTEROFFSET
+  shift ``Shift(column_offset) & Shift(row_offset)``, then the DISTORTION model.
+- ``v2v3`` -> ``v2v3vacorr``: ``v' = s*v + (1-s)*v_ref`` with ``s = VA_SCALE``
+  (identity when VA_SCALE is absent or 1).
+- ``v2v3vacorr`` -> ``world``: arcsec to degrees, to unit vectors, rotations about
+  z, y, x, y, z by ``[V2_REF/3600, -V3_REF/3600, ROLL_REF, DEC_REF, -RA_REF]``
+  degrees, back to spherical with RA in [0, 360).
+
+Every transform has an analytic inverse (the DISTORTION model brings its own),
+and only models that asdf-astropy/gwcs serialize are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import asdf
+import numpy as np
+from astropy import coordinates as coord
+from astropy import units as u
+from astropy.io import fits
+from astropy.modeling import Model, bind_bounding_box
+from astropy.modeling.models import Identity, RotationSequence3D, Scale, Shift
+from gwcs import WCS
+from gwcs import coordinate_frames as cf
+from gwcs.geometry import CartesianToSpherical, SphericalToCartesian
+
+from mirical.errors import MiricalError
+
+SIP_MAX_PIX_ERROR = 0.01
+SIP_DEGREES = range(1, 6)  # the official step tries degrees 1..5
+SIP_NPOINTS = 12
+# Keywords of the SIP header that the JWST wcsinfo schema maps to the SCI header
+# (polynomial terms of total degree 2..6 only: AP_0_1, AP_1_0, BP_0_1 and BP_1_0
+# stay out of official SCI headers, so they stay out of ours).
+_SIP_PREFIXES = ("A_", "B_", "AP_", "BP_")
+_KEPT = ("WCSAXES", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CTYPE1", "CTYPE2",
+         "CUNIT1", "CUNIT2", "CD1_1", "CD1_2", "CD2_1", "CD2_2",
+         "A_ORDER", "B_ORDER", "AP_ORDER", "BP_ORDER")
+# Keywords the official step drops before writing the SIP approximation.
+_STALE = ("CDELT1", "CDELT2", "PC1_1", "PC1_2", "PC2_1", "PC2_2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
+
+
+def load_distortion_model(path: str) -> Model:
+    """The detector -> V2/V3 model (tree key ``model``) of a DISTORTION reference file."""
+    try:
+        with asdf.open(path, lazy_load=False, memmap=False) as af:
+            model = af.tree.get("model")
+    except Exception as exc:  # asdf raises many types for unreadable files
+        raise MiricalError(path, f"not a readable ASDF reference file ({exc})") from None
+    if not isinstance(model, Model):
+        raise MiricalError(path, "not a DISTORTION reference file (no transform under tree key 'model')")
+    return model
+
+
+def load_filter_offset(path: str, filter_name: str) -> tuple[float, float]:
+    """(column_offset, row_offset) in pixels for ``filter_name`` from a FILTEROFFSET file."""
+    try:
+        with asdf.open(path, lazy_load=False, memmap=False) as af:
+            filters = af.tree.get("filters")
+            entries = [dict(f) for f in filters] if isinstance(filters, list) else None
+    except Exception as exc:
+        raise MiricalError(path, f"not a readable ASDF reference file ({exc})") from None
+    if entries is None:
+        raise MiricalError(path, "not a FILTEROFFSET reference file (no list under tree key 'filters')")
+    for entry in entries:
+        if str(entry.get("filter", "")).strip().upper() == filter_name.strip().upper():
+            return float(entry["column_offset"]), float(entry["row_offset"])
+    raise MiricalError(path, f"no filter offset for FILTER={filter_name}")
+
+
+def velocity_aberration(va_scale: float | None, v2_ref: float, v3_ref: float) -> Model:
+    """V2/V3 -> aberration-corrected V2/V3: ``v' = s*v + (1-s)*v_ref`` (arcsec)."""
+    if va_scale is None or va_scale == 1:
+        return Identity(2, name="dva_identity")
+    if va_scale <= 0:
+        raise ValueError(f"VA_SCALE must be positive, got {va_scale}")
+    model = Scale(va_scale, name="dva_scale_v2") & Scale(va_scale, name="dva_scale_v3")
+    model = model | (Shift((1 - va_scale) * v2_ref, name="dva_v2_shift")
+                     & Shift((1 - va_scale) * v3_ref, name="dva_v3_shift"))
+    model.name = "DVA_Correction"
+    return model
+
+
+def v2v3_to_sky(v2_ref: float, v3_ref: float, roll_ref: float, ra_ref: float, dec_ref: float) -> Model:
+    """V2/V3 (arcsec) -> RA/Dec (deg): the telescope attitude as five axis rotations."""
+    angles = [v2_ref / 3600, -v3_ref / 3600, roll_ref, dec_ref, -ra_ref]
+    model = ((Scale(1 / 3600) & Scale(1 / 3600))
+             | SphericalToCartesian(wrap_lon_at=180)
+             | RotationSequence3D(angles, axes_order="zyxyz")
+             | CartesianToSpherical(wrap_lon_at=360))
+    model.name = "v23tosky"
+    return model
+
+
+def detector_to_v2v3(distortion: Model, col_offset: float, row_offset: float,
+                     substrt: tuple[int, int] = (1, 1),
+                     subsize: tuple[int, int] = (1032, 1024)) -> Model:
+    """Exposure pixels (0-based) -> V2/V3 (arcsec), with the bounding box of the array."""
+    model = (Shift(col_offset) & Shift(row_offset)) | distortion
+    if tuple(substrt) != (1, 1):
+        model = (Shift(substrt[0] - 1) & Shift(substrt[1] - 1)) | model
+    bbox = ((-0.5, subsize[0] - 0.5), (-0.5, subsize[1] - 0.5))
+    bind_bounding_box(model, bbox, order="F")
+    return model
+
+
+def build_wcs(distortion: Model, col_offset: float, row_offset: float, pointing: Mapping,
+              substrt: tuple[int, int] = (1, 1),
+              subsize: tuple[int, int] = (1032, 1024)) -> WCS:
+    """The gwcs of an exposure.
+
+    Parameters
+    ----------
+    distortion : Model
+        Full-frame 0-based pixels -> V2/V3 arcsec (DISTORTION ``model``).
+    col_offset, row_offset : float
+        FILTEROFFSET entry of the exposure's filter (pixels, added to x, y).
+    pointing : Mapping
+        V2_REF, V3_REF (arcsec), ROLL_REF, RA_REF, DEC_REF (deg), optional VA_SCALE.
+    substrt, subsize : tuple of int
+        SUBSTRT1/2 (1-based) and SUBSIZE1/2 of the exposure.
+
+    Returns
+    -------
+    gwcs.WCS
+        Frames detector -> v2v3 -> v2v3vacorr -> world; invertible.
+    """
+    v2_ref, v3_ref = float(pointing["V2_REF"]), float(pointing["V3_REF"])
+    va_scale = pointing.get("VA_SCALE")
+    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
+    v2v3 = cf.Frame2D(name="v2v3", axes_order=(0, 1), axes_names=("v2", "v3"),
+                      unit=(u.arcsec, u.arcsec))
+    v2v3vacorr = cf.Frame2D(name="v2v3vacorr", axes_order=(0, 1), axes_names=("v2", "v3"),
+                            unit=(u.arcsec, u.arcsec))
+    world = cf.CelestialFrame(reference_frame=coord.ICRS(), name="world")
+    pipeline = [
+        (detector, detector_to_v2v3(distortion, col_offset, row_offset, substrt, subsize)),
+        (v2v3, velocity_aberration(None if va_scale is None else float(va_scale), v2_ref, v3_ref)),
+        (v2v3vacorr, v2v3_to_sky(v2_ref, v3_ref, float(pointing["ROLL_REF"]),
+                                 float(pointing["RA_REF"]), float(pointing["DEC_REF"]))),
+        (world, None),
+    ]
+    return WCS(pipeline)
+
+
+def _bbox(shape: tuple[int, int]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((xmin, xmax), (ymin, ymax)) pixel edges of an array of ``shape`` (ny, nx)."""
+    return (-0.5, shape[1] - 0.5), (-0.5, shape[0] - 0.5)
+
+
+def sip_header(wcs: WCS, shape: tuple[int, int],
+               crpix: tuple[float, float] | None = None) -> fits.Header:
+    """TAN-SIP approximation of ``wcs`` (max error 0.01 px forward and inverse).
+
+    As the official step: degrees 1..5 (lowest that meets the error), 12x12
+    sampling points, ``crpix`` (1-based) = the exposure's existing CRPIX1/2
+    (the SIAF reference pixel XREF_SCI/YREF_SCI) or, when None, the bounding-box
+    centre. Only the keywords that JWST writes to the SCI header are returned:
+    WCSAXES, CRPIX, CRVAL, CTYPE (``-SIP`` when non-linear), CUNIT, CD and the
+    A/B/AP/BP polynomial keywords the JWST wcsinfo schema knows (total degree 2..6).
+    """
+    full = wcs.to_fits_sip(bounding_box=_bbox(shape), max_pix_error=SIP_MAX_PIX_ERROR,
+                           degree=SIP_DEGREES, max_inv_pix_error=SIP_MAX_PIX_ERROR,
+                           inv_degree=SIP_DEGREES, npoints=SIP_NPOINTS,
+                           crpix=None if crpix is None else list(crpix), projection="TAN")
+    header = fits.Header()
+    for card in full.cards:
+        if card.keyword in _KEPT or _is_sip_term(card.keyword):
+            header.append(card)
+    return header
+
+
+def _is_sip_term(keyword: str) -> bool:
+    """True for A_i_j, B_i_j, AP_i_j, BP_i_j with 2 <= i + j <= 6."""
+    prefix, _, powers = keyword.partition("_")
+    i, _, j = powers.partition("_")
+    return (prefix + "_" in _SIP_PREFIXES and i.isdigit() and j.isdigit()
+            and 2 <= int(i) + int(j) <= 6)
+
+
+def replace_wcs_keywords(sci_header: fits.Header, sip: fits.Header) -> None:
+    """Put a `sip_header` into an SCI header, dropping the FITS WCS it replaces.
+
+    Removes CDELT, PC, CD and any earlier SIP keywords first, as the official step
+    does, so that no stale linear terms combine with the new CD matrix.
+    """
+    stale = [k for k in sci_header if k in _STALE or k.startswith(_SIP_PREFIXES)]
+    for key in stale:
+        del sci_header[key]
+    sci_header.update(sip)
+
+
+def s_region(wcs: WCS) -> str:
+    """S_REGION: the bounding-box corners, clockwise from bottom-left, in ICRS degrees."""
+    (x0, x1), (y0, y1) = wcs.bounding_box.bounding_box(order="F")
+    x = np.array([x0, x0, x1, x1])
+    y = np.array([y0, y1, y1, y0])
+    ra, dec = wcs(x, y, with_bounding_box=False)
+    ra = np.mod(ra, 360)
+    coords = " ".join(f"{a:.9f} {d:.9f}" for a, d in zip(ra, dec, strict=True))
+    return f"POLYGON ICRS  {coords}"

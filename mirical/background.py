@@ -1,0 +1,88 @@
+"""background: subtract the sigma-clipped mean of dedicated background exposures.
+
+Follows calwebb_image2's background step for imaging: the background members'
+SCI arrays (cut to the science frame) are stacked, sigma-clipped along the
+stack (centre median, spread std, NaNs masked) and averaged; their ERR are
+combined as sqrt(sum ERR^2 over unclipped) / N_unclipped; their DQ are OR-ed.
+The science SCI loses the background and its DQ gains the background DQ; its
+ERR and variances are left to flat_field to rebuild.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from mirical.errors import MiricalError
+from mirical.io import Exposure, set_status
+from mirical.subarray import cut, frame
+
+
+@dataclass
+class Background:
+    """The combined background on the science frame."""
+
+    sci: np.ndarray
+    err: np.ndarray
+    dq: np.ndarray
+
+
+def combine(scis: list[np.ndarray], errs: list[np.ndarray], dqs: list[np.ndarray],
+            sigma: float = 3.0, maxiters: int | None = None) -> Background:
+    """Sigma-clipped mean of background members already cut to the science frame."""
+    from astropy.stats import sigma_clip
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    stack = np.stack([np.asarray(s, dtype=np.float64) for s in scis])
+    err2 = np.stack([np.asarray(e, dtype=np.float64) ** 2 for e in errs])
+    with warnings.catch_warnings():  # NaNs are masked on purpose
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        clipped = sigma_clip(stack, sigma=sigma, maxiters=maxiters, cenfunc="median",
+                             stdfunc="std", axis=0, masked=True)
+    keep = ~np.ma.getmaskarray(clipped)
+    count = keep.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, np.where(keep, stack, 0.0).sum(axis=0) / count, np.nan)
+        err = np.where(count > 0, np.sqrt(np.where(keep, err2, 0.0).sum(axis=0)) / count, np.nan)
+    dq = np.bitwise_or.reduce(np.stack([np.asarray(d, dtype=np.uint32) for d in dqs]), axis=0)
+    return Background(mean.astype(np.float32), err.astype(np.float32), dq)
+
+
+def subtract(sci: np.ndarray, dq: np.ndarray, background: Background) -> tuple[np.ndarray, np.ndarray]:
+    """Science minus background; DQ OR-ed with the background DQ."""
+    return (np.asarray(sci, dtype=np.float32) - background.sci).astype(np.float32), \
+        (np.asarray(dq, dtype=np.uint32) | background.dq)
+
+
+MATCH_KEYS = ("INSTRUME", "DETECTOR", "FILTER", "SUBARRAY")
+
+
+def calibrate(science: Exposure, backgrounds: list[Exposure], sigma: float = 3.0,
+              maxiters: int | None = None) -> tuple[Exposure, float]:
+    """Subtract the combined background; returns the exposure and the median level removed."""
+    for bkg in backgrounds:
+        for key in MATCH_KEYS:
+            a, b = str(science.get(key, "")).strip().upper(), str(bkg.get(key, "")).strip().upper()
+            if a != b:
+                raise MiricalError(bkg.path, f"background {key} is {b or 'missing'} but science "
+                                             f"{science.path} has {a or 'missing'}")
+    target = frame(science.primary)
+    scis, errs, dqs = [], [], []
+    for bkg in backgrounds:
+        source = frame(bkg.primary)
+        scis.append(cut(bkg.arrays["SCI"], source, target, fill=np.nan))
+        errs.append(cut(bkg.arrays["ERR"], source, target, fill=np.nan))
+        dqs.append(cut(bkg.arrays["DQ"], source, target, fill=0))
+    combined = combine(scis, errs, dqs, sigma=sigma, maxiters=maxiters)
+    finite = np.isfinite(combined.sci)
+    if not finite.any():
+        raise MiricalError(", ".join(b.path for b in backgrounds),
+                           "the combined background has no finite pixel on the science frame "
+                           "(all NaN, or not overlapping the science subarray)")
+    sci, dq = subtract(science.arrays["SCI"], science.arrays["DQ"], combined)
+    science.arrays.update(SCI=sci, DQ=dq)
+    set_status(science, "S_BKDSUB", "COMPLETE")
+    return science, float(np.median(combined.sci[finite]))

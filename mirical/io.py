@@ -1,0 +1,256 @@
+"""Reading and writing JWST-format MIRI imager exposures (rate, cal, intermediates).
+
+An exposure file is a FITS file: an empty primary HDU carrying most keywords, the
+image extensions SCI, ERR, DQ, VAR_POISSON, VAR_RNOISE (later VAR_FLAT, AREA)
+and, when present, the ``ASDF`` extension holding the JWST metadata tree (and,
+from assign_wcs on, the gwcs). The ASDF extension is carried through as raw
+bytes: nothing here imports asdf or gwcs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from mirical import __version__
+from mirical.errors import MiricalError
+
+REQUIRED = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
+IMAGE_ORDER = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "AREA")
+DTYPES = {"DQ": np.uint32}
+UNITS_SB = {"SCI": 1, "ERR": 1, "VAR_POISSON": 2, "VAR_RNOISE": 2, "VAR_FLAT": 2}
+
+
+@dataclass
+class Exposure:
+    """One exposure in memory: headers, image arrays and the raw ASDF extension."""
+
+    primary: fits.Header
+    sci_header: fits.Header
+    arrays: dict[str, np.ndarray]
+    asdf: fits.BinTableHDU | None = None
+    path: str = ""
+    ext_headers: dict[str, fits.Header] = field(default_factory=dict)
+
+    def get(self, key: str, default=None):
+        """A keyword from the primary header, else the SCI header, else ``default``."""
+        if key in self.primary:
+            return self.primary[key]
+        return self.sci_header.get(key, default)
+
+    def require(self, key: str):
+        """A keyword that must be present; a clear error naming the file otherwise."""
+        value = self.get(key)
+        if value is None:
+            raise MiricalError(self.path, f"keyword {key} is missing")
+        return value
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(ny, nx) of the SCI array."""
+        return self.arrays["SCI"].shape
+
+
+def _open(path: str | os.PathLike) -> fits.HDUList:
+    """Open a FITS file fully into memory, turning every failure into MiricalError."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise MiricalError(path, "file does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # truncation is only a warning in astropy
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+            for hdu in hdul:
+                _ = hdu.data
+    except MiricalError:
+        raise
+    except Exception as exc:  # astropy raises many types for broken files
+        raise MiricalError(path, f"not a readable FITS file ({_short(exc)})") from None
+    return hdul
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def read_exposure(path: str | os.PathLike, check_instrument: bool = True) -> Exposure:
+    """Read a MIRI imager exposure, checking instrument, mode and extensions."""
+    path = str(path)
+    with _open(path) as hdul:
+        names = [hdu.name for hdu in hdul]
+        missing = [n for n in REQUIRED if n not in names]
+        if missing:
+            raise MiricalError(path, f"missing extension(s) {', '.join(missing)}")
+        arrays = {}
+        ext_headers = {}
+        for name in IMAGE_ORDER:
+            if name in names:
+                hdu = hdul[name]
+                if hdu.data is None:
+                    raise MiricalError(path, f"extension {name} holds no data")
+                arrays[name] = np.asarray(hdu.data)
+                ext_headers[name] = hdu.header.copy()
+        asdf_hdu = hdul["ASDF"].copy() if "ASDF" in names else None
+        exposure = Exposure(
+            primary=hdul[0].header.copy(),
+            sci_header=hdul["SCI"].header.copy(),
+            arrays=arrays,
+            asdf=asdf_hdu,
+            path=path,
+            ext_headers=ext_headers,
+        )
+    if check_instrument:
+        check_miri_imager(exposure)
+    check_shapes(exposure)
+    return exposure
+
+
+def check_miri_imager(exposure: Exposure) -> None:
+    """Refuse exposures that are not MIRI imager images."""
+    instrument = str(exposure.get("INSTRUME", "")).strip().upper()
+    if instrument != "MIRI":
+        raise MiricalError(exposure.path,
+                           f"INSTRUME is {instrument or 'missing'}, not MIRI: mirical calibrates MIRI imager exposures only")
+    exp_type = str(exposure.get("EXP_TYPE", "")).strip().upper()
+    if exp_type != "MIR_IMAGE":
+        raise MiricalError(exposure.path,
+                           f"EXP_TYPE is {exp_type or 'missing'}, not MIR_IMAGE: not a MIRI imager exposure")
+
+
+def check_shapes(exposure: Exposure) -> None:
+    """All image extensions share the SCI shape, which matches SUBSIZE1/2."""
+    shape = exposure.shape
+    if len(shape) != 2:
+        raise MiricalError(exposure.path, f"SCI is {len(shape)}-D, expected a 2-D rate image")
+    for name, array in exposure.arrays.items():
+        if array.shape != shape:
+            raise MiricalError(exposure.path, f"{name} has shape {array.shape}, SCI has {shape}")
+    xsize, ysize = exposure.get("SUBSIZE1"), exposure.get("SUBSIZE2")
+    if xsize is not None and ysize is not None and (int(ysize), int(xsize)) != shape:
+        raise MiricalError(exposure.path,
+                           f"SUBSIZE1/2 = {xsize}x{ysize} does not match the SCI shape {shape[1]}x{shape[0]}")
+
+
+def set_status(exposure: Exposure, step_keyword: str, status: str) -> None:
+    """Record a step status keyword (e.g. S_FLAT = COMPLETE) in the primary header."""
+    exposure.primary[step_keyword] = (status, "mirical step status")
+
+
+def add_history(exposure: Exposure, step: str, params: dict | None = None,
+                references: Iterable[str] = ()) -> None:
+    """Record how the step ran: mirical version, its parameters and references."""
+    text = f"mirical {__version__} {step}"
+    if params:
+        text += " " + " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    for ref in references:
+        text += f" ref={ref}"
+    exposure.primary["MIRICALV"] = (__version__, "mirical version")
+    exposure.primary.add_history(text)
+
+
+def to_hdulist(exposure: Exposure) -> fits.HDUList:
+    """Assemble the HDU list in the JWST order (images, then ASDF)."""
+    hdus: list[fits.hdu.base.ExtensionHDU | fits.PrimaryHDU] = [fits.PrimaryHDU(header=exposure.primary)]
+    for name in IMAGE_ORDER:
+        if name not in exposure.arrays:
+            continue
+        header = exposure.sci_header if name == "SCI" else exposure.ext_headers.get(name, fits.Header())
+        data = np.asarray(exposure.arrays[name], dtype=DTYPES.get(name, np.float32))
+        hdu = fits.ImageHDU(data=data, header=header.copy(), name=name)
+        hdu.header["EXTNAME"] = name
+        hdu.header["EXTVER"] = 1
+        hdus.append(hdu)
+    if exposure.asdf is not None:
+        hdus.append(exposure.asdf)
+    return fits.HDUList(hdus)
+
+
+def write_atomic(hdulist: fits.HDUList, path: str | os.PathLike) -> None:
+    """Write FITS to a temporary name beside ``path`` and rename it when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        hdulist.writeto(tmp, overwrite=True, output_verify="silentfix")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_exposure(exposure: Exposure, path: str | os.PathLike) -> None:
+    """Write an exposure atomically; the FILENAME keyword becomes the new name."""
+    exposure.primary["FILENAME"] = Path(path).name
+    write_atomic(to_hdulist(exposure), path)
+
+
+def set_units(exposure: Exposure, unit: str) -> None:
+    """Set BUNIT of SCI/ERR to ``unit`` and of the variances to its square."""
+    exposure.sci_header["BUNIT"] = unit
+    for name, power in UNITS_SB.items():
+        if name == "SCI" or name not in exposure.arrays:
+            continue
+        header = exposure.ext_headers.setdefault(name, fits.Header())
+        header["BUNIT"] = unit if power == 1 else f"({unit})^2"
+
+
+@dataclass
+class ReferenceImage:
+    """A full-frame (or subarray) reference image: FLAT or AREA."""
+
+    arrays: dict[str, np.ndarray]
+    header: fits.Header
+    path: str
+
+    @property
+    def frame(self) -> tuple[int, int, int, int]:
+        """(xstart, ystart, xsize, ysize) of the reference on the detector."""
+        from mirical.subarray import frame
+
+        ny, nx = self.arrays["SCI"].shape
+        header = dict(self.header)
+        header.setdefault("SUBSIZE1", nx)
+        header.setdefault("SUBSIZE2", ny)
+        return frame(header)
+
+
+def read_reference_image(path: str | os.PathLike, extensions: tuple[str, ...]) -> ReferenceImage:
+    """Read the named image extensions of a FITS reference file (FLAT: SCI/ERR/DQ, AREA: SCI)."""
+    path = str(path)
+    with _open(path) as hdul:
+        names = [hdu.name for hdu in hdul]
+        missing = [n for n in extensions if n not in names]
+        if missing:
+            raise MiricalError(path, f"reference file lacks extension(s) {', '.join(missing)}")
+        arrays = {n: np.asarray(hdul[n].data) for n in extensions}
+        header = hdul[0].header.copy()
+    return ReferenceImage(arrays, header, path)
+
+
+def read_tables(path: str | os.PathLike, names: tuple[str, ...], required: tuple[str, ...]
+                ) -> tuple[dict[str, np.ndarray], fits.Header]:
+    """Read binary tables of a FITS reference file (e.g. PHOTOM and TIMECOEFF_*)."""
+    path = str(path)
+    with _open(path) as hdul:
+        present = [hdu.name for hdu in hdul]
+        missing = [n for n in required if n not in present]
+        if missing:
+            raise MiricalError(path, f"reference file lacks table(s) {', '.join(missing)}")
+        tables = {n: np.asarray(hdul[n].data) for n in names if n in present}
+        header = hdul[0].header.copy()
+    return tables, header
+
+
+def reference_name(path: str | os.PathLike) -> str:
+    """How a reference file is recorded in R_* keywords (file name, as CRDS names do)."""
+    return f"file://{Path(path).name}"

@@ -1,0 +1,109 @@
+"""photom: convert DN/s to MJy/sr with the PHOTOM reference's conversion factor.
+
+As calwebb_image2's photom for MIRI imaging: the PHOTOM row is chosen by FILTER
+and SUBARRAY (case-insensitive), falling back to SUBARRAY = GENERIC; the
+optional time-dependence tables (linear, exponential, power law, rows aligned
+with PHOTOM) are evaluated at EXPMID and divide the factor; SCI and ERR are
+multiplied by the factor c and the variances by c^2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from mirical.errors import MiricalError
+from mirical.io import Exposure, ReferenceImage, reference_name, set_status, set_units
+from mirical.subarray import covers, cut, frame
+
+MJYSR_TO_UJYA2 = 23.5044  # 1 MJy/sr in microJy/arcsec^2
+TIME_TABLES = ("TIMECOEFF_LINEAR", "TIMECOEFF_EXPONENTIAL", "TIMECOEFF_POWERLAW")
+
+
+class PhotomRowError(ValueError):
+    """No PHOTOM row, or more than one, for an exposure's FILTER/SUBARRAY."""
+
+
+def find_row(table: np.ndarray, filter_name: str, subarray: str) -> int:
+    """Index of the PHOTOM row for FILTER and SUBARRAY, with the GENERIC fallback."""
+    filters = np.char.upper(np.char.strip(np.asarray(table["filter"]).astype(str)))
+    subarrays = np.char.upper(np.char.strip(np.asarray(table["subarray"]).astype(str)))
+    filter_name, subarray = filter_name.strip().upper(), subarray.strip().upper()
+    for wanted in (subarray, "GENERIC"):
+        rows = np.flatnonzero((filters == filter_name) & (subarrays == wanted))
+        if len(rows) > 1:
+            raise PhotomRowError(f"{len(rows)} rows match FILTER={filter_name} SUBARRAY={wanted}")
+        if len(rows) == 1:
+            return int(rows[0])
+    raise PhotomRowError(f"no row for FILTER={filter_name} SUBARRAY={subarray} (nor GENERIC)")
+
+
+def time_correction(tables: Mapping[str, np.ndarray], row: int, expmid: float) -> float:
+    """Product of the time-dependence corrections present, at MJD ``expmid``."""
+    corr = 1.0
+    if "TIMECOEFF_LINEAR" in tables:
+        r = tables["TIMECOEFF_LINEAR"][row]
+        corr *= 1.0 - float(r["lossperyear"]) * (expmid - float(r["t0"])) / 365.0
+    if "TIMECOEFF_EXPONENTIAL" in tables:
+        r = tables["TIMECOEFF_EXPONENTIAL"][row]
+        corr *= float(r["amplitude"]) * np.exp(-(expmid - float(r["t0"])) / float(r["tau"])) + float(r["const"])
+    if "TIMECOEFF_POWERLAW" in tables:
+        r = tables["TIMECOEFF_POWERLAW"][row]
+        tsoft, alpha = float(r["tsoft"]), float(r["alpha"])
+        corr *= (expmid - float(r["t0"]) + tsoft) ** alpha / ((365.0 + tsoft) ** alpha / float(r["year1value"]))
+    return float(corr)
+
+
+def conversion(table: np.ndarray, tables: Mapping[str, np.ndarray], filter_name: str,
+               subarray: str, expmid: float | None, apply_time_correction: bool = True) -> float:
+    """The factor c in (MJy/sr)/(DN/s) for this exposure."""
+    row = find_row(table, filter_name, subarray)
+    photmjsr = float(table["photmjsr"][row])
+    if apply_time_correction and tables:
+        if expmid is None:
+            raise PhotomRowError("EXPMID is missing but the PHOTOM file has time-dependence tables")
+        photmjsr /= time_correction(tables, row, float(expmid))
+    return photmjsr
+
+
+def apply(arrays: dict[str, np.ndarray], c: float) -> dict[str, np.ndarray]:
+    """SCI, ERR times c; VAR_POISSON, VAR_RNOISE, VAR_FLAT times c^2."""
+    out = dict(arrays)
+    for name in ("SCI", "ERR"):
+        out[name] = (arrays[name].astype(np.float64) * c).astype(np.float32)
+    for name in ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"):
+        if name in arrays:
+            out[name] = (arrays[name].astype(np.float64) * c * c).astype(np.float32)
+    return out
+
+
+def calibrate(exposure: Exposure, photom_tables: Mapping[str, np.ndarray], photom_path: str,
+              area: ReferenceImage, apply_time_correction: bool = True) -> tuple[Exposure, float]:
+    """Apply the flux calibration and attach the pixel area; returns the exposure and c."""
+    tables = {k: v for k, v in photom_tables.items() if k in TIME_TABLES}
+    filter_name = str(exposure.require("FILTER"))
+    subarray = str(exposure.require("SUBARRAY"))
+    try:
+        c = conversion(photom_tables["PHOTOM"], tables, filter_name, subarray,
+                       exposure.get("EXPMID"), apply_time_correction)
+    except PhotomRowError as exc:
+        raise MiricalError(photom_path, f"{exc} (exposure {exposure.path})") from None
+    exposure.arrays.update(apply(exposure.arrays, c))
+    target, source = frame(exposure.primary), area.frame
+    if not covers(source, target):
+        raise MiricalError(area.path, f"area map covers {source} but exposure {exposure.path} is {target}")
+    exposure.arrays["AREA"] = cut(area.arrays["SCI"], source, target).astype(np.float32)
+    for key in ("PIXAR_SR", "PIXAR_A2"):
+        if key not in area.header:
+            raise MiricalError(area.path, f"AREA reference has no {key} keyword")
+    sci = exposure.sci_header
+    sci["PHOTMJSR"] = (c, "flux conversion factor, (MJy/sr)/(DN/s)")
+    sci["PHOTUJA2"] = (c * MJYSR_TO_UJYA2, "flux conversion factor, (uJy/arcsec2)/(DN/s)")
+    sci["PIXAR_SR"] = (float(area.header["PIXAR_SR"]), "nominal pixel area, sr")
+    sci["PIXAR_A2"] = (float(area.header["PIXAR_A2"]), "nominal pixel area, arcsec^2")
+    set_units(exposure, "MJy/sr")
+    exposure.primary["R_PHOTOM"] = (reference_name(photom_path), "photom reference file")
+    exposure.primary["R_AREA"] = (reference_name(area.path), "pixel area reference file")
+    set_status(exposure, "S_PHOTOM", "COMPLETE")
+    return exposure, c

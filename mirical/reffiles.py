@@ -1,0 +1,492 @@
+"""Reference file selection for MIRI imager exposures.
+
+Selection follows the CRDS matching rules (offline, no CRDS needed):
+
+* each selector keyword of the reference type (``EXPOSURE_SELECTORS``) is
+  compared with the exposure;
+* the reference value is taken from its pattern keyword (``P_FILTER`` ...)
+  when that is set, else from the plain keyword;
+* ``A|B|`` matches A or B (a trailing ``|`` is allowed), ``*`` is a glob and
+  ``ANY`` matches every value; each such match counts 1 towards the weight;
+* ``N/A`` matches every value but adds nothing to the weight; for SUBARRAY
+  ``GENERIC`` means ``N/A`` (the ``substitutions`` of the MIRI flat rmaps);
+  a missing reference keyword is treated as ``N/A`` (a mirical convention);
+* an exposure value ``N/A`` matches every reference value with weight 0, a
+  missing exposure keyword only matches ``N/A``, ``ANY`` and ``*``;
+* the references of highest weight are tried first; among them the newest
+  USEAFTER not after the exposure's DATE-OBS + TIME-OBS wins; when none of
+  them is old enough, the next lower weight is tried.
+
+Sources: CRDS ``crds/core/selectors.py`` (Matcher, NaMatcher, GlobMatcher,
+``MatchSelector.winnowing_match``), ``crds/core/utils.py``
+(``condition_value``: ANY -> ``*``), ``crds/jwst/locate.py`` (P_ keyword
+translations), the CRDS users guide (``rmap_syntax.rst``,
+``reference_conventions.rst``) and jwst issue #3425 (SUBARRAY=GENERIC).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import warnings
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asdf
+from astropy.io import fits
+from astropy.time import Time
+
+# Selector keywords per reference type, besides DATE-OBS/TIME-OBS (USEAFTER).
+# The operational rmaps (served by jwst-crds.stsci.edu) are not stored in the
+# spacetelescope/crds repository; these lists are the CRDS selection keywords
+# for MIRI that the jwst documentation gives for those rmaps
+# (spacetelescope/jwst docs/jwst/references_general/, "Reference Selection
+# Keywords for <TYPE>").  INSTRUME picks the instrument mapping (imap).
+EXPOSURE_SELECTORS: dict[str, tuple[str, ...]] = {
+    # jwst_miri_distortion_*.rmap -- distortion_reffile.rst
+    "distortion": ("INSTRUME", "DETECTOR", "EXP_TYPE", "CHANNEL", "BAND"),
+    # jwst_miri_filteroffset_*.rmap -- filteroffset_reffile.rst
+    "filteroffset": ("INSTRUME", "DETECTOR", "EXP_TYPE"),
+    # jwst_miri_flat_*.rmap -- flat_selection.inc; parkey DETECTOR, FILTER,
+    # BAND, READPATT, SUBARRAY.NAME (crds/jwst/specs/miri_flat.spec)
+    "flat": ("INSTRUME", "DETECTOR", "FILTER", "BAND", "READPATT", "SUBARRAY"),
+    # jwst_miri_photom_*.rmap -- photom_selection.inc; FILTER and SUBARRAY
+    # pick a row of the PHOTOM table, they are not file selectors
+    "photom": ("INSTRUME", "DETECTOR", "BAND"),
+    # jwst_miri_area_*.rmap -- area_selection.inc
+    "area": ("INSTRUME", "DETECTOR", "FILTER", "EXP_TYPE"),
+}
+
+# FITS keyword of the file name in the calibrated product (stdatamodels
+# core.schema.yaml, meta.ref_file.<type>.name).
+REF_KEYWORDS: dict[str, str] = {
+    "distortion": "R_DISTOR",
+    "filteroffset": "R_FILOFF",
+    "flat": "R_FLAT",
+    "photom": "R_PHOTOM",
+    "area": "R_AREA",
+}
+
+# CRDS pattern keywords (crds users guide, "JWST Pattern Keyword Names").
+PATTERN_KEYWORDS: dict[str, str] = {
+    "EXP_TYPE": "P_EXP_TY",
+    "BAND": "P_BAND",
+    "DETECTOR": "P_DETECT",
+    "CHANNEL": "P_CHANNE",
+    "FILTER": "P_FILTER",
+    "SUBARRAY": "P_SUBARR",
+    "READPATT": "P_READPA",
+}
+
+# FITS keyword -> path in the ASDF tree under ``meta`` (jwst data model names).
+META_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "REFTYPE": ("reftype",),
+    "USEAFTER": ("useafter",),
+    "PEDIGREE": ("pedigree",),
+    "INSTRUME": ("instrument", "name"),
+    "DETECTOR": ("instrument", "detector"),
+    "P_DETECT": ("instrument", "p_detector"),
+    "FILTER": ("instrument", "filter"),
+    "P_FILTER": ("instrument", "p_filter"),
+    "BAND": ("instrument", "band"),
+    "P_BAND": ("instrument", "p_band"),
+    "CHANNEL": ("instrument", "channel"),
+    "P_CHANNE": ("instrument", "p_channel"),
+    "EXP_TYPE": ("exposure", "type"),
+    "P_EXP_TY": ("exposure", "p_exptype"),
+    "READPATT": ("exposure", "readpatt"),
+    "P_READPA": ("exposure", "p_readpatt"),
+    "SUBARRAY": ("subarray", "name"),
+    "P_SUBARR": ("subarray", "p_subarray"),
+    "SUBSTRT1": ("subarray", "xstart"),
+    "SUBSTRT2": ("subarray", "ystart"),
+    "SUBSIZE1": ("subarray", "xsize"),
+    "SUBSIZE2": ("subarray", "ysize"),
+}
+
+# Exposure FITS keyword -> CRDS matching parameter (jwst data model path).
+CRDS_PARAMETERS: dict[str, str] = {
+    "TELESCOP": "META.TELESCOPE",
+    "INSTRUME": "META.INSTRUMENT.NAME",
+    "DETECTOR": "META.INSTRUMENT.DETECTOR",
+    "FILTER": "META.INSTRUMENT.FILTER",
+    "BAND": "META.INSTRUMENT.BAND",
+    "CHANNEL": "META.INSTRUMENT.CHANNEL",
+    "EXP_TYPE": "META.EXPOSURE.TYPE",
+    "READPATT": "META.EXPOSURE.READPATT",
+    "SUBARRAY": "META.SUBARRAY.NAME",
+    "DATE-OBS": "META.OBSERVATION.DATE",
+    "TIME-OBS": "META.OBSERVATION.TIME",
+}
+
+REFERENCE_SUFFIXES = (".fits", ".asdf")
+_CRDS_SERVERLESS_URL = "https://jwst-serverless-mode.stsci.edu"
+
+
+class ReferenceFileError(Exception):
+    """A reference file that cannot be read."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"reference file {self.path}: {reason}")
+
+
+class ReferenceSelectionError(Exception):
+    """No reference, or no unique one, fits an exposure."""
+
+
+def read_reference_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """Read the selection metadata of a FITS or ASDF reference file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.fits`` (primary header only) or ``.asdf`` (tree ``meta``) file.
+
+    Returns
+    -------
+    dict
+        FITS keyword names (``META_KEYWORDS``) to values; absent ones left out.
+
+    Raises
+    ------
+    ReferenceFileError
+        If the file is missing, truncated or not a readable FITS/ASDF file.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".asdf":
+        meta = _read_asdf_meta(path)
+    else:
+        meta = _read_fits_meta(path)
+    return {key: value.strip() if isinstance(value, str) else value
+            for key, value in meta.items() if value is not None}
+
+
+def _read_fits_meta(path: Path) -> dict[str, Any]:
+    try:
+        size = path.stat().st_size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # truncation is checked below
+            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
+                last = hdul.fileinfo(len(hdul) - 1)
+                header = hdul[0].header
+                meta = {key: header.get(key) for key in META_KEYWORDS}
+    except (OSError, ValueError) as exc:
+        raise ReferenceFileError(path, f"not a readable FITS file ({exc})") from exc
+    end = last["datLoc"] + last["datSpan"]
+    if end != size:
+        raise ReferenceFileError(
+            path, f"truncated or damaged FITS file ({size} bytes, HDUs end at {end})")
+    return meta
+
+
+def _read_asdf_meta(path: Path) -> dict[str, Any]:
+    try:
+        with asdf.open(path, lazy_load=False, memmap=False, lazy_tree=True,
+                       validate_checksums=True) as af:
+            tree = af.tree.get("meta", {})
+            meta = {key: _lookup(tree, where) for key, where in META_KEYWORDS.items()}
+    except Exception as exc:  # asdf raises many kinds of errors on bad input
+        raise ReferenceFileError(path, f"not a readable ASDF file ({exc})") from exc
+    if isinstance(meta["USEAFTER"], Time):
+        meta["USEAFTER"] = meta["USEAFTER"].isot
+    return meta
+
+
+def _lookup(tree: Mapping, where: tuple[str, ...]) -> Any:
+    node: Any = tree
+    for key in where:
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _text(value: Any) -> str:
+    return str(value).strip().upper()
+
+
+def _ref_value(ref_meta: Mapping[str, Any], keyword: str) -> str:
+    """Reference value of a selector: pattern keyword first, ``N/A`` if absent."""
+    pattern = ref_meta.get(PATTERN_KEYWORDS.get(keyword, ""))
+    if pattern is not None and _text(pattern) not in ("", "UNDEFINED"):
+        return _text(pattern)
+    value = ref_meta.get(keyword)
+    if value is None or _text(value) == "":
+        return "N/A"
+    return _text(value)
+
+
+def _match(ref_value: str, exp_value: str, keyword: str) -> int | None:
+    """CRDS match of one selector: 1 match, 0 don't care, None no match."""
+    if ref_value == "N/A" or (keyword == "SUBARRAY" and ref_value == "GENERIC"):
+        return 0
+    if exp_value == "N/A":
+        return 0
+    patterns = ["*" if part == "ANY" else part
+                for part in (p.strip() for p in ref_value.split("|")) if part]
+    if any(fnmatch.fnmatchcase(exp_value, p) for p in patterns):
+        return 1
+    return None
+
+
+def _compare(ref_meta: Mapping[str, Any], exposure_header: Mapping,
+             reftype: str) -> tuple[int, str | None]:
+    """Return (match weight, first mismatching keyword or None)."""
+    if _text(ref_meta.get("REFTYPE", "")) != reftype.upper():
+        return 0, "REFTYPE"
+    weight = 0
+    for keyword in EXPOSURE_SELECTORS[reftype]:
+        exp = exposure_header.get(keyword)
+        exp_value = "UNDEFINED" if exp is None else _text(exp)
+        result = _match(_ref_value(ref_meta, keyword), exp_value, keyword)
+        if result is None:
+            return 0, keyword
+        weight += result
+    return weight, None
+
+
+def matches(ref_meta: Mapping[str, Any], exposure_header: Mapping, reftype: str) -> bool:
+    """Tell whether a reference fits an exposure (ignoring USEAFTER).
+
+    Parameters
+    ----------
+    ref_meta : mapping
+        Output of ``read_reference_meta``.
+    exposure_header : mapping
+        FITS keywords of the exposure (primary header).
+    reftype : str
+        One of ``EXPOSURE_SELECTORS``.
+    """
+    return _compare(ref_meta, exposure_header, reftype.lower())[1] is None
+
+
+def _mismatch_text(ref_meta: Mapping[str, Any], exposure_header: Mapping,
+                   keyword: str) -> str:
+    if keyword == "REFTYPE":
+        return f"has REFTYPE {ref_meta.get('REFTYPE', '(none)')}"
+    exp = exposure_header.get(keyword)
+    return (f"is for {keyword} {_ref_value(ref_meta, keyword)} but the exposure has "
+            f"{'no ' + keyword if exp is None else exp}")
+
+
+def observation_time(exposure_header: Mapping) -> datetime:
+    """UTC start of an exposure: DATE-OBS + TIME-OBS, else EXPSTART (MJD)."""
+    date = exposure_header.get("DATE-OBS")
+    if date:
+        date = str(date).strip()
+        time = exposure_header.get("TIME-OBS")
+        if time and "T" not in date:
+            date = f"{date}T{str(time).strip()}"
+        return datetime.fromisoformat(date)
+    start = exposure_header.get("EXPSTART")
+    if start is None:
+        raise ReferenceSelectionError("exposure has neither DATE-OBS nor EXPSTART")
+    return Time(float(start), format="mjd", scale="utc").datetime
+
+
+def _useafter(path: Path, ref_meta: Mapping[str, Any]) -> datetime:
+    value = ref_meta.get("USEAFTER")
+    if value is None:
+        raise ReferenceFileError(path, "no USEAFTER")
+    try:
+        return datetime.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise ReferenceFileError(path, f"USEAFTER {value!r} is not an ISO date") from exc
+
+
+def select(reftype: str, source: str | os.PathLike, exposure_header: Mapping,
+           exposure_name: str) -> str:
+    """Choose the reference file of one type for one exposure.
+
+    Parameters
+    ----------
+    reftype : str
+        One of ``EXPOSURE_SELECTORS`` (case-insensitive).
+    source : str or path-like
+        A reference file (checked against the exposure) or a folder of
+        ``*.fits``/``*.asdf`` reference files (searched as CRDS would).
+    exposure_header : mapping
+        FITS keywords of the exposure (primary header).
+    exposure_name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    str
+        Path of the chosen reference file.
+
+    Raises
+    ------
+    ReferenceSelectionError
+        If the file does not fit, or no single file of the folder fits.
+    ReferenceFileError
+        If a reference file cannot be read.
+    """
+    reftype = reftype.lower()
+    if reftype not in EXPOSURE_SELECTORS:
+        raise ValueError(f"unknown reference type {reftype!r}")
+    source = Path(source)
+    when = observation_time(exposure_header)
+    if source.is_dir():
+        return _select_from_folder(reftype, source, exposure_header, exposure_name, when)
+    meta = read_reference_meta(source)
+    _, keyword = _compare(meta, exposure_header, reftype)
+    if keyword is not None:
+        raise ReferenceSelectionError(
+            f"{reftype} reference {source} {_mismatch_text(meta, exposure_header, keyword)}"
+            f" (exposure {exposure_name})")
+    if _useafter(source, meta) > when:
+        raise ReferenceSelectionError(
+            f"{reftype} reference {source} has USEAFTER {meta['USEAFTER']}, later than "
+            f"exposure {exposure_name} ({when.isoformat()})")
+    return str(source)
+
+
+def _select_from_folder(reftype: str, folder: Path, exposure_header: Mapping,
+                        exposure_name: str, when: datetime) -> str:
+    by_weight: dict[int, list[tuple[datetime, Path]]] = {}
+    rejected = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in REFERENCE_SUFFIXES:
+            continue
+        meta = read_reference_meta(path)
+        weight, keyword = _compare(meta, exposure_header, reftype)
+        if keyword == "REFTYPE":
+            continue
+        if keyword is not None:
+            rejected.append(f"{path.name} {_mismatch_text(meta, exposure_header, keyword)}")
+            continue
+        useafter = _useafter(path, meta)
+        if useafter > when:
+            rejected.append(f"{path.name} has USEAFTER {meta['USEAFTER']}")
+            continue
+        by_weight.setdefault(weight, []).append((useafter, path))
+    if not by_weight:
+        why = "; ".join(rejected) if rejected else f"no {reftype} reference files there"
+        raise ReferenceSelectionError(
+            f"no {reftype} reference in {folder} fits exposure {exposure_name} "
+            f"(observed {when.isoformat()}): {why}")
+    candidates = by_weight[max(by_weight)]
+    newest = max(useafter for useafter, _ in candidates)
+    best = [path for useafter, path in candidates if useafter == newest]
+    if len(best) > 1:
+        raise ReferenceSelectionError(
+            f"{len(best)} {reftype} references in {folder} fit exposure {exposure_name} "
+            f"equally well (USEAFTER {newest.isoformat()}): "
+            + ", ".join(path.name for path in best))
+    return str(best[0])
+
+
+def select_with_crds(reftype: str, exposure_header: Mapping, crds_path: str | os.PathLike,
+                     context: str | None = None, exposure_name: str = "") -> str:
+    """Choose a reference with the CRDS client from a local CRDS cache.
+
+    CRDS runs serverless (no network): the rules (``mappings/jwst``), the
+    cache configuration (``config/jwst/server_config``) and the reference
+    files must already be in ``crds_path`` (e.g. from ``crds sync``).
+
+    Parameters
+    ----------
+    reftype : str
+        One of ``EXPOSURE_SELECTORS``.
+    exposure_header : mapping
+        FITS keywords of the exposure.
+    crds_path : str or path-like
+        Root of the CRDS cache (``CRDS_PATH``).
+    context : str, optional
+        Pipeline mapping, e.g. ``jwst_1322.pmap``; default: the cache's own.
+    exposure_name : str, optional
+        Name used in error messages.
+
+    Returns
+    -------
+    str
+        Path of the reference file in the cache.
+    """
+    try:
+        import crds
+        from crds.client import api
+        from crds.core.exceptions import CrdsError
+    except ImportError as exc:
+        raise ReferenceSelectionError(
+            "CRDS selection was asked for but the crds package is not installed") from exc
+    for needed in (Path(crds_path, "mappings", "jwst"),
+                   Path(crds_path, "config", "jwst", "server_config")):
+        if not needed.exists():
+            raise ReferenceSelectionError(
+                f"{crds_path} is not a synced CRDS cache: {needed} is missing")
+    api.set_crds_server(_CRDS_SERVERLESS_URL)
+    parameters = {name: exposure_header[key] for key, name in CRDS_PARAMETERS.items()
+                  if exposure_header.get(key) is not None}
+    where = f"CRDS ({context or 'default context'}, cache {crds_path})"
+    saved = os.environ.get("CRDS_PATH")
+    os.environ["CRDS_PATH"] = str(crds_path)
+    try:
+        found = crds.getreferences(parameters, reftypes=[reftype.lower()],
+                                   context=context, observatory="jwst")
+    except (CrdsError, OSError) as exc:
+        raise ReferenceSelectionError(
+            f"{where} found no {reftype} reference for exposure {exposure_name}: {exc}"
+        ) from exc
+    finally:
+        if saved is None:
+            del os.environ["CRDS_PATH"]
+        else:
+            os.environ["CRDS_PATH"] = saved
+    path = found.get(reftype.lower(), "N/A")
+    if path == "N/A" or path.upper().startswith("NOT FOUND"):
+        raise ReferenceSelectionError(
+            f"{where} gives no {reftype} reference for exposure {exposure_name}: {path}")
+    return path
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def selection_record(selected: Mapping[str, str],
+                     crds_context: str | None = None) -> dict[str, dict[str, Any]]:
+    """Provenance of the references chosen for one product.
+
+    Parameters
+    ----------
+    selected : mapping
+        Reference type -> path of the chosen file.
+    crds_context : str, optional
+        The CRDS context, when the files were chosen by CRDS.
+
+    Returns
+    -------
+    dict
+        JSON-ready ``{reftype: {path, name, useafter, sha256, keyword, value}}``;
+        ``keyword``/``value`` are the product's FITS keyword (``R_FLAT`` ...)
+        and its value as stpipe writes it: ``crds://NAME`` for a CRDS choice,
+        else the absolute path (its record of a user-supplied override).
+        With a context, entries also hold ``crds_context``.
+    """
+    record: dict[str, dict[str, Any]] = {}
+    for reftype, path in selected.items():
+        reftype = reftype.lower()
+        absolute = os.path.abspath(path)
+        name = os.path.basename(absolute)
+        entry = {
+            "path": absolute,
+            "name": name,
+            "useafter": str(read_reference_meta(absolute).get("USEAFTER", "")),
+            "sha256": _sha256(absolute),
+            "keyword": REF_KEYWORDS[reftype],
+            "value": f"crds://{name}" if crds_context else absolute,
+        }
+        if crds_context:
+            entry["crds_context"] = crds_context
+        record[reftype] = entry
+    return record

@@ -1,0 +1,18 @@
+rule assign_wcs:
+    input:
+        exposure=f"{INTER}/{{product}}_bkgsub.fits",
+        distortion=ref("distortion"),
+        filteroffset=ref("filteroffset"),
+    output:
+        f"{INTER}/{{product}}_wcs.fits",
+    params:
+        step=step_params("assign_wcs"),
+        errors=lambda wc: {t: ref_error(t)(wc) for t in ("distortion", "filteroffset")},
+        code=code_version("assign_wcs", "asdf_extension"),
+    log:
+        f"{LOGS}/assign_wcs/{{product}}.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/assign_wcs.py"

@@ -1,0 +1,162 @@
+# Helpers shared by the rules: inputs, products, reference files, parameters.
+import glob
+import re
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+MIRICAL_ROOT = Path(workflow.basedir)
+if str(MIRICAL_ROOT) not in sys.path:
+    sys.path.insert(0, str(MIRICAL_ROOT))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(MIRICAL_ROOT), os.environ.get("PYTHONPATH", "")) if p
+)
+
+from mirical.association import check_product_name, load_association, products_from_lists
+from mirical.errors import MiricalError
+
+NAME = config["name"]
+OUT = (config.get("output_dir") or f"results/{NAME}").rstrip("/")
+INTER = f"{OUT}/intermediate"
+LOGS = f"{OUT}/logs"
+REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
+STEP_STATUS = {
+    "background": "S_BKDSUB",
+    "assign_wcs": "S_WCS",
+    "flat_field": "S_FLAT",
+    "photom": "S_PHOTOM",
+    "resample": "S_RESAMP",
+}
+USE_DEMO = not config["science"] and not config.get("association")
+
+
+def _expand(patterns, key):
+    """Paths from a list of paths/globs, sorted; a pattern matching nothing is an error."""
+    paths = []
+    for pattern in patterns:
+        hits = sorted(glob.glob(os.path.expanduser(pattern)))
+        if not hits:
+            raise MiricalError(f"config {key}", f"{pattern!r} matches no file")
+        paths.extend(hits)
+    return paths
+
+
+if USE_DEMO:
+    from mirical.simulate import DemoSettings, background_name, reference_paths, science_name
+
+    DEMO = DemoSettings(**config["demo"])
+    DEMO_DIR = f"{OUT}/demo_data"
+    DEMO_SCIENCE = [f"{DEMO_DIR}/IMA_science/{science_name(i + 1, DEMO)}" for i in range(DEMO.n_dithers)]
+    DEMO_BACKGROUND = [f"{DEMO_DIR}/IMA_background/{background_name(DEMO)}"]
+    DEMO_REFS = reference_paths(f"{DEMO_DIR}/reference", DEMO)
+    PRODUCTS = products_from_lists(DEMO_SCIENCE, DEMO_BACKGROUND, NAME)
+elif config.get("association"):
+    PRODUCTS = load_association(config["association"])
+else:
+    PRODUCTS = products_from_lists(
+        _expand(config["science"], "science"), _expand(config["background"], "background"), NAME
+    )
+for _p in PRODUCTS:
+    check_product_name(_p.name, config.get("association") or "config")
+
+PRODUCT = {p.name: p for p in PRODUCTS}
+PRODUCT_NAMES = [p.name for p in PRODUCTS]
+
+
+wildcard_constraints:
+    product="|".join(re.escape(n) for n in PRODUCT_NAMES),
+
+
+def science(wildcards):
+    return PRODUCT[wildcards.product].science
+
+
+def backgrounds(wildcards):
+    return list(PRODUCT[wildcards.product].backgrounds)
+
+
+# ----------------------------------------------------------------- reference files
+_REF_CACHE = {}
+
+
+def _exposure_header(path):
+    from astropy.io import fits
+
+    return fits.getheader(path, 0)
+
+
+def choose_reference(product, reftype):
+    """(path, None) for the reference file of ``reftype`` for ``product``, or (None, error)."""
+    key = (product, reftype)
+    if key in _REF_CACHE:
+        return _REF_CACHE[key]
+    if USE_DEMO:
+        result = (DEMO_REFS[reftype], None)
+    else:
+        source = (config.get("reference_files") or {}).get(reftype)
+        sci = PRODUCT[product].science
+        try:
+            if config.get("crds") and not source:
+                from mirical.reffiles import select_with_crds
+
+                crds = config["crds"]
+                result = (select_with_crds(reftype, _exposure_header(sci), crds["path"], crds.get("context")), None)
+            elif not source:
+                result = (None, f"reference_files.{reftype} is not set in the config")
+            elif not os.path.exists(source):
+                result = (None, f"reference file {source} ({reftype}) does not exist")
+            elif os.path.isdir(source):
+                from mirical.reffiles import select
+
+                result = (select(reftype, source, _exposure_header(sci), os.path.basename(sci)), None)
+            else:
+                result = (source, None)
+        except Exception as exc:  # reported by the job that needs the file, not here
+            result = (None, str(exc))
+    _REF_CACHE[key] = result
+    return result
+
+
+def ref(reftype):
+    """Input function: the chosen reference file (nothing if the choice failed)."""
+
+    def inner(wildcards):
+        path, _ = choose_reference(wildcards.product, reftype)
+        return [path] if path else []
+
+    return inner
+
+
+def ref_error(reftype):
+    """Params function: why no reference file could be chosen ('' if one was)."""
+
+    def inner(wildcards):
+        return choose_reference(wildcards.product, reftype)[1] or ""
+
+    return inner
+
+
+# ----------------------------------------------------------------- parameters and code
+def code_version(*modules):
+    """Hash of the step's own package modules: a param, so a code change re-runs the step."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update((MIRICAL_ROOT / "mirical" / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def step_params(step):
+    return dict(config["steps"][step])
+
+
+def outputs_for(products):
+    files = [f"{OUT}/{NAME}_lvl2_asn.json"]
+    for p in products:
+        files += [f"{OUT}/{p}_cal.fits", f"{OUT}/{p}_i2d.fits", f"{INTER}/{p}_refs.json"]
+    files.append(f"{OUT}/{NAME}_i2d.fits")
+    return files
+
+
+def all_outputs():
+    return outputs_for(PRODUCT_NAMES)

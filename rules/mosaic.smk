@@ -1,0 +1,16 @@
+# All dithers drizzled into one mosaic, one exposure at a time.
+rule mosaic:
+    input:
+        expand(f"{OUT}/{{product}}_cal.fits", product=PRODUCT_NAMES),
+    output:
+        f"{OUT}/{NAME}_i2d.fits",
+    params:
+        step=dict(config["mosaic"]),
+        code=code_version("resample", "resample_grid"),
+    log:
+        f"{LOGS}/mosaic.log",
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/mosaic.py"

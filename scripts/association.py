@@ -1,0 +1,15 @@
+"""Rule association: write the image2 association of the run."""
+from pathlib import Path
+
+from mirical.association import Product, association_dict, write_json
+from mirical.runner import log, main
+
+
+def run(snakemake):
+    products = [Product(name, sci, tuple(bkgs)) for name, sci, bkgs in snakemake.params.products]
+    out = Path(snakemake.output[0])
+    write_json(association_dict(products, snakemake.params.name, out.parent), out)
+    log.info("association %s: %d product(s)", out.name, len(products))
+
+
+main(snakemake, run)

@@ -1,0 +1,28 @@
+"""Rule photom: DN/s to MJy/sr, pixel area attached."""
+from mirical.io import add_history, read_exposure, read_reference_image, read_tables, set_status, write_exposure
+from mirical.photom import TIME_TABLES, calibrate
+from mirical.runner import log, main, reference
+
+
+def run(snakemake):
+    params = snakemake.params.step
+    product = snakemake.wildcards.product
+    exposure = read_exposure(snakemake.input.exposure)
+    if params["skip"]:
+        set_status(exposure, "S_PHOTOM", "SKIPPED")
+        log.info("%s: photom SKIPPED", product)
+        refs = []
+    else:
+        photom_path = reference(snakemake, "photom", exposure.primary, exposure.path)
+        area_path = reference(snakemake, "area", exposure.primary, exposure.path)
+        tables, _ = read_tables(photom_path, ("PHOTOM",) + TIME_TABLES, required=("PHOTOM",))
+        area = read_reference_image(area_path, ("SCI",))
+        exposure, c = calibrate(exposure, tables, photom_path, area, params["apply_time_correction"])
+        log.info("%s: PHOTMJSR %.6g (MJy/sr)/(DN/s) applied, PIXAR_SR %.6g", product, c,
+                 exposure.sci_header["PIXAR_SR"])
+        refs = [photom_path, area_path]
+    add_history(exposure, "photom", params, refs)
+    write_exposure(exposure, snakemake.output[0])
+
+
+main(snakemake, run)

@@ -1,0 +1,16 @@
+"""Rule simulate: write the embedded demo (rate files, reference files, truth)."""
+from pathlib import Path
+
+from mirical.runner import log, main
+from mirical.simulate import DemoSettings, simulate
+
+
+def run(snakemake):
+    settings = DemoSettings(**snakemake.params.demo)
+    folder = Path(snakemake.output.truth).parent
+    written = simulate(folder, settings)
+    log.info("demo: %d science + %d background exposure(s) in %s, filter %s, subarray %s",
+             len(written["science"]), len(written["background"]), folder, settings.filter, settings.subarray)
+
+
+main(snakemake, run)
