@@ -101,19 +101,38 @@ def read_tree(hdu: fits.BinTableHDU) -> dict:
         tree = _detach(dict(af.tree), raw)
     tree.pop("asdf_library", None)
     history = tree.pop("history", None)
-    if isinstance(history, dict) and history.get("entries"):
-        tree["history"] = {"entries": history["entries"]}
+    entries = history.get("entries") if isinstance(history, dict) else history  # list: old format
+    if entries:
+        tree["history"] = {"entries": entries}
     return tree
 
 
-def make_hdu(tree: dict) -> fits.BinTableHDU:
-    """Serialize ``tree`` into an ``ASDF`` extension (same tree -> same bytes)."""
+def _write(tree: dict) -> bytes:
+    """The bytes of an ASDF file holding ``tree``."""
     import asdf
 
     buffer = io.BytesIO()
     asdf.AsdfFile(tree).write_to(buffer)
-    data = np.frombuffer(buffer.getvalue(), dtype=np.uint8)[None, :]
-    column = fits.Column(name=COLUMN, format=f"{data.shape[1]}B", array=data)
+    return buffer.getvalue()
+
+
+def make_hdu(tree: dict) -> fits.BinTableHDU:
+    """Serialize ``tree`` into an ``ASDF`` extension (same tree -> same bytes, in any process).
+
+    asdf lists the extensions it used (``history.extensions``) in set order,
+    which changes between processes. So the tree is written once to learn that
+    list, and again with the list sorted by URI: asdf then updates the entries
+    in place and keeps the order.
+    """
+    from asdf.util import load_yaml
+
+    history = {k: v for k, v in (tree.get("history") or {}).items() if k != "extensions"}
+    first = load_yaml(io.BytesIO(_write({**tree, "history": history})))
+    used = sorted(({"extension_class": e["extension_class"], "extension_uri": e.get("extension_uri")}
+                   for e in first["history"]["extensions"]),
+                  key=lambda e: (str(e["extension_uri"]), e["extension_class"]))
+    data = np.frombuffer(_write({**tree, "history": {**history, "extensions": used}}), dtype=np.uint8)
+    column = fits.Column(name=COLUMN, format=f"{data.size}B", array=data[None, :])
     return fits.BinTableHDU.from_columns([column], name=EXTNAME)
 
 

@@ -79,7 +79,7 @@ def load_filter_offset(path: str, filter_name: str) -> tuple[float, float]:
 def velocity_aberration(va_scale: float | None, v2_ref: float, v3_ref: float) -> Model:
     """V2/V3 -> aberration-corrected V2/V3: ``v' = s*v + (1-s)*v_ref`` (arcsec)."""
     if va_scale is None or va_scale == 1:
-        return Identity(2, name="dva_identity")
+        return Identity(2)
     if va_scale <= 0:
         raise ValueError(f"VA_SCALE must be positive, got {va_scale}")
     model = Scale(va_scale, name="dva_scale_v2") & Scale(va_scale, name="dva_scale_v3")

@@ -23,8 +23,8 @@ from mirical import __version__
 from mirical.errors import MiricalError
 
 REQUIRED = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
-IMAGE_ORDER = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "AREA")
-DTYPES = {"DQ": np.uint32}
+IMAGE_ORDER = ("SCI", "ERR", "DQ", "CON", "WHT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "AREA")
+DTYPES = {"DQ": np.uint32, "CON": np.int32}
 UNITS_SB = {"SCI": 1, "ERR": 1, "VAR_POISSON": 2, "VAR_RNOISE": 2, "VAR_FLAT": 2}
 
 
@@ -151,7 +151,7 @@ def add_history(exposure: Exposure, step: str, params: dict | None = None,
     if params:
         text += " " + " ".join(f"{k}={v}" for k, v in sorted(params.items()))
     for ref in references:
-        text += f" ref={ref}"
+        text += f" ref={Path(ref).name}"
     exposure.primary["MIRICALV"] = (__version__, "mirical version")
     exposure.primary.add_history(text)
 
@@ -252,5 +252,9 @@ def read_tables(path: str | os.PathLike, names: tuple[str, ...], required: tuple
 
 
 def reference_name(path: str | os.PathLike) -> str:
-    """How a reference file is recorded in R_* keywords (file name, as CRDS names do)."""
-    return f"file://{Path(path).name}"
+    """How a reference file is recorded in R_* keywords: its file name.
+
+    The full path and checksum go to the product's ``_refs.json``; headers keep
+    no machine-specific paths, so outputs are reproducible.
+    """
+    return Path(path).name

@@ -285,7 +285,7 @@ def observation_time(exposure_header: Mapping) -> datetime:
         return datetime.fromisoformat(date)
     start = exposure_header.get("EXPSTART")
     if start is None:
-        raise ReferenceSelectionError("exposure has neither DATE-OBS nor EXPSTART")
+        raise ValueError("no DATE-OBS and no EXPSTART")
     return Time(float(start), format="mjd", scale="utc").datetime
 
 
@@ -331,7 +331,10 @@ def select(reftype: str, source: str | os.PathLike, exposure_header: Mapping,
     if reftype not in EXPOSURE_SELECTORS:
         raise ValueError(f"unknown reference type {reftype!r}")
     source = Path(source)
-    when = observation_time(exposure_header)
+    try:
+        when = observation_time(exposure_header)
+    except ValueError as exc:
+        raise ReferenceSelectionError(f"exposure {exposure_name}: {exc}") from exc
     if source.is_dir():
         return _select_from_folder(reftype, source, exposure_header, exposure_name, when)
     meta = read_reference_meta(source)
@@ -469,8 +472,9 @@ def selection_record(selected: Mapping[str, str],
     dict
         JSON-ready ``{reftype: {path, name, useafter, sha256, keyword, value}}``;
         ``keyword``/``value`` are the product's FITS keyword (``R_FLAT`` ...)
-        and its value as stpipe writes it: ``crds://NAME`` for a CRDS choice,
-        else the absolute path (its record of a user-supplied override).
+        and its value as mirical writes it: ``crds://NAME`` for a CRDS choice,
+        else the file name (the full path and checksum are in this record, so
+        headers stay free of machine-specific paths and reproducible).
         With a context, entries also hold ``crds_context``.
     """
     record: dict[str, dict[str, Any]] = {}
@@ -484,7 +488,7 @@ def selection_record(selected: Mapping[str, str],
             "useafter": str(read_reference_meta(absolute).get("USEAFTER", "")),
             "sha256": _sha256(absolute),
             "keyword": REF_KEYWORDS[reftype],
-            "value": f"crds://{name}" if crds_context else absolute,
+            "value": f"crds://{name}" if crds_context else name,
         }
         if crds_context:
             entry["crds_context"] = crds_context

@@ -251,6 +251,28 @@ def _nodes(lo: int, hi: int, step: int) -> np.ndarray:
     return np.unique(np.append(np.arange(lo, hi, step), hi)).astype(float)
 
 
+def _interpolated_map(
+    input_wcs: gwcs.WCS, output_wcs: gwcs.WCS, xa: np.ndarray, ya: np.ndarray, step: int
+) -> np.ndarray | None:
+    """Bicubic-spline pixel map on the grid ``ya`` x ``xa``, or None if not within tolerance."""
+    xn, yn = _nodes(xa[0], xa[-1], step), _nodes(ya[0], ya[-1], step)
+    if len(xn) < 4 or len(yn) < 4:
+        return None
+    coarse = _map_points(input_wcs, output_wcs, *np.meshgrid(xn, yn))
+    if not np.all(np.isfinite(coarse)):
+        return None
+    splines = [RectBivariateSpline(yn, xn, coarse[..., k], kx=3, ky=3, s=0) for k in (0, 1)]
+    xm, ym = 0.5 * (xn[1:] + xn[:-1]), 0.5 * (yn[1:] + yn[:-1])
+    check = [np.meshgrid(xm, ym), np.meshgrid(xm, yn), np.meshgrid(xn, ym)]
+    cx = np.concatenate([c[0].ravel() for c in check])
+    cy = np.concatenate([c[1].ravel() for c in check])
+    exact = _map_points(input_wcs, output_wcs, cx, cy)
+    approx = np.stack([s.ev(cy, cx) for s in splines], axis=-1)
+    if np.max(np.hypot(*(approx - exact).T)) > PIXMAP_TOLERANCE:
+        return None
+    return np.stack([s(ya, xa) for s in splines], axis=-1)
+
+
 def pixel_map(
     input_wcs: gwcs.WCS, shape: Sequence[int], output_wcs: gwcs.WCS, grid_step: int = 16
 ) -> np.ndarray:
@@ -264,27 +286,11 @@ def pixel_map(
     """
     ny, nx = shape
     (bx0, bx1), (by0, by1) = bounding_box(input_wcs, shape)
-    x0, x1 = max(0, math.ceil(bx0)), min(nx - 1, math.floor(bx1))
-    y0, y1 = max(0, math.ceil(by0)), min(ny - 1, math.floor(by1))
+    xa = np.arange(max(0, math.ceil(bx0)), min(nx - 1, math.floor(bx1)) + 1)
+    ya = np.arange(max(0, math.ceil(by0)), min(ny - 1, math.floor(by1)) + 1)
+    inner = _interpolated_map(input_wcs, output_wcs, xa, ya, grid_step) if grid_step > 1 else None
+    if inner is None:
+        inner = _map_points(input_wcs, output_wcs, *np.meshgrid(xa, ya))
     result = np.full((ny, nx, 2), np.nan)
-    inner = result[y0 : y1 + 1, x0 : x1 + 1]
-
-    xn, yn = _nodes(x0, x1, grid_step), _nodes(y0, y1, grid_step)
-    if grid_step > 1 and len(xn) >= 4 and len(yn) >= 4:
-        coarse = _map_points(input_wcs, output_wcs, *np.meshgrid(xn, yn))
-        if np.all(np.isfinite(coarse)):
-            splines = [RectBivariateSpline(yn, xn, coarse[..., k], kx=3, ky=3, s=0) for k in (0, 1)]
-            xm, ym = 0.5 * (xn[1:] + xn[:-1]), 0.5 * (yn[1:] + yn[:-1])
-            check = [np.meshgrid(xm, ym), np.meshgrid(xm, yn), np.meshgrid(xn, ym)]
-            cx = np.concatenate([c[0].ravel() for c in check])
-            cy = np.concatenate([c[1].ravel() for c in check])
-            exact = _map_points(input_wcs, output_wcs, cx, cy)
-            approx = np.stack([s.ev(cy, cx) for s in splines], axis=-1)
-            if np.max(np.hypot(*(approx - exact).T)) <= PIXMAP_TOLERANCE:
-                xa, ya = np.arange(x0, x1 + 1), np.arange(y0, y1 + 1)
-                for k in (0, 1):
-                    inner[..., k] = splines[k](ya, xa)
-                return result
-
-    inner[...] = _map_points(input_wcs, output_wcs, *np.meshgrid(np.arange(x0, x1 + 1), np.arange(y0, y1 + 1)))
+    result[ya[0] : ya[-1] + 1, xa[0] : xa[-1] + 1] = inner
     return result

@@ -18,6 +18,7 @@ PHOTOM conversion and ``AREA`` the relative pixel area of the AREA reference.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,8 +144,6 @@ def pixel_area_map(settings: DemoSettings) -> tuple[np.ndarray, float]:
 
 def pointing(settings: DemoSettings, dither: int) -> dict:
     """Pointing keywords of dither ``dither`` (0-based; -1 for the background field)."""
-    from mirical.distortion import distortion_model  # noqa: F401  (model import check)
-
     xstart, ystart, xsize, ysize = SUBARRAYS[settings.subarray]
     xref = xstart - 1 + (xsize + 1) / 2.0 - 1.0  # 0-based full-frame centre of the aperture
     yref = ystart - 1 + (ysize + 1) / 2.0 - 1.0
@@ -180,18 +179,21 @@ def make_truth(settings: DemoSettings):
     from astropy.table import Table
 
     rng = np.random.default_rng(settings.seed)
-    xstart, ystart, xsize, ysize = SUBARRAYS[settings.subarray]
-    half = 0.5 * min(xsize, ysize) * 0.11 - 12.0  # arcsec, inside every dither
-    half = max(half, 3.0)
+    _, _, xsize, ysize = SUBARRAYS[settings.subarray]
+    margin = max(np.abs(settings.dither_arcsec).max(), 1.0) + 2.0  # every source in every dither
+    half = 0.5 * min(xsize, ysize) * 0.11 - margin
+    clear = min(8.0, 0.5 * half)  # keep clear of the galaxy
     n = settings.n_sources
     cosd = np.cos(np.radians(settings.dec))
     placed: list[tuple[float, float]] = []
-    while len(placed) < n:
+    for _ in range(200 * n):
         dx, dy = rng.uniform(-half, half, 2)
-        if np.hypot(dx, dy) < 8.0:  # keep clear of the galaxy
-            continue
-        if all(np.hypot(dx - px, dy - py) > 3.0 for px, py in placed):
+        if np.hypot(dx, dy) > clear and all(np.hypot(dx - px, dy - py) > 3.0 for px, py in placed):
             placed.append((dx, dy))
+            if len(placed) == n:
+                break
+    else:
+        raise ValueError(f"cannot place {n} separated sources in a {settings.subarray} field")
     offsets = np.array(placed)
     flux = np.exp(rng.uniform(np.log(200.0), np.log(3000.0), n))
     table = Table()
@@ -226,7 +228,9 @@ def render_scene(settings: DemoSettings, wcs, truth, area: np.ndarray, pixar_sr:
     scene = np.zeros(shape, dtype=np.float64)
     sigma = PSF_FWHM_ARCSEC[settings.filter] / 2.3548 / 0.1108
     points = truth[truth["kind"] == "point"]
-    xs, ys = wcs.invert(np.asarray(points["ra"]), np.asarray(points["dec"]))
+    # The CDP's analytic inverse is a fit good to ~0.1 px; place sources exactly.
+    xs, ys = wcs.numerical_inverse(np.asarray(points["ra"]), np.asarray(points["dec"]),
+                                   tolerance=1e-8, with_bounding_box=False)
     r = int(np.ceil(8 * sigma))
     for x0, y0, flux in zip(xs, ys, points["flux_ujy"]):
         if not (np.isfinite(x0) and np.isfinite(y0)):
@@ -241,7 +245,7 @@ def render_scene(settings: DemoSettings, wcs, truth, area: np.ndarray, pixar_sr:
         flux_mjy = flux * 1e-12 * np.outer(fy, fx)
         scene[ya:yb, xa:xb] += flux_mjy / (pixar_sr * area[ya:yb, xa:xb])
     galaxy = truth[truth["kind"] == "galaxy"][0]
-    gx, gy = wcs.invert(galaxy["ra"], galaxy["dec"])
+    gx, gy = wcs.numerical_inverse(galaxy["ra"], galaxy["dec"], with_bounding_box=False)
     box = int(12 * galaxy["scale_arcsec"] / 0.11)
     xa, xb = max(int(gx) - box, 0), min(int(gx) + box + 1, nx)
     ya, yb = max(int(gy) - box, 0), min(int(gy) + box + 1, ny)
@@ -316,7 +320,7 @@ def write_flat(path: str, flat: np.ndarray, err: np.ndarray, dq: np.ndarray, fil
                useafter: str = "2022-05-01T00:00:00") -> None:
     """A CRDS-format MIRI imager FLAT (SCI, ERR, DQ, DQ_DEF)."""
     header = _ref_header("FLAT", useafter, f"mirical demo flat for {filter_name}", FILTER=filter_name,
-                         BAND="N/A", READPATT="ANY", SUBARRAY="FULL", SUBSTRT1=1, SUBSTRT2=1,
+                         BAND="N/A", READPATT="ANY", SUBARRAY="GENERIC", SUBSTRT1=1, SUBSTRT2=1,
                          SUBSIZE1=1032, SUBSIZE2=1024, DATAMODL="FlatModel")
     hdus = fits.HDUList([fits.PrimaryHDU(header=header),
                          fits.ImageHDU(flat, name="SCI"), fits.ImageHDU(err, name="ERR"),
@@ -360,7 +364,7 @@ def write_photom(path: str, useafter: str = "2022-05-01T00:00:00") -> None:
 def write_area(path: str, area: np.ndarray, nominal_a2: float, useafter: str = "2022-05-01T00:00:00") -> None:
     """A CRDS-format AREA file: relative pixel areas, PIXAR_SR/PIXAR_A2 in the header."""
     header = _ref_header("AREA", useafter, "mirical demo pixel area map from the distortion",
-                         FILTER="N/A", SUBARRAY="FULL", SUBSTRT1=1, SUBSTRT2=1, SUBSIZE1=1032,
+                         FILTER="N/A", SUBARRAY="GENERIC", SUBSTRT1=1, SUBSTRT2=1, SUBSIZE1=1032,
                          SUBSIZE2=1024, DATAMODL="PixelAreaModel")
     header["PIXAR_A2"] = (nominal_a2, "nominal pixel area, arcsec^2")
     header["PIXAR_SR"] = (nominal_a2 / ARCSEC2_PER_SR, "nominal pixel area, sr")
@@ -404,7 +408,7 @@ def exposure_times(settings: DemoSettings) -> dict[str, float]:
 def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, refs: dict,
                         area_full: np.ndarray, pixar_sr: float, flat_full: np.ndarray) -> None:
     """Simulate and write one rate file (``dither`` < 0: the background exposure)."""
-    from astropy.time import Time
+    from astropy.time import Time, TimeDelta
 
     from mirical.subarray import cut
 
@@ -414,7 +418,7 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
     keys = pointing(settings, dither)
     times = exposure_times(settings)
     index = dither + 1 if dither >= 0 else 0
-    start = Time(settings.date_obs, format="isot", scale="utc") + (index * 0.02)
+    start = Time(settings.date_obs, format="isot", scale="utc") + TimeDelta(index * 0.02, format="jd")
     expstart = start.mjd
     expend = expstart + times["DURATION"] / 86400.0
     expmid = 0.5 * (expstart + expend)
@@ -462,7 +466,7 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
 
 def _exposure_primary(settings: DemoSettings, dither: int, frame, times, start, expstart, expmid, expend) -> fits.Header:
     h = fits.Header()
-    h["DATE"] = (settings.date_obs, "file creation date (fixed: reproducible demo)")
+    h["DATE"] = (settings.date_obs, "creation date (fixed: reproducible)")
     h["ORIGIN"] = "mirical"
     h["TIMESYS"] = "UTC"
     h["FILETYPE"] = "countrate"
@@ -557,5 +561,7 @@ def simulate(folder: str | Path, settings: DemoSettings) -> dict[str, list[str] 
     background = folder / "IMA_background" / background_name(settings)
     write_exposure_file(str(background), settings, -1, truth, refs, area_full, pixar_sr, flat_full)
     truth_path = folder / "truth.ecsv"
-    truth.write(truth_path, format="ascii.ecsv", overwrite=True)
+    partial = folder / ".truth.ecsv.part"
+    truth.write(partial, format="ascii.ecsv", overwrite=True)
+    os.replace(partial, truth_path)
     return {"science": science, "background": [str(background)], "truth": str(truth_path), **refs}

@@ -46,7 +46,7 @@ if USE_DEMO:
     from mirical.simulate import DemoSettings, background_name, reference_paths, science_name
 
     DEMO = DemoSettings(**config["demo"])
-    DEMO_DIR = f"{OUT}/demo_data"
+    DEMO_DIR = os.path.abspath(f"{OUT}/demo_data")
     DEMO_SCIENCE = [f"{DEMO_DIR}/IMA_science/{science_name(i + 1, DEMO)}" for i in range(DEMO.n_dithers)]
     DEMO_BACKGROUND = [f"{DEMO_DIR}/IMA_background/{background_name(DEMO)}"]
     DEMO_REFS = reference_paths(f"{DEMO_DIR}/reference", DEMO)

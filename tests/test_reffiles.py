@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import json
 import re
 
@@ -68,6 +69,13 @@ def test_expstart_used_without_date_obs(flats):
     del header["DATE-OBS"], header["TIME-OBS"]
     header["EXPSTART"] = 59900.0  # 2022-11-14
     assert reffiles.select("flat", flats, header, "e1").endswith("flat_F770W_2022.fits")
+
+
+def test_exposure_without_date(flats):
+    header = exposure()
+    del header["DATE-OBS"]
+    with pytest.raises(ReferenceSelectionError, match="exposure e9: no DATE-OBS"):
+        reffiles.select("flat", flats, header, "e9")
 
 
 def test_useafter_boundary_is_inclusive(flats):
@@ -212,7 +220,7 @@ def test_selection_record(flats):
     json.dumps(record)
     entry = record["flat"]
     assert entry["name"] == "flat_F770W_2022.fits" and entry["keyword"] == "R_FLAT"
-    assert entry["value"] == path and entry["useafter"] == "2022-01-01T00:00:00"
+    assert entry["value"] == os.path.basename(path) and entry["useafter"] == "2022-01-01T00:00:00"
     assert len(entry["sha256"]) == 64
     crds_entry = reffiles.selection_record({"flat": path}, "jwst_0001.pmap")["flat"]
     assert crds_entry["value"] == "crds://flat_F770W_2022.fits"

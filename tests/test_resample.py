@@ -264,9 +264,9 @@ def test_output_grid_geometry(dithers):
         (x0, x1), (y0, y1) = rg.bounding_box(w, shape)
         x, y = np.meshgrid([x0, x1], [y0, y1])
         ox, oy = out_wcs.invert(*w(x, y, with_bounding_box=False), with_bounding_box=False)
-        assert np.all((ox >= -1e-6) & (ox < out_shape[1] + 0.5))
-        assert np.all((oy >= -1e-6) & (oy < out_shape[0] + 0.5))
-    # as stcal: lowest vertex at 0, shape = int(highest + 0.5)
+        assert np.all((ox >= -1e-4) & (ox < out_shape[1] + 0.5))
+        assert np.all((oy >= -1e-4) & (oy < out_shape[0] + 0.5))
+    # as stcal: lowest vertex at 0 (to the 1e-9 deg S_REGION rounding), shape = int(highest + 0.5)
     native = np.array([out_wcs.invert(*c, with_bounding_box=False) for c in corners])
     assert native.min(axis=0) == pytest.approx([0.0, 0.0], abs=1e-6)
     assert tuple(int(v + 0.5) for v in native.max(axis=0)[::-1]) == out_shape
@@ -282,7 +282,8 @@ def test_output_grid_scale_and_rotation(dithers):
     in_scale = np.rad2deg(np.sqrt(pixel_areas(w0, 200.0, 100.0))) * 3600
     assert rg.output_pixel_scale(out_wcs) == pytest.approx(0.7 * in_scale, rel=1e-4)
     hdr = rg.tan_header(out_wcs)
-    np.testing.assert_allclose([[hdr["PC1_1"], hdr["PC1_2"]], [hdr["PC2_1"], hdr["PC2_2"]]], [[-1, 0], [0, 1]])
+    pc = [[hdr["PC1_1"], hdr["PC1_2"]], [hdr["PC2_1"], hdr["PC2_2"]]]
+    np.testing.assert_allclose(pc, [[-1, 0], [0, 1]], atol=1e-15)  # north up, east left
 
     out_wcs, out_shape = rg.output_grid(wcs_list, [shape] * 2, INFO, pixel_scale=0.2, output_shape=(50, 60))
     assert out_shape == (50, 60) and out_wcs.array_shape == (50, 60)

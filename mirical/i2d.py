@@ -1,0 +1,139 @@
+"""Resampled products (``_i2d``): one exposure, or all dithers streamed into a mosaic.
+
+The output grid is computed from the footprints first (headers and WCS only),
+then the exposures are drizzled one at a time, so memory is the output plus a
+single input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from mirical import asdf_extension
+from mirical.errors import MiricalError
+from mirical.io import Exposure, read_exposure, set_status, set_units
+
+# Pointing keywords that describe one exposure, not the resampled grid (dropped, as stage 3 does).
+EXPOSURE_POINTING = ("V2_REF", "V3_REF", "RA_REF", "DEC_REF", "ROLL_REF", "V3I_YANG", "VPARITY",
+                     "XREF_SCI", "YREF_SCI", "VA_SCALE", "S_REGION")
+
+
+def exposure_wcs(path: str, asdf_hdu: fits.BinTableHDU | None):
+    """The gwcs stored in an exposure's ASDF extension (clear error if there is none)."""
+    if asdf_hdu is None:
+        raise MiricalError(path, "no ASDF extension: assign_wcs has not run (S_WCS), cannot resample")
+    wcs = (asdf_extension.read_tree(asdf_hdu).get("meta") or {}).get("wcs")
+    if wcs is None:
+        raise MiricalError(path, "the ASDF extension holds no meta.wcs: assign_wcs has not run")
+    return wcs
+
+
+def _header_and_wcs(path: str) -> tuple[fits.Header, fits.Header, object, tuple[int, int]]:
+    """Primary and SCI headers, gwcs and shape of a cal file without reading its arrays."""
+    try:
+        with fits.open(path) as hdul:
+            primary, sci = hdul[0].header.copy(), hdul["SCI"].header.copy()
+            asdf_hdu = hdul["ASDF"].copy() if "ASDF" in hdul else None
+    except (OSError, KeyError) as exc:
+        raise MiricalError(path, f"not a readable cal file ({exc})") from None
+    shape = (int(sci["NAXIS2"]), int(sci["NAXIS1"]))
+    return primary, sci, exposure_wcs(path, asdf_hdu), shape
+
+
+def grid(paths: Sequence[str], params: Mapping):
+    """Output gwcs and shape covering every exposure in ``paths``."""
+    from mirical.resample_grid import output_grid
+
+    first_primary, first_sci, wcs0, shape0 = _header_and_wcs(paths[0])
+    wcss, shapes = [wcs0], [shape0]
+    for path in paths[1:]:
+        _, _, wcs, shape = _header_and_wcs(path)
+        wcss.append(wcs)
+        shapes.append(shape)
+    info = {key: float(first_sci[key]) for key in ("ROLL_REF", "VPARITY", "V3I_YANG", "RA_REF", "DEC_REF")
+            if key in first_sci}
+    missing = {"ROLL_REF", "VPARITY", "V3I_YANG"} - set(info)
+    if missing and params.get("rotation") is None:
+        raise MiricalError(paths[0], f"keyword(s) {', '.join(sorted(missing))} missing: cannot orient the output")
+    info.setdefault("VPARITY", -1.0)
+    info.setdefault("ROLL_REF", 0.0)
+    info.setdefault("V3I_YANG", 0.0)
+    return output_grid(wcss, shapes, info, pixel_scale_ratio=params["pixel_scale_ratio"],
+                       pixel_scale=params.get("pixel_scale"), rotation=params.get("rotation"),
+                       crpix=params.get("crpix"), crval=params.get("crval"),
+                       output_shape=params.get("output_shape"))
+
+
+def fillval(value) -> float:
+    """The config's fillval as a float ('NaN'/'INDEF' -> NaN)."""
+    if isinstance(value, str):
+        return float("nan")
+    return float(value)
+
+
+def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
+    """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure."""
+    from mirical.assign_wcs import s_region
+    from mirical.resample import Resampler
+    from mirical.resample_grid import tan_header
+
+    out_wcs, shape = grid(paths, params)
+    resampler = Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
+                          fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
+                          pixel_scale_ratio=params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None)
+    first: Exposure | None = None
+    for path in paths:
+        exposure = read_exposure(path)
+        if str(exposure.get("S_WCS", "")) != "COMPLETE":
+            raise MiricalError(path, "S_WCS is not COMPLETE: resampling needs the WCS from assign_wcs")
+        a = exposure.arrays
+        resampler.add(a["SCI"], a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
+                      a.get("VAR_FLAT", np.zeros_like(a["SCI"])), exposure_wcs(path, exposure.asdf),
+                      float(exposure.require("EFFEXPTM")), tmeasure=_float(exposure.get("TMEASURE")),
+                      duration=_float(exposure.get("DURATION")), expstart=_float(exposure.get("EXPSTART")),
+                      expend=_float(exposure.get("EXPEND")), pixar_sr=_float(exposure.get("PIXAR_SR")))
+        if first is None:
+            first = exposure
+            first.arrays = {}
+        del exposure
+    result = resampler.finish()
+    keywords = result.pop("keywords")
+    primary = first.primary.copy()
+    sci_header = first.sci_header.copy()
+    for key in EXPOSURE_POINTING:
+        sci_header.remove(key, ignore_missing=True, remove_all=True)
+        primary.remove(key, ignore_missing=True, remove_all=True)
+    _strip_wcs(sci_header)
+    sci_header.update(tan_header(out_wcs))
+    sci_header["S_REGION"] = s_region(out_wcs)
+    for key, value in keywords.items():
+        (primary if key.startswith("S_") or key in ("NDRIZ",) else sci_header)[key] = value
+    primary["DATAMODL"] = "ImageModel"
+    arrays = {name: result[name] for name in ("SCI", "ERR", "CON", "WHT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")}
+    out = Exposure(primary=primary, sci_header=sci_header, arrays=arrays,
+                   asdf=asdf_extension.with_wcs(first.asdf, out_wcs), path="")
+    set_units(out, str(first.sci_header.get("BUNIT", "MJy/sr")))
+    set_status(out, "S_RESAMP", "COMPLETE")
+    return out
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _strip_wcs(header: fits.Header) -> None:
+    """Remove the input's FITS WCS (CD/PC/CDELT, SIP) before the output TAN header goes in."""
+    for key in list(header.keys()):
+        if key.startswith(("CD1_", "CD2_", "PC1_", "PC2_", "A_", "B_", "AP_", "BP_", "CDELT", "CRPIX",
+                           "CRVAL", "CTYPE", "CUNIT")) or key in ("WCSAXES", "SIPMXERR"):
+            header.remove(key, ignore_missing=True, remove_all=True)
+
+
+def product_name(path: str) -> str:
+    """Product name of a cal file (``X_cal.fits`` -> ``X``)."""
+    name = Path(path).name
+    return name[:-len("_cal.fits")] if name.endswith("_cal.fits") else Path(path).stem
