@@ -1,14 +1,21 @@
 # mirical: JWST MIRI imager Stage-2 calibration (calwebb_image2) as a Snakemake workflow.
 #   background -> assign_wcs -> flat_field -> photom -> cal -> resample (i2d), + the dither mosaic.
+import os
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
+sys.path.insert(0, workflow.basedir)
+
+from mirical.config import typed_values
 
 
-configfile: "config.yaml"
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
-validate(config, "schemas/config.schema.yaml", set_default=True)
+config.update(typed_values(config))
+validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"), set_default=True)
 
 
 include: "rules/common.smk"

@@ -195,7 +195,7 @@ def make_truth(settings: DemoSettings):
     else:
         raise ValueError(f"cannot place {n} separated sources in a {settings.subarray} field")
     offsets = np.array(placed)
-    flux = np.exp(rng.uniform(np.log(200.0), np.log(3000.0), n))
+    flux = np.exp(rng.uniform(np.log(500.0), np.log(5000.0), n))
     table = Table()
     table["id"] = np.arange(1, n + 2)
     table["kind"] = ["point"] * n + ["galaxy"]
@@ -228,9 +228,7 @@ def render_scene(settings: DemoSettings, wcs, truth, area: np.ndarray, pixar_sr:
     scene = np.zeros(shape, dtype=np.float64)
     sigma = PSF_FWHM_ARCSEC[settings.filter] / 2.3548 / 0.1108
     points = truth[truth["kind"] == "point"]
-    # The CDP's analytic inverse is a fit good to ~0.1 px; place sources exactly.
-    xs, ys = wcs.numerical_inverse(np.asarray(points["ra"]), np.asarray(points["dec"]),
-                                   tolerance=1e-8, with_bounding_box=False)
+    xs, ys = wcs.invert(np.asarray(points["ra"]), np.asarray(points["dec"]), with_bounding_box=False)
     r = int(np.ceil(8 * sigma))
     for x0, y0, flux in zip(xs, ys, points["flux_ujy"]):
         if not (np.isfinite(x0) and np.isfinite(y0)):
@@ -245,7 +243,7 @@ def render_scene(settings: DemoSettings, wcs, truth, area: np.ndarray, pixar_sr:
         flux_mjy = flux * 1e-12 * np.outer(fy, fx)
         scene[ya:yb, xa:xb] += flux_mjy / (pixar_sr * area[ya:yb, xa:xb])
     galaxy = truth[truth["kind"] == "galaxy"][0]
-    gx, gy = wcs.numerical_inverse(galaxy["ra"], galaxy["dec"], with_bounding_box=False)
+    gx, gy = wcs.invert(galaxy["ra"], galaxy["dec"], with_bounding_box=False)
     box = int(12 * galaxy["scale_arcsec"] / 0.11)
     xa, xb = max(int(gx) - box, 0), min(int(gx) + box + 1, nx)
     ya, yb = max(int(gy) - box, 0), min(int(gy) + box + 1, ny)

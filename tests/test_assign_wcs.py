@@ -124,20 +124,19 @@ def test_round_trip_exact_model():
 
 
 def test_round_trip_real_model(wcs, real_model):
-    """The full inverse adds nothing to the DISTORTION file's own inverse error.
+    """detector -> world -> detector within 0.01 px over the whole detector.
 
-    The CDP inverse polynomials (sky -> pixel) reproduce the forward ones to
-    0.015 px in the imager field (x >= 360, y >= 64) and 0.12 px at the far
-    corners of the Lyot/4QPM area.
+    The DISTORTION file's own inverse polynomials (a fit) are off by up to
+    0.11 px in the far corners of the Lyot/4QPM area; assign_wcs refines them
+    with fixed-Jacobian Newton steps against the forward model.
     """
     x, y = detector_grid()
     xb, yb = wcs.invert(*wcs(x, y), with_bounding_box=False)
     err = np.hypot(xb - x, yb - y)
+    assert err.max() < 0.01
     xd, yd = real_model.inverse(*real_model(x - 0.14, y - 0.62))
-    assert np.hypot(xb - (xd + 0.14), yb - (yd + 0.62)).max() < 1e-6
-    imager = (x >= 360) & (y >= 64)
-    assert err[imager].max() < 0.015
-    assert err.max() < 0.12
+    analytic = np.hypot(xd + 0.14 - x, yd + 0.62 - y)
+    assert analytic.max() > 0.05  # the refinement is what makes the difference
 
 
 def test_velocity_aberration_formula():
@@ -214,7 +213,7 @@ def test_subarray_equals_shifted_full_frame(real_model):
     assert np.abs(ra_s - ra_f).max() < 1e-12 and np.abs(dec_s - dec_f).max() < 1e-12
     xs, ys = sub.invert(ra_s, dec_s, with_bounding_box=False)
     xf, yf = full.invert(ra_s, dec_s, with_bounding_box=False)
-    assert np.allclose(xs, xf - 412, rtol=0, atol=1e-9) and np.allclose(ys, yf - 50, rtol=0, atol=1e-9)
+    assert np.allclose(xs, xf - 412, rtol=0, atol=1e-3) and np.allclose(ys, yf - 50, rtol=0, atol=1e-3)
     # outside the 256 x 256 array the subarray WCS gives NaN
     assert np.all(np.isnan(sub(300.0, 10.0)))
 
