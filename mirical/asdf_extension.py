@@ -107,17 +107,17 @@ def read_tree(hdu: fits.BinTableHDU) -> dict:
     return tree
 
 
-def _write(tree: dict) -> bytes:
+def _write(tree: dict, **write_options: Any) -> bytes:
     """The bytes of an ASDF file holding ``tree``."""
     import asdf
 
     buffer = io.BytesIO()
-    asdf.AsdfFile(tree).write_to(buffer)
+    asdf.AsdfFile(tree).write_to(buffer, **write_options)
     return buffer.getvalue()
 
 
-def make_hdu(tree: dict) -> fits.BinTableHDU:
-    """Serialize ``tree`` into an ``ASDF`` extension (same tree -> same bytes, in any process).
+def asdf_bytes(tree: dict, **write_options: Any) -> bytes:
+    """Serialize ``tree`` as an ASDF file (same tree -> same bytes, in any process).
 
     asdf lists the extensions it used (``history.extensions``) in set order,
     which changes between processes. So the tree is written once to learn that
@@ -127,11 +127,16 @@ def make_hdu(tree: dict) -> fits.BinTableHDU:
     from asdf.util import load_yaml
 
     history = {k: v for k, v in (tree.get("history") or {}).items() if k != "extensions"}
-    first = load_yaml(io.BytesIO(_write({**tree, "history": history})))
+    first = load_yaml(io.BytesIO(_write({**tree, "history": history}, **write_options)))
     used = sorted(({"extension_class": e["extension_class"], "extension_uri": e.get("extension_uri")}
                    for e in first["history"]["extensions"]),
                   key=lambda e: (str(e["extension_uri"]), e["extension_class"]))
-    data = np.frombuffer(_write({**tree, "history": {**history, "extensions": used}}), dtype=np.uint8)
+    return _write({**tree, "history": {**history, "extensions": used}}, **write_options)
+
+
+def make_hdu(tree: dict) -> fits.BinTableHDU:
+    """Serialize ``tree`` into an ``ASDF`` extension (byte-reproducible, see `asdf_bytes`)."""
+    data = np.frombuffer(asdf_bytes(tree), dtype=np.uint8)
     column = fits.Column(name=COLUMN, format=f"{data.size}B", array=data[None, :])
     return fits.BinTableHDU.from_columns([column], name=EXTNAME)
 

@@ -146,10 +146,15 @@ def _meta(reftype: str, model_type: str, title: str, useafter: str) -> dict[str,
 
 
 def _write(tree: dict[str, Any], path: str | PathLike) -> None:
-    """Write ``tree`` as ASDF, arrays inline, no time stamps (byte-reproducible)."""
-    import asdf
+    """Write ``tree`` as ASDF, arrays inline, no time stamps (byte-reproducible), atomically."""
+    import os
 
-    asdf.AsdfFile(tree).write_to(path, all_array_storage="inline")
+    from mirical.asdf_extension import asdf_bytes
+
+    partial = f"{path}.part"
+    with open(partial, "wb") as handle:
+        handle.write(asdf_bytes(tree, all_array_storage="inline"))
+    os.replace(partial, path)
 
 
 def write_distortion_reffile(path: str | PathLike, useafter: str = USEAFTER) -> None:

@@ -144,16 +144,34 @@ def set_status(exposure: Exposure, step_keyword: str, status: str) -> None:
     exposure.primary[step_keyword] = (status, "mirical step status")
 
 
+HISTORY_WIDTH = 72  # characters of text in one FITS HISTORY card
+
+
+def history_lines(step: str, params: dict | None = None, references: Iterable[str] = ()) -> list[str]:
+    """The HISTORY text of a step: ``mirical <version> <step>`` + parameters, one line per reference.
+
+    Lines are broken between ``key=value`` items so each fits one card: FITS
+    would otherwise cut names in the middle, and stdatamodels reads every card
+    as a history entry of its own.
+    """
+    prefix = f"mirical {__version__} {step}"
+    lines, line = [], prefix
+    for item in (f"{k}={v}" for k, v in sorted((params or {}).items())):
+        if line != prefix and len(line) + 1 + len(item) > HISTORY_WIDTH:
+            lines.append(line)
+            line = prefix
+        line += " " + item
+    lines.append(line)
+    lines.extend(f"{prefix} ref={Path(ref).name}" for ref in references)
+    return lines
+
+
 def add_history(exposure: Exposure, step: str, params: dict | None = None,
                 references: Iterable[str] = ()) -> None:
     """Record how the step ran: mirical version, its parameters and references."""
-    text = f"mirical {__version__} {step}"
-    if params:
-        text += " " + " ".join(f"{k}={v}" for k, v in sorted(params.items()))
-    for ref in references:
-        text += f" ref={Path(ref).name}"
     exposure.primary["MIRICALV"] = (__version__, "mirical version")
-    exposure.primary.add_history(text)
+    for line in history_lines(step, params, references):
+        exposure.primary.add_history(line)
 
 
 def to_hdulist(exposure: Exposure) -> fits.HDUList:
@@ -181,11 +199,18 @@ def write_atomic(hdulist: fits.HDUList, path: str | os.PathLike) -> None:
     os.close(fd)
     try:
         hdulist.writeto(tmp, overwrite=True, output_verify="silentfix")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_exposure(exposure: Exposure, path: str | os.PathLike) -> None:
