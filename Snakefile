@@ -18,6 +18,9 @@ config.update(typed_values(config))
 validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"), set_default=True)
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/demo.smk"
 include: "rules/association.smk"
@@ -28,6 +31,8 @@ include: "rules/photom.smk"
 include: "rules/cal.smk"
 include: "rules/resample.smk"
 include: "rules/mosaic.smk"
+include: "rules/plots.smk"
+include: "rules/summary.smk"
 
 
 rule all:

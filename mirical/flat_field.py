@@ -73,7 +73,7 @@ def calibrate(exposure: Exposure, flat: ReferenceImage) -> tuple[Exposure, float
                                       "(xstart, ystart, xsize, ysize)")
     f = cut(flat.arrays["SCI"], source, target)
     f_err = cut(flat.arrays["ERR"], source, target)
-    f_dq = cut(flat.arrays["DQ"], source, target)
+    f_dq = cut(flat.arrays["DQ"], source, target, fill=0)  # an integer array: no NaN fill
     exposure.arrays.update(apply(exposure.arrays, f, f_err, f_dq))
     exposure.ext_headers.setdefault("VAR_FLAT", exposure.ext_headers.get("VAR_POISSON", exposure.sci_header).copy())
     exposure.primary["R_FLAT"] = (reference_name(flat.path), "flat reference file")

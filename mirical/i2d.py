@@ -17,9 +17,16 @@ from mirical import asdf_extension
 from mirical.errors import MiricalError
 from mirical.io import Exposure, read_exposure, set_status, set_units
 
-# Pointing keywords that describe one exposure, not the resampled grid (dropped, as stage 3 does).
-EXPOSURE_POINTING = ("V2_REF", "V3_REF", "RA_REF", "DEC_REF", "ROLL_REF", "V3I_YANG", "VPARITY",
-                     "XREF_SCI", "YREF_SCI", "VA_SCALE", "S_REGION")
+# Output keywords that stdatamodels reads from the SCI header (schema ``fits_hdu: SCI``);
+# the others (NDRIZ, PIXFRAC, PXSCLRT, RESWHT, EFFEXPTM, TMEASURE, DURATION, EXPSTART,
+# EXPEND, S_RESAMP) live in the primary header, where a copy of the first input's
+# value would otherwise be what datamodels.open reports.
+SCI_KEYWORDS = ("PIXAR_A2", "PIXAR_SR", "XPOSURE", "TELAPSE")
+# Pointing keywords that describe one exposure, not the resampled grid (dropped, as stage 3
+# does; jwst 3.0 keeps the first input's XREF_SCI, YREF_SCI and VA_SCALE, so do we).
+EXPOSURE_POINTING = ("V2_REF", "V3_REF", "RA_REF", "DEC_REF", "ROLL_REF", "V3I_YANG", "VPARITY", "S_REGION")
+# Their ``meta.wcsinfo`` names in the ASDF tree (dropped there too, else stdatamodels shows them).
+EXPOSURE_WCSINFO = ("v2_ref", "v3_ref", "ra_ref", "dec_ref", "roll_ref", "v3yangle", "vparity")
 
 
 def exposure_wcs(path: str, asdf_hdu: fits.BinTableHDU | None):
@@ -46,6 +53,12 @@ def _header_and_wcs(path: str) -> tuple[fits.Header, fits.Header, object, tuple[
 
 def grid(paths: Sequence[str], params: Mapping):
     """Output gwcs and shape covering every exposure in ``paths``."""
+    out_wcs, shape, _ = _grid(paths, params)
+    return out_wcs, shape
+
+
+def _grid(paths: Sequence[str], params: Mapping):
+    """`grid` and the exposures' gwcs (deserializing a gwcs costs ~0.4 s: done once per file)."""
     from mirical.resample_grid import output_grid
 
     first_primary, first_sci, wcs0, shape0 = _header_and_wcs(paths[0])
@@ -62,10 +75,11 @@ def grid(paths: Sequence[str], params: Mapping):
     info.setdefault("VPARITY", -1.0)
     info.setdefault("ROLL_REF", 0.0)
     info.setdefault("V3I_YANG", 0.0)
-    return output_grid(wcss, shapes, info, pixel_scale_ratio=params["pixel_scale_ratio"],
-                       pixel_scale=params.get("pixel_scale"), rotation=params.get("rotation"),
-                       crpix=params.get("crpix"), crval=params.get("crval"),
-                       output_shape=params.get("output_shape"))
+    out_wcs, shape = output_grid(wcss, shapes, info, pixel_scale_ratio=params["pixel_scale_ratio"],
+                                 pixel_scale=params.get("pixel_scale"), rotation=params.get("rotation"),
+                                 crpix=params.get("crpix"), crval=params.get("crval"),
+                                 output_shape=params.get("output_shape"))
+    return out_wcs, shape, wcss
 
 
 def fillval(value) -> float:
@@ -81,19 +95,19 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
     from mirical.resample import Resampler
     from mirical.resample_grid import tan_header
 
-    out_wcs, shape = grid(paths, params)
+    out_wcs, shape, wcss = _grid(paths, params)
     resampler = Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
                           fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
                           pixel_scale_ratio=params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None)
     first: Exposure | None = None
-    for path in paths:
+    for path, wcs in zip(paths, wcss):
         exposure = read_exposure(path)
         if str(exposure.get("S_WCS", "")) != "COMPLETE":
             raise MiricalError(path, "S_WCS is not COMPLETE: resampling needs the WCS from assign_wcs")
         a = exposure.arrays
         resampler.add(a["SCI"], a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
-                      a.get("VAR_FLAT", np.zeros_like(a["SCI"])), exposure_wcs(path, exposure.asdf),
-                      float(exposure.require("EFFEXPTM")), tmeasure=_float(exposure.get("TMEASURE")),
+                      a.get("VAR_FLAT", np.zeros_like(a["SCI"])), wcs,
+                      exposure_time(exposure), tmeasure=_float(exposure.get("TMEASURE")),
                       duration=_float(exposure.get("DURATION")), expstart=_float(exposure.get("EXPSTART")),
                       expend=_float(exposure.get("EXPEND")), pixar_sr=_float(exposure.get("PIXAR_SR")))
         if first is None:
@@ -111,14 +125,25 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
     sci_header.update(tan_header(out_wcs))
     sci_header["S_REGION"] = s_region(out_wcs)
     for key, value in keywords.items():
-        (primary if key.startswith("S_") or key in ("NDRIZ",) else sci_header)[key] = value
+        (sci_header if key in SCI_KEYWORDS else primary)[key] = value
+        (primary if key in SCI_KEYWORDS else sci_header).remove(key, ignore_missing=True, remove_all=True)
     primary["DATAMODL"] = "ImageModel"
     arrays = {name: result[name] for name in ("SCI", "ERR", "CON", "WHT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")}
     out = Exposure(primary=primary, sci_header=sci_header, arrays=arrays,
-                   asdf=asdf_extension.with_wcs(first.asdf, out_wcs), path="")
+                   asdf=asdf_extension.with_wcs(first.asdf, out_wcs, EXPOSURE_WCSINFO), path="")
     set_units(out, str(first.sci_header.get("BUNIT", "MJy/sr")))
     set_status(out, "S_RESAMP", "COMPLETE")
     return out
+
+
+def exposure_time(exposure: Exposure) -> float:
+    """EFFEXPTM (primary), else XPOSURE (SCI): MAST files written by stdatamodels >= 2 carry both."""
+    value = exposure.get("EFFEXPTM")
+    if value is None:
+        value = exposure.get("XPOSURE")
+    if value is None:
+        raise MiricalError(exposure.path, "keyword EFFEXPTM (or XPOSURE) is missing: no exposure time")
+    return float(value)
 
 
 def _float(value) -> float | None:

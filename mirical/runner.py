@@ -27,6 +27,10 @@ def main(snakemake: Any, body: Callable[[Any], None]) -> None:
         log.error("%s", exc)
         logging.shutdown()
         sys.exit(1)
+    except Exception:  # a bug: keep the traceback in the job's log too, not only on the terminal
+        log.exception("unexpected error in rule %s", getattr(snakemake, "rule", "?"))
+        logging.shutdown()
+        sys.exit(1)
 
 
 def reference(snakemake: Any, reftype: str, exposure_header: Any, exposure_path: str) -> str:

@@ -350,7 +350,11 @@ def write_photom(path: str, useafter: str = "2022-05-01T00:00:00") -> None:
         fits.Column("photmjsr", "E", array=[PHOTMJSR[f] for f in filters]),
         fits.Column("uncertainty", "E", array=[0.02 * PHOTMJSR[f] for f in filters]),
     ], name="PHOTOM")
+    # filter/subarray columns as in the MIRI CDP (mirimg_photom.schema: without them the
+    # official MirImgPhotomModel refuses the table); rows follow the PHOTOM rows.
     timecoeff = fits.BinTableHDU.from_columns([
+        fits.Column("filter", "12A", array=filters),
+        fits.Column("subarray", "15A", array=["GENERIC"] * n),
         fits.Column("t0", "D", array=[TIME_T0] * n),
         fits.Column("amplitude", "D", array=[TIME_AMPLITUDE] * n),
         fits.Column("tau", "D", array=[TIME_TAU] * n),
@@ -459,6 +463,12 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
     for hdu in hdus[1:]:
         hdu.header["EXTVER"] = 1
     hdus[2].header["BUNIT"] = "DN/s"
+    # Every JWST product has the ASDF extension; the official datamodels refuse a file
+    # without one (stdatamodels read_metadata: KeyError 'ASDF'). The tree is empty: the
+    # FITS keywords carry the metadata.
+    from mirical.asdf_extension import make_hdu
+
+    hdus.append(make_hdu({}))
     write_atomic(fits.HDUList(hdus), path)
 
 

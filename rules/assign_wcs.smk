@@ -9,10 +9,14 @@ rule assign_wcs:
         step=step_params("assign_wcs"),
         errors=lambda wc: {t: ref_error(t)(wc) for t in ("distortion", "filteroffset")},
         code=code_version("assign_wcs", "asdf_extension"),
+    benchmark:
+        f"{BENCH}/assign_wcs/{{product}}.tsv",
     log:
         f"{LOGS}/assign_wcs/{{product}}.log",
     resources:
         mem_mb=1000,
         runtime=5,
+    group:
+        EXPOSURE_GROUP
     script:
         "../scripts/assign_wcs.py"

@@ -12,6 +12,8 @@ rule association:
     params:
         name=NAME,
         products=[[p.name, p.science, list(p.backgrounds)] for p in PRODUCTS],
+    benchmark:
+        f"{BENCH}/association.tsv",
     log:
         f"{LOGS}/association.log",
     script:
@@ -30,6 +32,8 @@ rule references:
         f"{INTER}/{{product}}_refs.json",
     params:
         errors=lambda wc: {t: ref_error(t)(wc) for t in REFTYPES},
+    benchmark:
+        f"{BENCH}/references/{{product}}.tsv",
     log:
         f"{LOGS}/references/{{product}}.log",
     localrule: True

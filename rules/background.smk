@@ -7,10 +7,14 @@ rule background:
     params:
         step=step_params("background"),
         code=code_version("background"),
+    benchmark:
+        f"{BENCH}/background/{{product}}.tsv",
     log:
         f"{LOGS}/background/{{product}}.log",
     resources:
         mem_mb=1000,
         runtime=5,
+    group:
+        EXPOSURE_GROUP
     script:
         "../scripts/background.py"

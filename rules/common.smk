@@ -13,6 +13,9 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(MIRICAL_ROOT), os.environ.get("PYTHONPATH", "")) if p
 )
 
+# Library caches (matplotlib's font cache) go under .snakemake/, not the user's home.
+os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))
+
 from mirical.association import check_product_name, load_association, products_from_lists
 from mirical.errors import MiricalError
 
@@ -20,6 +23,11 @@ NAME = config["name"]
 OUT = (config.get("output_dir") or f"results/{NAME}").rstrip("/")
 INTER = f"{OUT}/intermediate"
 LOGS = f"{OUT}/logs"
+BENCH = f"{OUT}/benchmarks"  # per-job wall time and peak memory (Snakemake benchmark: files)
+# Cluster runs only (Snakemake ignores groups locally): each exposure's chain background ->
+# assign_wcs -> flat_field -> photom -> cal -> resample runs as one job, one SLURM job instead
+# of six; bench/RESOURCES.md has the measured overhead per SLURM job.
+EXPOSURE_GROUP = "exposure"
 REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
 STEP_STATUS = {
     "background": "S_BKDSUB",
@@ -59,31 +67,55 @@ else:
     )
 for _p in PRODUCTS:
     check_product_name(_p.name, config.get("association") or "config")
+    if _p.name == NAME:
+        raise MiricalError(config.get("association") or "config",
+                           f"product name {NAME!r} is the run's `name`: its _i2d.fits would be the mosaic's")
 
 PRODUCT = {p.name: p for p in PRODUCTS}
 PRODUCT_NAMES = [p.name for p in PRODUCTS]
 
 
+# Any plain file name. Not the alternation of PRODUCT_NAMES: Snakemake copies the
+# constraint into every {product} pattern and re-scans it for each job, so a
+# 1000-product association made planning quadratic (bench/dag_scale.py).
+# The one pattern clash, {OUT}/{NAME}_i2d.fits (mosaic) vs {OUT}/{product}_i2d.fits
+# (resample, product=NAME), is settled by the ruleorder; no product is named NAME.
 wildcard_constraints:
-    product="|".join(re.escape(n) for n in PRODUCT_NAMES),
+    product="[^/]+",
+
+
+ruleorder: mosaic > resample
+
+
+def _product(wildcards):
+    try:
+        return PRODUCT[wildcards.product]
+    except KeyError:
+        raise MiricalError("config", f"{wildcards.product!r} is not a product of this run") from None
 
 
 def science(wildcards):
-    return PRODUCT[wildcards.product].science
+    return _product(wildcards).science
 
 
 def backgrounds(wildcards):
-    return list(PRODUCT[wildcards.product].backgrounds)
+    return list(_product(wildcards).backgrounds)
 
 
 # ----------------------------------------------------------------- reference files
 _REF_CACHE = {}
 
 
-def _exposure_header(path):
-    from astropy.io import fits
+_HEADERS = {}
 
-    return fits.getheader(path, 0)
+
+def _exposure_header(path):
+    """Primary header of an exposure, read once however many reference types need it."""
+    if path not in _HEADERS:
+        from astropy.io import fits
+
+        _HEADERS[path] = fits.getheader(path, 0)
+    return _HEADERS[path]
 
 
 def choose_reference(product, reftype):
@@ -158,5 +190,22 @@ def outputs_for(products):
     return files
 
 
+PLOTS = f"{OUT}/plots"  # quicklook PNGs (rules/plots.smk)
+
+
+def plot_outputs(products):
+    """The quicklook PNGs: one figure per product, the step strip of the first, the mosaic's three."""
+    files = [f"{PLOTS}/{p}_rate_cal.png" for p in products]
+    if products:
+        files.append(f"{PLOTS}/{products[0]}_steps.png")
+    files += [f"{PLOTS}/{NAME}_mosaic.png", f"{PLOTS}/{NAME}_weight.png", f"{PLOTS}/{NAME}_footprints.png"]
+    return files
+
+
+def summary_outputs():
+    """The per-product table (rules/summary.smk)."""
+    return [f"{OUT}/{NAME}_summary.html", f"{OUT}/{NAME}_summary.csv"]
+
+
 def all_outputs():
-    return outputs_for(PRODUCT_NAMES)
+    return outputs_for(PRODUCT_NAMES) + plot_outputs(PRODUCT_NAMES) + summary_outputs()

@@ -10,6 +10,8 @@ if USE_DEMO:
         params:
             demo=config["demo"],
             code=code_version("simulate", "distortion", "assign_wcs"),
+        benchmark:
+            f"{BENCH}/simulate.tsv",
         log:
             f"{LOGS}/simulate.log",
         resources:

@@ -8,10 +8,14 @@ rule flat_field:
         step=step_params("flat_field"),
         errors=lambda wc: {"flat": ref_error("flat")(wc)},
         code=code_version("flat_field"),
+    benchmark:
+        f"{BENCH}/flat_field/{{product}}.tsv",
     log:
         f"{LOGS}/flat_field/{{product}}.log",
     resources:
         mem_mb=1000,
         runtime=5,
+    group:
+        EXPOSURE_GROUP
     script:
         "../scripts/flat_field.py"

@@ -6,7 +6,9 @@ rule mosaic:
         f"{OUT}/{NAME}_i2d.fits",
     params:
         step=dict(config["mosaic"]),
-        code=code_version("resample", "resample_grid"),
+        code=code_version("i2d", "resample", "resample_grid"),
+    benchmark:
+        f"{BENCH}/mosaic.tsv",
     log:
         f"{LOGS}/mosaic.log",
     resources:

@@ -6,11 +6,15 @@ rule resample:
         f"{OUT}/{{product}}_i2d.fits",
     params:
         step=step_params("resample"),
-        code=code_version("resample", "resample_grid"),
+        code=code_version("i2d", "resample", "resample_grid"),
+    benchmark:
+        f"{BENCH}/resample/{{product}}.tsv",
     log:
         f"{LOGS}/resample/{{product}}.log",
     resources:
         mem_mb=2000,
         runtime=10,
+    group:
+        EXPOSURE_GROUP
     script:
         "../scripts/resample.py"

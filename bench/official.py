@@ -1,0 +1,142 @@
+"""The official pipeline on mirical's inputs: the baseline of bench/run.sh.
+
+Runs ``jwst.pipeline.Image2Pipeline`` (bkg_subtract -> assign_wcs -> flat_field
+-> photom -> resample) on mirical's image2 association, with mirical's
+reference files given as ``override_<reftype>`` (every other reference type
+the steps ask for is ``N/A``), then ``jwst.resample.ResampleStep`` on all the
+cal files into one mosaic -- the same work the mirical workflow does.
+
+Fully offline: every reference file is an override, so CRDS is never asked for
+a best reference; CRDS parameter reference files (pars-*) are disabled with
+``STPIPE_DISABLE_CRDS_STEPPARS``; the CRDS context recorded in the products is
+"N/A (offline ...)" (`offline_crds`); and CRDS_SERVER_URL points to a closed port
+on this machine with an empty CRDS_PATH, so any CRDS lookup fails at once
+instead of reaching a server.
+
+Bench-only: runs in its own virtual environment with ``jwst`` installed
+(bench/run.sh makes it); mirical itself never imports jwst.
+
+    python bench/official.py image2 ASN.json REFDIR OUTDIR
+    python bench/official.py mosaic OUTDIR NAME CAL1 CAL2 ...
+
+Each prints one JSON line of timings (seconds) on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Before anything imports crds / stpipe.
+_CRDS_EMPTY = tempfile.mkdtemp(prefix="crds_empty_")
+os.environ["CRDS_PATH"] = _CRDS_EMPTY
+os.environ["CRDS_SERVER_URL"] = "https://127.0.0.1:9"  # nothing listens: no server is contacted
+os.environ["CRDS_MODE"] = "local"
+os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "true"
+
+# Reference types each image2 step asks for that mirical does not use.
+NOT_APPLICABLE = {
+    "assign_wcs": ["specwcs", "regions", "wavelengthrange", "camera", "chromcorr", "collimator",
+                   "disperser", "fore", "fpa", "msa", "ote", "ifupost", "ifufore", "ifuslicer"],
+    "flat_field": ["fflat", "sflat", "dflat"],
+    "bkg_subtract": ["bkg", "wavelengthrange"],
+}
+
+
+def offline_crds() -> None:
+    """No CRDS context lookup: the pipeline records the context it used in every product
+    (``meta.ref_file.crds.context_used``), which needs a server or a synced cache. All
+    reference files are overrides here, so no context was used; say so instead."""
+    from stpipe import crds_client
+
+    crds_client.get_context_used = lambda observatory: "N/A (offline: all reference files overridden)"
+
+
+def reference_files(refdir: Path) -> dict[str, str]:
+    """The demo's reference files by type (mirical.simulate names them jwst_miri_<type>_*)."""
+    found = {}
+    for reftype in ("distortion", "filteroffset", "flat", "photom", "area"):
+        hits = sorted(refdir.glob(f"jwst_miri_{reftype}_*"))
+        if len(hits) != 1:
+            sys.exit(f"{refdir}: expected one jwst_miri_{reftype}_* file, found {len(hits)}")
+        found[reftype] = str(hits[0])
+    return found
+
+
+def step_overrides(refs: dict[str, str]) -> dict[str, dict]:
+    steps = {
+        "bkg_subtract": {},
+        "assign_wcs": {"override_distortion": refs["distortion"],
+                       "override_filteroffset": refs["filteroffset"]},
+        "flat_field": {"override_flat": refs["flat"]},
+        "photom": {"override_photom": refs["photom"], "override_area": refs["area"]},
+        "resample": {},
+    }
+    for step, reftypes in NOT_APPLICABLE.items():
+        for reftype in reftypes:
+            steps[step][f"override_{reftype}"] = "N/A"
+    return steps
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def image2(asn: str, refdir: str, outdir: str) -> dict:
+    t0 = time.perf_counter()
+    from jwst.pipeline import Image2Pipeline
+
+    offline_crds()
+    t_import = time.perf_counter() - t0
+    os.makedirs(outdir, exist_ok=True)
+    steps = step_overrides(reference_files(Path(refdir)))
+    t1 = time.perf_counter()
+    Image2Pipeline.call(asn, output_dir=outdir, save_results=True, steps=steps)
+    t_run = time.perf_counter() - t1
+    return {"import_s": round(t_import, 3), "image2_s": round(t_run, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def mosaic(outdir: str, name: str, cals: list[str]) -> dict:
+    t0 = time.perf_counter()
+    from jwst.resample import ResampleStep
+
+    offline_crds()
+    t_import = time.perf_counter() - t0
+    asn = {
+        "asn_type": "image3",
+        "asn_rule": "bench",
+        "asn_id": "a3001",
+        "program": "noprogram",
+        "target": "none",
+        "asn_pool": "bench_pool",
+        "products": [{"name": name, "members": [
+            {"expname": os.path.abspath(c), "exptype": "science"} for c in cals]}],
+    }
+    os.makedirs(outdir, exist_ok=True)
+    asn_path = Path(outdir) / f"{name}_asn.json"
+    asn_path.write_text(json.dumps(asn, indent=1))
+    t1 = time.perf_counter()
+    result = ResampleStep.call(str(asn_path))
+    result.save(str(Path(outdir) / f"{name}_i2d.fits"))
+    t_run = time.perf_counter() - t1
+    return {"import_s": round(t_import, 3), "mosaic_s": round(t_run, 3), "n": len(cals),
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) >= 4 and argv[0] == "image2":
+        result = image2(argv[1], argv[2], argv[3])
+    elif len(argv) >= 4 and argv[0] == "mosaic":
+        result = mosaic(argv[1], argv[2], argv[3:])
+    else:
+        sys.exit(__doc__)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

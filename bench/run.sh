@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Every number of bench/README.md with one command: mirical vs the official jwst pipeline.
+#
+#   bash bench/run.sh [WORKDIR]          (default /tmp/mirical-bench; ~1 h on 2 cores)
+#
+# Environment: MIRICAL_PY (python of mirical's venv, default /work/venv/bin/python),
+# BENCH_VENV (the official pipeline's venv, made here if missing: jwst==3.0.0 from PyPI,
+# a bench-only dependency), CORES (default 2), SKIP_32=1 to leave out the 32-exposure runs.
+# Results: WORKDIR/results.md (+ the raw files beside it). Wall times depend on what else
+# the machine runs: the load average is recorded with each number, and so is the CPU time
+# (user+sys of the whole process tree), which contention changes much less.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(realpath -m "${1:-/tmp/mirical-bench}")
+MIRICAL_PY=${MIRICAL_PY:-/work/venv/bin/python}
+BENCH_VENV=${BENCH_VENV:-/work/bench-venv}
+CORES=${CORES:-2}
+SNAKEMAKE="$(dirname "$MIRICAL_PY")/snakemake"
+OFFICIAL="$BENCH_VENV/bin/python $ROOT/bench/official.py"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PYTHONWARNINGS=ignore
+
+if [ ! -x "$BENCH_VENV/bin/python" ] || ! "$BENCH_VENV/bin/python" -c "import jwst" 2>/dev/null; then
+    echo "== making $BENCH_VENV (jwst==3.0.0)"
+    python3 -m venv "$BENCH_VENV"
+    "$BENCH_VENV/bin/pip" install -q "jwst==3.0.0" psutil
+fi
+
+mkdir -p "$WORK"
+RESULTS="$WORK/results.md"
+: > "$RESULTS"
+say() { echo "$*" | tee -a "$RESULTS"; }
+
+# timed LABEL CMD...: wall/user/sys/maxrss of CMD (and its children) -> results + timings.tsv
+timed() {
+    local label=$1; shift
+    local load; load=$(cut -d' ' -f1 /proc/loadavg)
+    /usr/bin/time -f "%e\t%U\t%S\t%M" -o "$WORK/.time" "$@" > "$WORK/$label.out" 2> "$WORK/$label.err" \
+        || { echo "FAILED: $label (see $WORK/$label.err)"; tail -20 "$WORK/$label.err"; exit 1; }
+    local t; t=$(tail -1 "$WORK/.time")
+    IFS=$'\t' read -r wall user sys rss <<< "$t"
+    printf "%s\t%s\t%s\t%s\t%s\t%s\n" "$label" "$wall" "$user" "$sys" "$((rss / 1024))" "$load" >> "$WORK/timings.tsv"
+    say "| $label | $wall | $(python3 -c "print(round($user+$sys,1))") | $((rss / 1024)) | $load |"
+}
+
+# Calibration outputs only (no plots): association, refs, cal, i2d per product, the mosaic.
+targets() {  # OUT NAME N
+    local out=$1 name=$2 n=$3
+    echo "$out/${name}_lvl2_asn.json" "$out/${name}_i2d.fits"
+    for i in $(seq 1 "$n"); do
+        echo "$out/${name}_dither${i}_cal.fits" "$out/${name}_dither${i}_i2d.fits" \
+            "$out/intermediate/${name}_dither${i}_refs.json"
+    done
+}
+
+printf "label\twall_s\tuser_s\tsys_s\tmaxrss_mb\tload1\n" > "$WORK/timings.tsv"
+say "# mirical benchmark $(date -u +%FT%TZ)"
+say ""
+say "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(lscpu | grep 'Model name' | sed 's/ \+/ /g')"
+say "mirical $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes'), snakemake $("$SNAKEMAKE" --version), jwst $("$BENCH_VENV/bin/python" -c 'import jwst; print(jwst.__version__)')"
+say ""
+say "| run | wall s | CPU s (user+sys) | peak RSS MB (largest process) | load avg at start |"
+say "|---|---:|---:|---:|---:|"
+
+# ---------------------------------------------------------------- 1. the demo (4 dithers)
+D="$WORK/demo"
+rm -rf "$D"; mkdir -p "$D"
+# Targets first: --quiet and --config take any number of values.
+SMOPTS=(--snakefile "$ROOT/Snakefile" --cores "$CORES" --quiet all)
+timed "mirical demo: simulate" "$SNAKEMAKE" "$D/out/demo_data/truth.ecsv" --directory "$D" "${SMOPTS[@]}" \
+    --config output_dir=out
+# shellcheck disable=SC2046
+timed "mirical demo: calibration (cal+i2d+mosaic)" "$SNAKEMAKE" $(targets out demo 4) --directory "$D" \
+    "${SMOPTS[@]}" --config output_dir=out
+cp -r "$D/out/benchmarks" "$WORK/demo_benchmarks"
+
+O="$WORK/demo_official"
+rm -rf "$O"; mkdir -p "$O"
+(cd "$D/out" && timed "official demo: Image2Pipeline (4 exposures)" $OFFICIAL image2 demo_lvl2_asn.json demo_data/reference "$O")
+timed "official demo: ResampleStep mosaic" $OFFICIAL mosaic "$O" demo_official "$O"/demo_dither?_cal.fits
+"$BENCH_VENV/bin/python" "$ROOT/bench/compare_official.py" "$D/out" "$O" --name demo --json "$WORK/compare_demo.json" > "$WORK/compare_demo.md"
+
+# ---------------------------------------------------------------- 2. 32 exposures
+if [ "${SKIP_32:-0}" != 1 ]; then
+    B="$WORK/big"
+    rm -rf "$B"; mkdir -p "$B/data"
+    # 8 simulated dithers (the demo's maximum), each science file 4 times: 32 exposures.
+    "$SNAKEMAKE" "$B/sim/out/demo_data/truth.ecsv" --directory "$B/sim" "${SMOPTS[@]}" \
+        --config output_dir=out 'demo={n_dithers: 8}' > "$B/sim.log" 2>&1
+    S="$B/sim/out/demo_data"
+    k=0
+    for copy in 1 2 3 4; do
+        for f in "$S"/IMA_science/*_rate.fits; do
+            k=$((k + 1))
+            cp "$f" "$B/data/big_exp$(printf %02d $k)_rate.fits"
+        done
+    done
+    cat > "$B/config.yaml" <<EOF
+name: big
+output_dir: out
+science: ["$B/data/big_exp*_rate.fits"]
+background: ["$S/IMA_background/*_rate.fits"]
+reference_files:
+  distortion: $S/reference/jwst_miri_distortion_mirical.asdf
+  filteroffset: $S/reference/jwst_miri_filteroffset_mirical.asdf
+  flat: $S/reference/jwst_miri_flat_f1130w_mirical.fits
+  photom: $S/reference/jwst_miri_photom_mirical.fits
+  area: $S/reference/jwst_miri_area_mirical.fits
+EOF
+    # shellcheck disable=SC2046
+    timed "mirical 32 exposures: calibration (cal+i2d+mosaic)" "$SNAKEMAKE" $(targets out big 32) \
+        --directory "$B" "${SMOPTS[@]}" --configfile "$B/config.yaml"
+    cp -r "$B/out/benchmarks" "$WORK/big_benchmarks"
+    BO="$WORK/big_official"
+    rm -rf "$BO"; mkdir -p "$BO"
+    (cd "$B/out" && timed "official 32 exposures: Image2Pipeline" $OFFICIAL image2 big_lvl2_asn.json "$S/reference" "$BO")
+    timed "official 32 exposures: ResampleStep mosaic" $OFFICIAL mosaic "$BO" big_official "$BO"/big_dither*_cal.fits
+    "$BENCH_VENV/bin/python" "$ROOT/bench/compare_official.py" "$B/out" "$BO" --name big --json "$WORK/compare_big.json" > "$WORK/compare_big.md"
+
+    # ------------------------------------------------------------ 3. mosaic streaming: 8, 16, 32
+    for n in 8 16 32; do
+        # shellcheck disable=SC2046
+        timed "mirical mosaic of $n (one exposure at a time)" "$MIRICAL_PY" "$ROOT/bench/mosaic_scaling.py" \
+            "$WORK/mosaic_$n.fits" $(for i in $(seq 1 $n); do echo "$B/out/big_dither${i}_cal.fits"; done)
+        # shellcheck disable=SC2046
+        timed "official mosaic of $n (ResampleStep)" $OFFICIAL mosaic "$WORK/official_mosaic_$n" "big$n" \
+            $(for i in $(seq 1 $n); do echo "$BO/big_dither${i}_cal.fits"; done)
+    done
+fi
+
+# ---------------------------------------------------------------- 4. per rule and per import
+say ""
+say "## Per rule (Snakemake benchmark: files), demo"
+"$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$WORK/demo_benchmarks" | tee -a "$RESULTS"
+if [ -d "$WORK/big_benchmarks" ]; then
+    say ""
+    say "## Per rule, 32 exposures"
+    "$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$WORK/big_benchmarks" | tee -a "$RESULTS"
+fi
+say ""
+say "## Import cost per job (fresh interpreter, best of 3)"
+"$MIRICAL_PY" "$ROOT/bench/import_cost.py" --json "$WORK/import_cost.json" | tee -a "$RESULTS"
+say ""
+say "## mirical vs official (demo)"
+tee -a "$RESULTS" < "$WORK/compare_demo.md"
+if [ -f "$WORK/compare_big.md" ]; then
+    say ""
+    say "## mirical vs official (32 exposures)"
+    tee -a "$RESULTS" < "$WORK/compare_big.md"
+fi
+echo "== results in $RESULTS"

@@ -1,0 +1,6 @@
+"""``python -m mirical``: the mirical command line (see mirical.cli)."""
+import sys
+
+from mirical.cli import main
+
+sys.exit(main())

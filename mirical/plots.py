@@ -1,0 +1,436 @@
+"""Quicklook figures (PNG, matplotlib Agg): exposures, the step strip, the mosaic and footprints.
+
+Every image uses a robust stretch (limits from percentiles of the finite pixels)
+and shows NaN pixels in a neutral grey. PNGs are written without a Software
+tag or timestamps, so the same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+logging.getLogger("matplotlib").setLevel(logging.WARNING)  # no font-cache chatter in the job logs
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from astropy.io import fits  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
+
+from mirical.errors import MiricalError  # noqa: E402
+
+NAN_COLOUR = "0.55"  # neutral grey for NaN (no data) pixels
+IMAGE_CMAP = "inferno"
+WEIGHT_CMAP = "viridis"
+DPI = 100
+PNG_METADATA = {"Software": None}  # no matplotlib version: byte-reproducible across installs
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "image.origin": "lower",
+}
+FOOTPRINT_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
+                     "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+
+
+@dataclass
+class Image:
+    """One image extension with the headers a figure needs."""
+
+    data: np.ndarray
+    header: fits.Header  # the extension's header
+    primary: fits.Header
+    path: str
+
+    @property
+    def unit(self) -> str:
+        return str(self.header.get("BUNIT", "") or "").strip() or "unknown unit"
+
+    def get(self, key: str, default=None):
+        if key in self.primary:
+            return self.primary[key]
+        return self.header.get(key, default)
+
+
+def read_image(path: str | os.PathLike, extension: str = "SCI") -> Image:
+    """An image extension of a FITS file (float64, NaN kept) with its and the primary header."""
+    path = str(path)
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            if extension not in hdul:
+                raise MiricalError(path, f"no {extension} extension to plot")
+            hdu = hdul[extension]
+            data = np.array(hdu.data, dtype=np.float64)
+            return Image(data, hdu.header.copy(), hdul[0].header.copy(), path)
+    except MiricalError:
+        raise
+    except Exception as exc:  # astropy raises many types for broken files
+        raise MiricalError(path, f"not a readable FITS file ({exc})") from None
+
+
+# ----------------------------------------------------------------- stretch
+def robust_limits(data: np.ndarray, lower: float = 1.0, upper: float = 99.5) -> tuple[float, float]:
+    """(vmin, vmax) from percentiles of the finite pixels; a usable range even for flat or empty data."""
+    finite = np.asarray(data, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    vmin, vmax = (float(v) for v in np.percentile(finite, [lower, upper]))
+    if not vmax > vmin:
+        span = abs(vmin) * 1e-3 or 1.0
+        vmin, vmax = vmin - span, vmax + span
+    return vmin, vmax
+
+
+class LogStretchNorm(Normalize):
+    """y = log(a x + 1) / log(a + 1) with x = (value - vmin) / (vmax - vmin) clipped to [0, 1].
+
+    The "log" stretch of DS9 (and astropy's LogStretch), but keeping matplotlib's
+    mask, so NaN pixels stay "bad" (grey) while values at or below vmin (e.g. the
+    negative noise of a background-subtracted image) sit at the bottom of the
+    colour map instead of being masked as with LogNorm.
+    """
+
+    def __init__(self, vmin: float, vmax: float, a: float = 1000.0):
+        super().__init__(vmin=vmin, vmax=vmax, clip=True)
+        self.a = float(a)
+
+    def __call__(self, value, clip=None):
+        result, is_scalar = self.process_value(value)
+        x = np.ma.clip((result - self.vmin) / (self.vmax - self.vmin), 0.0, 1.0)
+        y = np.ma.log(self.a * x + 1.0) / np.log(self.a + 1.0)
+        return y[0] if is_scalar else y
+
+    def inverse(self, value):
+        y = np.ma.asarray(value, dtype=np.float64)
+        x = (np.ma.exp(y * np.log(self.a + 1.0)) - 1.0) / self.a
+        return self.vmin + x * (self.vmax - self.vmin)
+
+
+def log_norm(data: np.ndarray, lower: float = 1.0, upper: float = 99.5, a: float = 1000.0) -> LogStretchNorm:
+    """Log stretch between robust (percentile) limits; see `LogStretchNorm`."""
+    vmin, vmax = robust_limits(data, lower, upper)
+    return LogStretchNorm(vmin, vmax, a)
+
+
+def linear_norm(data: np.ndarray, lower: float = 0.0, upper: float = 99.8) -> Normalize:
+    vmin, vmax = robust_limits(data, lower, upper)
+    return Normalize(vmin=vmin, vmax=vmax, clip=True)
+
+
+def _round_inward(value: float, upper: bool, digits: int = 3) -> float:
+    """``value`` rounded to ``digits`` significant digits, towards the inside of the range."""
+    if value == 0 or not np.isfinite(value):
+        return 0.0
+    factor = 10.0 ** (digits - 1 - int(np.floor(np.log10(abs(value)))))
+    rounded = (np.floor if upper else np.ceil)(value * factor) / factor
+    return float(f"{rounded:.{digits}g}")
+
+
+def stretch_ticks(norm: Normalize, min_gap: float = 0.11, max_ticks: int = 8) -> list[float]:
+    """Readable colorbar ticks for a non-linear stretch: the (rounded) limits, then round numbers.
+
+    Candidates are multiples of 1, 2 and 5 x 10^k inside [vmin, vmax], coarsest
+    first; one is kept if it sits at least ``min_gap`` (fraction of the bar) from
+    every tick already kept, so a log stretch gets ticks spread along the bar.
+    """
+    lo, hi = float(norm.vmin), float(norm.vmax)
+    position = lambda v: float(np.ma.filled(norm(np.array([v])), np.nan)[0])  # noqa: E731
+    ticks = [_round_inward(lo, upper=False), _round_inward(hi, upper=True)]
+    ticks = [t for t in ticks if lo <= t <= hi] or [lo, hi]
+    kmax = int(np.floor(np.log10(max(abs(lo), abs(hi), 1e-30))))
+    for k in range(kmax, kmax - 5, -1):
+        for mantissa in (5, 2, 1):
+            step = mantissa * 10.0 ** k
+            first, last = int(np.ceil(lo / step)), int(np.floor(hi / step))
+            if last - first > 400:
+                continue
+            for n in range(first, last + 1):
+                value = float(f"{n * step:.6g}")
+                u = position(value)
+                if len(ticks) < max_ticks and np.isfinite(u) and \
+                        all(abs(u - position(t)) >= min_gap for t in ticks):
+                    ticks.append(value)
+    return sorted(set(ticks))
+
+
+def _limits(norm: Normalize, unit: str) -> str:
+    return f"{norm.vmin:.4g} to {norm.vmax:.4g} {unit}".rstrip()
+
+
+def _cmap(name: str, bad: str = NAN_COLOUR):
+    cmap = matplotlib.colormaps[name].copy()
+    cmap.set_bad(bad)
+    return cmap
+
+
+def show(ax, data: np.ndarray, norm, cmap: str = IMAGE_CMAP, bad: str = NAN_COLOUR):
+    """imshow with origin lower, NaN in ``bad`` and antialiased down-sampling."""
+    return ax.imshow(np.asarray(data, dtype=np.float64), norm=norm, cmap=_cmap(cmap, bad), origin="lower",
+                     interpolation="antialiased", interpolation_stage="data")
+
+
+def colorbar(fig, image, ax, label: str, **kwargs):
+    """A labelled colorbar; ticks evenly spaced along it (readable for the log stretch too)."""
+    bar = fig.colorbar(image, ax=ax, **kwargs)
+    if isinstance(image.norm, LogStretchNorm):  # a linear locator would crowd the top of a log bar
+        bar.set_ticks(stretch_ticks(image.norm))
+        bar.ax.minorticks_off()
+        bar.formatter = matplotlib.ticker.FormatStrFormatter("%g")
+        bar.update_ticks()
+    bar.set_label(label)
+    return bar
+
+
+def pixel_axes(ax) -> None:
+    ax.set_xlabel("x (pixel)")
+    ax.set_ylabel("y (pixel)")
+
+
+def describe(image: Image) -> str:
+    """'F1130W, BRIGHTSKY, 134.9 s' from the exposure keywords present."""
+    parts = [str(image.get(k)).strip() for k in ("FILTER", "SUBARRAY") if image.get(k)]
+    if image.get("EFFEXPTM") is not None:
+        parts.append(f"{float(image.get('EFFEXPTM')):.1f} s")
+    return ", ".join(parts)
+
+
+# ----------------------------------------------------------------- output
+def save(fig, path: str | os.PathLike) -> None:
+    """Write the PNG atomically, without version or time metadata, and close the figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a plot is as readable as any output
+        fig.savefig(tmp, format="png", dpi=DPI, metadata=PNG_METADATA)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)
+
+
+def _figure(figsize: tuple[float, float]):
+    """A new figure (call inside ``plt.rc_context(STYLE)``)."""
+    return plt.figure(figsize=figsize, layout="constrained", dpi=DPI)
+
+
+# ----------------------------------------------------------------- figures
+def rate_vs_cal(rate_path: str, cal_path: str, out: str, product: str) -> dict[str, str]:
+    """The seed's two panels: DMS Level 2A (rate) in DN/s beside DMS Level 2B (cal) in MJy/sr."""
+    rate, cal = read_image(rate_path), read_image(cal_path)
+    limits = {}
+    with plt.rc_context(STYLE):
+        fig = _figure((13.0, 6.2))
+        axs = fig.subplots(1, 2, sharex=True, sharey=True)
+        for ax, image, label in ((axs[0], rate, "DMS Level 2A (rate)"), (axs[1], cal, "DMS Level 2B (cal)")):
+            shown = show(ax, image.data, log_norm(image.data))
+            limits[label] = _limits(shown.norm, image.unit)
+            ax.set_title(label, loc="left", fontsize=12, fontweight="bold")
+            ax.set_title(Path(image.path).name, loc="right", fontsize=8)
+            pixel_axes(ax)
+            colorbar(fig, shown, ax, image.unit, shrink=0.9, pad=0.02)
+        axs[1].set_ylabel("")
+        fig.suptitle(f"{product}: {describe(cal)} (log stretch, 1-99.5 percentile; grey = NaN)")
+        save(fig, out)
+    return limits
+
+
+STEP_TITLES = {
+    "rate": "rate (Level 2A)",
+    "bkgsub": "background subtracted",
+    "flat": "flat-fielded",
+    "cal": "cal (Level 2B)",
+}
+
+
+def step_strip(paths: Sequence[tuple[str, str]], out: str, product: str) -> dict[str, str]:
+    """One panel per step, left to right: [(step, path), ...] each with its own stretch and unit."""
+    images = [(step, read_image(path)) for step, path in paths]
+    limits = {}
+    with plt.rc_context(STYLE):
+        fig = _figure((4.6 * len(images), 5.4))
+        axs = np.atleast_1d(fig.subplots(1, len(images), sharex=True, sharey=True))
+        for i, (ax, (step, image)) in enumerate(zip(axs, images)):
+            shown = show(ax, image.data, log_norm(image.data))
+            limits[step] = _limits(shown.norm, image.unit)
+            ax.set_title(f"{STEP_TITLES.get(step, step)}\n{Path(image.path).name}", fontsize=9)
+            ax.set_xlabel("x (pixel)")
+            if i == 0:
+                ax.set_ylabel("y (pixel)")
+            colorbar(fig, shown, ax, image.unit, orientation="horizontal", shrink=0.85, pad=0.02)
+        fig.suptitle(f"{product} through the steps: {describe(images[-1][1])} "
+                     "(log stretch per panel, 1-99.5 percentile; grey = NaN)")
+        save(fig, out)
+    return limits
+
+
+def _celestial_wcs(header: fits.Header):
+    """astropy WCS of an image header (None if it has no celestial WCS)."""
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        try:
+            wcs = WCS(header, naxis=2)
+        except Exception:
+            return None
+    return wcs if wcs.has_celestial else None
+
+
+def _sky_axes(fig, spec, wcs):
+    """An RA/Dec (WCSAxes) subplot, or plain pixel axes when there is no celestial WCS."""
+    if wcs is None:
+        ax = fig.add_subplot(spec)
+        pixel_axes(ax)
+        return ax
+    ax = fig.add_subplot(spec, projection=wcs)
+    ra, dec = ax.coords[0], ax.coords[1]
+    ra.set_axislabel("Right Ascension (ICRS)")
+    dec.set_axislabel("Declination (ICRS)")
+    ra.set_major_formatter("hh:mm:ss.s")
+    dec.set_major_formatter("dd:mm:ss")
+    ax.coords.grid(color="white", alpha=0.35, linestyle=":", linewidth=0.7)
+    return ax
+
+
+def mosaic(mosaic_path: str, out: str, name: str) -> dict[str, str]:
+    """The mosaic (SCI) with RA/Dec axes from its FITS TAN WCS."""
+    image = read_image(mosaic_path)
+    with plt.rc_context(STYLE):
+        fig = _figure((8.4, 7.6))
+        ax = _sky_axes(fig, 111, _celestial_wcs(image.header))
+        shown = show(ax, image.data, log_norm(image.data))
+        colorbar(fig, shown, ax, image.unit, shrink=0.9, pad=0.02)
+        limits = {"SCI": _limits(shown.norm, image.unit)}
+        n = image.get("NDRIZ")
+        what = f"{n} exposure(s)" if n is not None else "not drizzled (mosaic step skipped)"
+        ax.set_title(f"{name} mosaic ({Path(mosaic_path).name}): {what}, "
+                     f"{str(image.get('FILTER', '')).strip()}\n"
+                     "log stretch, 1-99.5 percentile; grey = no data", fontsize=10)
+        save(fig, out)
+    return limits
+
+
+def weight_label(header: fits.Header, unit: str) -> str:
+    kind = str(header.get("RESWHT", "")).strip().lower()
+    if kind == "exptime":
+        return "drizzle weight (exposure time, s)"
+    if kind == "ivm":
+        return f"drizzle weight (inverse variance, ({unit})$^{{-2}}$)"
+    return "drizzle weight"
+
+
+def weight_map(mosaic_path: str, out: str, name: str) -> dict[str, str]:
+    """The mosaic's WHT extension, linear; zero weight (no input) shown as grey."""
+    sci = read_image(mosaic_path)
+    limits = {}
+    with plt.rc_context(STYLE):
+        fig = _figure((8.4, 7.6))
+        ax = _sky_axes(fig, 111, _celestial_wcs(sci.header))
+        try:
+            wht = read_image(mosaic_path, "WHT")
+        except MiricalError:
+            ax.text(0.5, 0.5, "no WHT extension\n(the mosaic step was skipped)", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_title(f"{name} mosaic weight (WHT)", fontsize=10)
+        else:
+            data = np.where(wht.data > 0, wht.data, np.nan)
+            shown = show(ax, data, linear_norm(data), cmap=WEIGHT_CMAP)
+            limits["WHT"] = _limits(shown.norm, "")
+            resample_header = sci.primary if "RESWHT" in sci.primary else sci.header  # primary, as stdatamodels
+            colorbar(fig, shown, ax, weight_label(resample_header, sci.unit), shrink=0.9, pad=0.02)
+            ax.set_title(f"{name} mosaic weight (WHT), linear 0-99.8 percentile; grey = zero weight",
+                         fontsize=10)
+        save(fig, out)
+    return limits
+
+
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def parse_s_region(text: str) -> np.ndarray:
+    """(N, 2) RA, Dec in degrees from 'POLYGON ICRS  ra dec ra dec ...' (frame name optional)."""
+    tokens = str(text).split()
+    if not tokens or tokens[0].upper() != "POLYGON":
+        raise ValueError(f"not a POLYGON S_REGION: {text!r}")
+    numbers = [t for t in tokens[1:] if _NUMBER.match(t)]
+    if len(numbers) < 6 or len(numbers) % 2:
+        raise ValueError(f"S_REGION polygon needs >= 3 (ra, dec) pairs: {text!r}")
+    return np.array(numbers, dtype=np.float64).reshape(-1, 2)
+
+
+def footprints(mosaic_path: str, cal_paths: Sequence[tuple[str, str]], out: str, name: str) -> list[str]:
+    """The S_REGION of every cal exposure (and of the mosaic) on the sky, over the faint mosaic."""
+    image = read_image(mosaic_path)
+    wcs = _celestial_wcs(image.header)
+    with plt.rc_context(STYLE):
+        fig = _figure((10.0, 7.6))
+        ax = _sky_axes(fig, 111, wcs)
+        if wcs is None:  # assign_wcs (and resampling) skipped: nothing to place on the sky
+            ax.text(0.5, 0.5, f"{Path(mosaic_path).name} has no celestial WCS:\nno footprints to show",
+                    ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(f"{name}: footprints", fontsize=10)
+            save(fig, out)
+            return []
+        ax.coords.grid(color="0.3", alpha=0.5, linestyle=":", linewidth=0.7)
+        shown = show(ax, image.data, log_norm(image.data, 20.0, 99.8), cmap="Greys", bad="white")
+        shown.set_alpha(0.55)
+        corners, drawn = [], []
+        for i, (product, path) in enumerate(cal_paths):
+            try:
+                header = fits.getheader(path, "SCI")
+            except (OSError, KeyError) as exc:
+                raise MiricalError(path, f"no readable SCI header ({exc})") from None
+            region = header.get("S_REGION")
+            if not region:
+                continue
+            try:
+                polygon = parse_s_region(region)
+            except ValueError as exc:
+                raise MiricalError(path, str(exc)) from None
+            x, y = wcs.world_to_pixel_values(polygon[:, 0], polygon[:, 1])
+            corners.append(np.column_stack([x, y]))
+            drawn.append(product)
+            colour = FOOTPRINT_COLOURS[i % len(FOOTPRINT_COLOURS)]
+            ax.fill(x, y, facecolor=colour, edgecolor=colour, alpha=0.07, linewidth=0)
+            ax.plot(np.append(x, x[0]), np.append(y, y[0]), color=colour, linewidth=1.6, label=product)
+        if image.header.get("S_REGION"):
+            polygon = parse_s_region(image.header["S_REGION"])
+            x, y = wcs.world_to_pixel_values(polygon[:, 0], polygon[:, 1])
+            corners.append(np.column_stack([x, y]))
+            ax.plot(np.append(x, x[0]), np.append(y, y[0]), color="black", linestyle="--", linewidth=1.0,
+                    label=f"mosaic {Path(mosaic_path).name}")
+        targ = (image.get("TARG_RA"), image.get("TARG_DEC"))
+        if None not in targ:
+            tx, ty = wcs.world_to_pixel_values(float(targ[0]), float(targ[1]))
+            ax.plot([tx], [ty], marker="+", markersize=14, color="crimson", linestyle="none",
+                    label=f"target {str(image.get('TARGNAME', '')).strip()}".rstrip())
+        if corners:
+            points = np.vstack(corners)
+            lo, hi = points.min(axis=0), points.max(axis=0)
+            margin = 0.06 * (hi - lo).max()
+            ax.set_xlim(lo[0] - margin, hi[0] + margin)
+            ax.set_ylim(lo[1] - margin, hi[1] + margin)
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=9, frameon=False)
+        ax.set_title(f"{name}: footprints (S_REGION) of {len(cal_paths)} exposure(s) on the sky,\n"
+                     "over the mosaic (grey, log stretch)", fontsize=10, pad=12)
+        save(fig, out)
+    return drawn
