@@ -156,20 +156,23 @@ def _is_replaced_wcs_key(key: str) -> bool:
             or any(key.startswith(p) and key[len(p):].replace("_", "").isdigit() for p in _SIP_PREFIXES))
 
 
-def with_wcs(hdu: fits.BinTableHDU | None, wcs: Any) -> fits.BinTableHDU:
+def with_wcs(hdu: fits.BinTableHDU | None, wcs: Any, drop_wcsinfo: tuple[str, ...] = ()) -> fits.BinTableHDU:
     """A new ``ASDF`` extension: the tree of ``hdu`` (or an empty one) with ``meta.wcs``.
 
     So that the FITS headers and extensions of the file we write stay
     authoritative for stdatamodels, the old tree loses ``_fits_hash``, its FITS
     array references and the ``meta.wcsinfo`` FITS-WCS terms that the SIP
-    approximation replaces (CDELT, PC, CD and SIP coefficients).
+    approximation replaces (CDELT, PC, CD and SIP coefficients), plus the
+    ``meta.wcsinfo`` keys named in ``drop_wcsinfo`` (e.g. the exposure pointing,
+    which a resampled product's header no longer has: the tree would show it).
     """
     tree = read_tree(hdu) if hdu is not None else {}
     tree.pop(_FITS_HASH_KEY, None)
     tree = _drop_fits_references(tree)
     meta = dict(tree["meta"]) if isinstance(tree.get("meta"), dict) else {}
     if isinstance(meta.get("wcsinfo"), dict):
-        meta["wcsinfo"] = {k: v for k, v in meta["wcsinfo"].items() if not _is_replaced_wcs_key(k)}
+        meta["wcsinfo"] = {k: v for k, v in meta["wcsinfo"].items()
+                           if not _is_replaced_wcs_key(k) and k not in drop_wcsinfo}
     meta["wcs"] = wcs
     tree["meta"] = meta
     return make_hdu(tree)
