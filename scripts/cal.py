@@ -9,6 +9,7 @@ def run(snakemake):
     exposure = read_exposure(snakemake.input[0])
     statuses = {key: exposure.get(key, "NOT RUN") for key in STEPS}
     exposure.primary["DATAMODL"] = "ImageModel"
+    exposure.primary["FILETYPE"] = "calibrated"
     log.info("%s: %s", snakemake.wildcards.product, " ".join(f"{k}={v}" for k, v in statuses.items()))
     write_exposure(exposure, snakemake.output[0])
 

@@ -122,7 +122,9 @@ def test_wrong_filter_reference_fails_each_job_clearly(bad_inputs, tmp_path):
     assert result.returncode != 0
     flat_log = (tmp_path / "out" / "logs" / "flat_field" / "w_dither1.log").read_text()
     assert "flat_f770w.fits" in flat_log and "F770W" in flat_log and "F1130W" in flat_log
-    assert "missing_photom.fits" in text and "does not exist" in text
+    assert "flat_f770w.fits" in text  # Snakemake shows the failed job's log
+    refs = json.loads((tmp_path / "out" / "intermediate" / "w_dither1_refs.json").read_text())
+    assert "missing_photom.fits" in refs["errors"]["photom"] and "does not exist" in refs["errors"]["photom"]
     assert (tmp_path / "out" / "intermediate" / "w_dither1_wcs.fits").is_file()  # steps before still ran
 
 

@@ -1,0 +1,356 @@
+"""Re-running only what changed, byte-identical outputs, and planning a 1000-exposure association.
+
+One complete run of a small user-data config (the reduced demo's 2 science + 1
+background rate files and its reference files, copied to a data folder) is the
+base. Each change is then planned with `snakemake -n`; the planned jobs must be
+exactly the jobs the change touches directly plus everything downstream of them
+in the complete DAG (`-n --forceall`), and the pipeline steps are also checked
+by name, so a new downstream rule (plots, summaries) cannot hide a wrong re-run.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from astropy.io import fits
+
+from conftest import REPO, SNAKEFILE
+
+pytestmark = pytest.mark.workflow
+
+CHAIN = ("background", "assign_wcs", "flat_field", "photom", "cal", "resample")  # per product
+PIPELINE = CHAIN + ("references", "association", "mosaic")
+PRODUCTS = ("rr_dither1", "rr_dither2")
+REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
+COMPARED = (".fits", ".json", ".ecsv", ".asdf")
+
+
+# ----------------------------------------------------------------- running and parsing Snakemake
+def snakemake(workdir: Path, *args: str, snakefile: Path = SNAKEFILE, check: bool = True) -> str:
+    """Run Snakemake in ``workdir``; returns stdout + stderr."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
+           "--cores", "2", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({' '.join(cmd)}):\n{output[-6000:]}")
+    return output
+
+
+@dataclass(frozen=True)
+class Job:
+    rule: str
+    wildcards: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    reason: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.rule, self.wildcards
+
+
+_HEADER = re.compile(r"^( *)(?:local)?(?:rule|checkpoint) (\w+):$")
+_FIELD = re.compile(r"^( +)(\w+): ?(.*)$")
+
+
+def parse_jobs(output: str) -> dict[tuple[str, str], Job]:
+    """The jobs a Snakemake dry run prints (grouped ones indented): {(rule, wildcards): Job}."""
+    jobs = {}
+    lines = output.splitlines()
+    i = 0
+    while i < len(lines):
+        match = _HEADER.match(lines[i])
+        i += 1
+        if not match:
+            continue
+        fields = {}
+        while i < len(lines) and (field := _FIELD.match(lines[i])) and len(field[1]) > len(match[1]):
+            fields[field[2]] = field[3]
+            i += 1
+
+        def files(name):
+            return tuple(f for f in fields.get(name, "").split(", ") if f)
+
+        job = Job(match[2], fields.get("wildcards", ""), files("input"), files("output"), fields.get("reason", ""))
+        jobs[job.key] = job
+    if not jobs:
+        assert "Nothing to be done" in output, output[-3000:]
+    return jobs
+
+
+def plan(workdir: Path, *args: str, snakefile: Path = SNAKEFILE) -> dict[tuple[str, str], Job]:
+    """The jobs `snakemake -n` would run."""
+    return parse_jobs(snakemake(workdir, "-n", *args, snakefile=snakefile))
+
+
+def downstream(dag: dict[tuple[str, str], Job], start: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """``start`` and every job of ``dag`` that depends on one of them, directly or not."""
+    producer = {f: key for key, job in dag.items() for f in job.outputs}
+    consumers = defaultdict(set)
+    for key, job in dag.items():
+        for f in job.inputs:
+            if f in producer:
+                consumers[producer[f]].add(key)
+    seen, todo = set(start), list(start)
+    while todo:
+        for key in consumers[todo.pop()] - seen:
+            seen.add(key)
+            todo.append(key)
+    return seen
+
+
+def steps(jobs) -> list[tuple[str, str]]:
+    """(rule, product) of the pipeline jobs among ``jobs``, sorted."""
+    return sorted((rule, wildcards.removeprefix("product=")) for rule, wildcards in jobs if rule in PIPELINE)
+
+
+def chain(product: str, first: str = "background") -> list[tuple[str, str]]:
+    return [(rule, product) for rule in CHAIN[CHAIN.index(first):]]
+
+
+def reading(dag, workdir: Path, path: Path) -> set[tuple[str, str]]:
+    """Jobs of ``dag`` with ``path`` among their inputs."""
+    path = os.path.realpath(path)
+    return {key for key, job in dag.items()
+            if any(os.path.realpath(workdir / f) == path for f in job.inputs)}
+
+
+def assert_plan(planned, dag, direct, expected_steps):
+    """The plan is ``direct`` plus its downstream closure, and its pipeline jobs are ``expected_steps``."""
+    assert steps(planned) == sorted(expected_steps)
+    assert set(planned) == downstream(dag, direct), \
+        f"planned {sorted(planned)}\nexpected {sorted(downstream(dag, direct))}"
+
+
+# ----------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def user_config(demo_run, tmp_path_factory) -> Path:
+    """The reduced demo's rate and reference files as user data (absolute paths), and its config."""
+    root = tmp_path_factory.mktemp("user")
+    data = root / "data"
+    shutil.copytree(demo_run / "demo_data" / "IMA_science", data / "science")
+    shutil.copytree(demo_run / "demo_data" / "IMA_background", data / "background")
+    shutil.copytree(demo_run / "demo_data" / "reference", data / "reference")
+    refs = {t: str(next((data / "reference").glob(f"jwst_miri_{t}_*"))) for t in REFTYPES}
+    config = {
+        "name": "rr",
+        "output_dir": "out",
+        "science": [str(data / "science" / "*_rate.fits")],
+        "background": [str(data / "background" / "*_rate.fits")],
+        "reference_files": refs,
+    }
+    path = root / "rr.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def complete_run(user_config, tmp_path_factory) -> Path:
+    """Working directory of a complete run of the user config (2 cores)."""
+    workdir = tmp_path_factory.mktemp("run_a")
+    snakemake(workdir, "--configfile", str(user_config))
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def full_dag(complete_run, user_config) -> dict[tuple[str, str], Job]:
+    """Every job of the workflow (`-n --forceall`)."""
+    dag = plan(complete_run, "--configfile", str(user_config), "--forceall")
+    assert steps(dag) == sorted([("association", ""), ("mosaic", "")]
+                                + [(r, p) for p in PRODUCTS for r in CHAIN + ("references",)])
+    return dag
+
+
+def with_override(user_config: Path, tmp_path: Path, override: dict) -> tuple[str, ...]:
+    """Snakemake arguments: the user config plus an override file merged over it."""
+    path = tmp_path / "override.yaml"
+    path.write_text(yaml.safe_dump(override))
+    return "--configfile", str(user_config), str(path)
+
+
+class Changed:
+    """Rewrite a file (new content, mtime now) for a `with` block, then put back its bytes and mtime."""
+
+    def __init__(self, path: Path, edit):
+        self.path, self.edit = Path(path), edit
+
+    def __enter__(self):
+        self.original = self.path.read_bytes()
+        self.stat = self.path.stat()
+        self.edit(self.path)
+        assert self.path.read_bytes() != self.original
+        os.utime(self.path)  # now: newer than every output of the complete run
+        return self.path
+
+    def __exit__(self, *exc):
+        self.path.write_bytes(self.original)
+        os.utime(self.path, ns=(self.stat.st_atime_ns, self.stat.st_mtime_ns))
+
+
+# ----------------------------------------------------------------- 1. re-run only what changed
+def test_complete_run_leaves_nothing_to_do(complete_run, user_config):
+    assert plan(complete_run, "--configfile", str(user_config)) == {}
+
+
+def test_resample_parameter_reruns_only_resample(complete_run, user_config, full_dag, tmp_path):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {"resample": {"pixfrac": 0.5}}}))
+    direct = {key for key in full_dag if key[0] == "resample"}
+    assert_plan(planned, full_dag, direct, [("resample", p) for p in PRODUCTS])
+    for key in direct:
+        assert planned[key].reason.startswith("Params have changed"), planned[key].reason
+        assert "'pixfrac': 0.5" in planned[key].reason
+    assert ("all", "") in planned
+
+
+def test_mosaic_parameter_reruns_only_mosaic(complete_run, user_config, full_dag, tmp_path):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"mosaic": {"pixfrac": 0.5}}))
+    assert_plan(planned, full_dag, {("mosaic", "")}, [("mosaic", "")])
+    assert planned["mosaic", ""].reason.startswith("Params have changed")
+
+
+def test_background_parameter_reruns_every_chain_from_background(complete_run, user_config, full_dag, tmp_path):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {"background": {"sigma": 2.5}}}))
+    direct = {key for key in full_dag if key[0] == "background"}
+    assert_plan(planned, full_dag, direct, chain("rr_dither1") + chain("rr_dither2") + [("mosaic", "")])
+    assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+
+
+def test_new_flat_reruns_flat_field_and_downstream_only(complete_run, user_config, full_dag):
+    flat = Path(yaml.safe_load(user_config.read_text())["reference_files"]["flat"])
+
+    def brighter(path):
+        with fits.open(path) as hdul:
+            hdul["SCI"].data = (hdul["SCI"].data * np.float32(1.01)).astype(hdul["SCI"].data.dtype)
+            hdul.writeto(path, overwrite=True)
+
+    with Changed(flat, brighter):
+        planned = plan(complete_run, "--configfile", str(user_config))
+    direct = reading(full_dag, complete_run, flat)
+    assert steps(direct) == sorted([("flat_field", p) for p in PRODUCTS] + [("references", p) for p in PRODUCTS])
+    assert_plan(planned, full_dag, direct, chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field")
+                + [("references", p) for p in PRODUCTS] + [("mosaic", "")])
+    for product in PRODUCTS:
+        reason = planned["flat_field", f"product={product}"].reason
+        assert reason.startswith("Updated input files") and flat.name in reason, reason
+
+
+def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run, user_config, full_dag):
+    science = sorted(Path(yaml.safe_load(user_config.read_text())["science"][0]).parent.glob("*_rate.fits"))[0]
+
+    def restamped(path):
+        with fits.open(path) as hdul:
+            hdul[0].header["HISTORY"] = "edited by test_rerun"
+            hdul.writeto(path, overwrite=True)
+
+    with Changed(science, restamped):
+        planned = plan(complete_run, "--configfile", str(user_config))
+    direct = reading(full_dag, complete_run, science)
+    assert steps(direct) == [("association", ""), ("background", "rr_dither1"), ("references", "rr_dither1")]
+    assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", ""), ("mosaic", ""),
+                                                                  ("references", "rr_dither1")])
+    assert not any(product == "rr_dither2" for _, product in steps(planned))
+
+
+@pytest.mark.parametrize("module, rules, expected", [
+    ("flat_field", ("flat_field",),
+     chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + [("mosaic", "")]),
+    # mirical/i2d.py is resample's and mosaic's own glue (drizzle, output headers)
+    ("i2d", ("resample", "mosaic"), [("mosaic", ""), ("resample", "rr_dither1"), ("resample", "rr_dither2")]),
+])
+def test_changed_step_code_reruns_that_step_and_downstream_only(complete_run, user_config, full_dag, tmp_path,
+                                                                module, rules, expected):
+    """A comment appended to a step's module, in a copy of the repository (the repo is never touched)."""
+    copy = tmp_path / "mirical_copy"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
+        ".git", "results", ".snakemake", ".venv", "__pycache__", ".pytest_cache"))
+    path = copy / "mirical" / f"{module}.py"
+    path.write_text(path.read_text() + "\n# a comment: the code changed\n")
+    planned = plan(complete_run, "--configfile", str(user_config), snakefile=copy / "Snakefile")
+    direct = {key for key in full_dag if key[0] in rules}
+    assert_plan(planned, full_dag, direct, expected)
+    assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+    assert (REPO / "mirical" / f"{module}.py").read_text() != path.read_text()
+
+
+# ----------------------------------------------------------------- 2. byte-identical outputs
+def _outputs(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.suffix in COMPARED}
+
+
+def test_outputs_are_byte_identical_across_workdirs_and_core_counts(complete_run, user_config, tmp_path_factory):
+    """Run A: 2 cores in one folder; run B: 1 core in another. Every FITS/JSON/ECSV output is equal.
+
+    Run B makes only A's compared files (and what they need), not the plots.
+    """
+    a = _outputs(complete_run / "out")
+    other = tmp_path_factory.mktemp("run_b")
+    snakemake(other, "--configfile", str(user_config), "--cores", "1", *(f"out/{name}" for name in a))
+    b = _outputs(other / "out")
+    assert sorted(a) == sorted(b)
+    assert len([n for n in a if n.endswith(".fits")]) == 13  # 2 x (4 intermediates, cal, i2d) + mosaic
+    differ = [name for name in a if a[name] != b[name]]
+    assert not differ, f"outputs differ between the runs: {differ}"
+
+
+def test_fits_outputs_hold_no_machine_paths(complete_run, user_config):
+    """Headers name files, never the working or data folders (refs.json keeps the full paths)."""
+    data = Path(yaml.safe_load(user_config.read_text())["reference_files"]["flat"]).parents[1]
+    for path in sorted((complete_run / "out").rglob("*.fits")):
+        content = path.read_bytes()
+        for folder in (complete_run, data, Path(os.path.realpath(complete_run))):
+            assert str(folder).encode() not in content, f"{path.name} holds {folder}"
+
+
+def test_demo_simulation_is_byte_identical(demo_run, tmp_path_factory):
+    """The demo's rate, reference and truth files, simulated again in another folder on 1 core."""
+    from conftest import REDUCED_DEMO
+
+    other = tmp_path_factory.mktemp("demo_again")
+    snakemake(other, "--config", "output_dir=out", REDUCED_DEMO, "--cores", "1", "simulate")
+    a, b = _outputs(demo_run / "demo_data"), _outputs(other / "out" / "demo_data")
+    assert sorted(a) == sorted(b)
+    assert {Path(n).suffix for n in a} == {".fits", ".asdf", ".ecsv"}
+    differ = [name for name in a if a[name] != b[name]]
+    assert not differ, f"demo files differ: {differ}"
+
+
+# ----------------------------------------------------------------- 3. a 1000-exposure association
+def _bench():
+    spec = importlib.util.spec_from_file_location("dag_scale", REPO / "bench" / "dag_scale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_1000_exposure_association_plans(demo_run, tmp_path):
+    """1000 header-only rate files, references chosen from a folder: every job planned, every flat found.
+
+    How long this takes is measured by bench/dag_scale.py, not asserted here.
+    """
+    n = 1000
+    bench = _bench()
+    config = bench.write_large_association(tmp_path / "data", n, demo_run / "demo_data", refs="folder")
+    output = snakemake(tmp_path / "run", "--configfile", str(config), "-n")
+    counts = bench.job_counts(output)
+    for rule in CHAIN + ("references",):
+        assert counts[rule] == n, (rule, counts)
+    assert counts["association"] == counts["mosaic"] == counts["all"] == 1
+    jobs = parse_jobs(output)
+    flat = str(next((demo_run / "demo_data" / "reference").glob("jwst_miri_flat_*")))
+    products = {job.wildcards for job in jobs.values() if job.rule == "flat_field"}
+    assert len(products) == n
+    for job in jobs.values():
+        if job.rule == "flat_field":
+            assert flat in job.inputs, job
