@@ -44,8 +44,3 @@ NON_SCIENCE = PIXEL["NON_SCIENCE"]
 HOT = PIXEL["HOT"]
 NO_FLAT_FIELD = PIXEL["NO_FLAT_FIELD"]
 REFERENCE_PIXEL = PIXEL["REFERENCE_PIXEL"]
-
-
-def flag_names(value: int) -> list[str]:
-    """Names of the bits set in ``value``."""
-    return [name for name, bit in PIXEL.items() if bit and value & bit]

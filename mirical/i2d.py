@@ -8,7 +8,6 @@ single input.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
@@ -156,9 +155,3 @@ def _strip_wcs(header: fits.Header) -> None:
         if key.startswith(("CD1_", "CD2_", "PC1_", "PC2_", "A_", "B_", "AP_", "BP_", "CDELT", "CRPIX",
                            "CRVAL", "CTYPE", "CUNIT")) or key in ("WCSAXES", "SIPMXERR"):
             header.remove(key, ignore_missing=True, remove_all=True)
-
-
-def product_name(path: str) -> str:
-    """Product name of a cal file (``X_cal.fits`` -> ``X``)."""
-    name = Path(path).name
-    return name[:-len("_cal.fits")] if name.endswith("_cal.fits") else Path(path).stem

@@ -29,13 +29,6 @@ BENCH = f"{OUT}/benchmarks"  # per-job wall time and peak memory (Snakemake benc
 # of six; bench/RESOURCES.md has the measured overhead per SLURM job.
 EXPOSURE_GROUP = "exposure"
 REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
-STEP_STATUS = {
-    "background": "S_BKDSUB",
-    "assign_wcs": "S_WCS",
-    "flat_field": "S_FLAT",
-    "photom": "S_PHOTOM",
-    "resample": "S_RESAMP",
-}
 USE_DEMO = not config["science"] and not config.get("association")
 
 
