@@ -442,7 +442,7 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
     err = np.sqrt(var_p + var_r)
     sci = rate_true + rng.normal(0.0, 1.0, shape) * err
     dq = np.zeros(shape, dtype=np.uint32)
-    xs, ys = frame[0] - 1, frame[1] - 1
+    xs = frame[0] - 1
     fx = np.arange(shape[1]) + xs
     refcols = (fx < 4) | (fx >= 1028)
     dq[:, refcols] |= dqflags.DO_NOT_USE | dqflags.REFERENCE_PIXEL
