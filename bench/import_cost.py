@@ -23,9 +23,7 @@ JOBS = {
     "background": ["mirical.background", "mirical.io", "mirical.runner"],
     "assign_wcs": ["mirical.io", "mirical.runner", "mirical.assign_wcs", "mirical.reffiles"],
     "flat_field": ["mirical.flat_field", "mirical.io", "mirical.runner", "mirical.reffiles"],
-    "photom": ["mirical.io", "mirical.photom", "mirical.runner", "mirical.reffiles"],
-    "cal": ["mirical.io", "mirical.runner"],
-    "references": ["mirical.association", "mirical.reffiles", "mirical.runner"],
+    "photom": ["mirical.association", "mirical.io", "mirical.photom", "mirical.runner", "mirical.reffiles"],
     "resample / mosaic": ["mirical.io", "mirical.runner", "mirical.i2d", "mirical.assign_wcs",
                           "mirical.resample", "mirical.resample_grid"],
 }

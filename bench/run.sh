@@ -3,9 +3,10 @@
 #
 #   bash bench/run.sh [WORKDIR]          (default /tmp/mirical-bench; ~1 h on 2 cores)
 #
-# Environment: MIRICAL_PY (python of mirical's venv, default /work/venv/bin/python),
-# BENCH_VENV (the official pipeline's venv, made here if missing: jwst==3.0.0 from PyPI,
-# a bench-only dependency), CORES (default 2), SKIP_32=1 to leave out the 32-exposure runs.
+# Environment: MIRICAL_VENV (mirical's run-time venv, what `./quickstart demo` installs and
+# nothing else -- no stdatamodels/jwst, whose asdf extensions every job would load -- made
+# here if missing; default /work/venv-run), BENCH_VENV (the official pipeline's venv, made
+# here if missing: jwst==3.0.0 from PyPI, a bench-only dependency), CORES (default 2), SKIP_32=1 to leave out the 32-exposure runs.
 # Results: WORKDIR/results.md (+ the raw files beside it). Wall times depend on what else
 # the machine runs: the load average is recorded with each number, and so is the CPU time
 # (user+sys of the whole process tree), which contention changes much less.
@@ -13,13 +14,19 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(realpath -m "${1:-/tmp/mirical-bench}")
-MIRICAL_PY=${MIRICAL_PY:-/work/venv/bin/python}
+MIRICAL_VENV=${MIRICAL_VENV:-/work/venv-run}
+MIRICAL_PY="$MIRICAL_VENV/bin/python"
 BENCH_VENV=${BENCH_VENV:-/work/bench-venv}
 CORES=${CORES:-2}
 SNAKEMAKE="$(dirname "$MIRICAL_PY")/snakemake"
 OFFICIAL="$BENCH_VENV/bin/python $ROOT/bench/official.py"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PYTHONWARNINGS=ignore
 
+if [ ! -x "$MIRICAL_PY" ] || ! "$MIRICAL_PY" -c "import mirical, snakemake" 2>/dev/null; then
+    echo "== making $MIRICAL_VENV (mirical, run-time dependencies only)"
+    python3 -m venv "$MIRICAL_VENV"
+    "$MIRICAL_VENV/bin/pip" install -q -e "$ROOT"
+fi
 if [ ! -x "$BENCH_VENV/bin/python" ] || ! "$BENCH_VENV/bin/python" -c "import jwst" 2>/dev/null; then
     echo "== making $BENCH_VENV (jwst==3.0.0)"
     python3 -m venv "$BENCH_VENV"

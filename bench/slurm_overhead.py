@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = "{n_dithers: 2, subarray: BRIGHTSKY, n_sources: 15}"
 # The per-exposure chain (rules/*.smk put these in the group EXPOSURE_GROUP).
-CHAIN = ["background", "assign_wcs", "flat_field", "photom", "cal", "resample"]
+CHAIN = ["background", "assign_wcs", "flat_field", "photom", "resample"]
 SLURM = ["--workflow-profile", "slurm", "--groups"]
 VARIANTS = {
     "local, --cores 2": ["--cores", "2", "--workflow-profile", "none"],

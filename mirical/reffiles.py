@@ -204,19 +204,51 @@ def _read_fits_meta(path: Path) -> dict[str, Any]:
 
 
 def _read_asdf_meta(path: Path) -> dict[str, Any]:
-    import asdf
-    from astropy.time import Time
+    """Selection metadata from the YAML tree of an ASDF file, its binary blocks checked complete.
+
+    Only the YAML text is parsed (``asdf.util.load_yaml``, untagged): no asdf
+    extension (and so neither gwcs nor astropy.modeling) is loaded to plan a run.
+    """
+    import asdf.util
+    import yaml
 
     try:
-        with asdf.open(path, lazy_load=False, memmap=False, lazy_tree=True,
-                       validate_checksums=True) as af:
-            tree = af.tree.get("meta", {})
-            meta = {key: _lookup(tree, where) for key, where in META_KEYWORDS.items()}
-    except Exception as exc:  # asdf raises many kinds of errors on bad input
+        tree = asdf.util.load_yaml(str(path), tagged=False)
+        if not isinstance(tree, Mapping):
+            raise ValueError("no ASDF tree")
+        _check_asdf_blocks(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise ReferenceFileError(path, f"not a readable ASDF file ({exc})") from exc
-    if isinstance(meta["USEAFTER"], Time):
-        meta["USEAFTER"] = meta["USEAFTER"].isot
-    return meta
+    meta = {key: _lookup(tree.get("meta", {}), where) for key, where in META_KEYWORDS.items()}
+    if isinstance(meta["USEAFTER"], Mapping):  # a time in the tagged mapping form {value: ...}
+        meta["USEAFTER"] = meta["USEAFTER"].get("value")
+    return {key: int(value) if key.startswith("SUBS") and str(value).isdigit() else value
+            for key, value in meta.items()}
+
+
+_ASDF_BLOCK_MAGIC = b"\xd3BLK"
+
+
+def _check_asdf_blocks(path: Path) -> None:
+    """Raise ValueError if an ASDF file ends inside one of its binary blocks.
+
+    Each block (ASDF standard, "Blocks") is the magic ``\\xd3BLK``, a big-endian
+    uint16 header size, then the header whose ``allocated_size`` (uint64 at
+    byte 8 of the header) gives the bytes of data that follow.
+    """
+    data = path.read_bytes()
+    offset = data.find(_ASDF_BLOCK_MAGIC)
+    while offset != -1 and data.startswith(_ASDF_BLOCK_MAGIC, offset):
+        header_start = offset + 6
+        if header_start > len(data):
+            raise ValueError("file ends inside a block header")
+        header_size = int.from_bytes(data[offset + 4:header_start], "big")
+        if header_start + header_size > len(data) or header_size < 16:
+            raise ValueError("file ends inside a block header")
+        allocated = int.from_bytes(data[header_start + 8:header_start + 16], "big")
+        offset = header_start + header_size + allocated
+        if offset > len(data):
+            raise ValueError(f"file ends inside a binary block ({len(data)} bytes, block ends at {offset})")
 
 
 def _lookup(tree: Mapping, where: tuple[str, ...]) -> Any:
@@ -270,6 +302,12 @@ def _compare(ref_meta: Mapping[str, Any], exposure_header: Mapping,
             return 0, keyword
         weight += result
     return weight, None
+
+
+def selection_key(reftype: str, exposure_header: Mapping) -> tuple:
+    """Everything of an exposure that `select` looks at for ``reftype``: equal keys, equal choice."""
+    keywords = EXPOSURE_SELECTORS[reftype.lower()] + ("DATE-OBS", "TIME-OBS", "EXPSTART")
+    return (reftype.lower(),) + tuple(str(exposure_header.get(k)) for k in keywords)
 
 
 def matches(ref_meta: Mapping[str, Any], exposure_header: Mapping, reftype: str) -> bool:
@@ -518,3 +556,18 @@ def selection_record(selected: Mapping[str, str],
             entry["crds_context"] = crds_context
         record[reftype] = entry
     return record
+
+
+def provenance_record(product: str, science: str, selected: Mapping[str, str],
+                      errors: Mapping[str, str]) -> dict[str, Any]:
+    """The ``{product}_refs.json`` record: the references one product used, and why any is missing.
+
+    ``selected`` maps reference type -> path (see `selection_record`); ``errors``
+    maps reference type -> why none could be chosen ('' when one was).
+    """
+    return {
+        "product": product,
+        "science": os.path.basename(science),
+        "references": selection_record(selected),
+        "errors": {t: e for t, e in errors.items() if e},
+    }

@@ -19,23 +19,3 @@ rule association:
     script:
         "../scripts/association.py"
 
-
-rule references:
-    input:
-        science=science,
-        distortion=ref("distortion"),
-        filteroffset=ref("filteroffset"),
-        flat=ref("flat"),
-        photom=ref("photom"),
-        area=ref("area"),
-    output:
-        f"{INTER}/{{product}}_refs.json",
-    params:
-        errors=lambda wc: {t: ref_error(t)(wc) for t in REFTYPES},
-    benchmark:
-        f"{BENCH}/references/{{product}}.tsv",
-    log:
-        f"{LOGS}/references/{{product}}.log",
-    localrule: True
-    script:
-        "../scripts/references.py"

@@ -25,8 +25,8 @@ INTER = f"{OUT}/intermediate"
 LOGS = f"{OUT}/logs"
 BENCH = f"{OUT}/benchmarks"  # per-job wall time and peak memory (Snakemake benchmark: files)
 # Cluster runs only (Snakemake ignores groups locally): each exposure's chain background ->
-# assign_wcs -> flat_field -> photom -> cal -> resample runs as one job, one SLURM job instead
-# of six; bench/RESOURCES.md has the measured overhead per SLURM job.
+# assign_wcs -> flat_field -> photom -> resample runs as one job, one SLURM job instead
+# of five; bench/RESOURCES.md has the measured overhead per SLURM job.
 EXPOSURE_GROUP = "exposure"
 REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
 USE_DEMO = not config["science"] and not config.get("association")
@@ -100,6 +100,7 @@ _REF_CACHE = {}
 
 
 _HEADERS = {}
+_FOLDER_CHOICES = {}  # (folder, selection key) -> chosen file; failures are not kept
 
 
 def _exposure_header(path):
@@ -107,7 +108,8 @@ def _exposure_header(path):
     if path not in _HEADERS:
         from astropy.io import fits
 
-        _HEADERS[path] = fits.getheader(path, 0)
+        with open(path, "rb") as f:
+            _HEADERS[path] = dict(fits.Header.fromfile(f).items())  # a dict: lookups are cheap
     return _HEADERS[path]
 
 
@@ -132,9 +134,13 @@ def choose_reference(product, reftype):
             elif not os.path.exists(source):
                 result = (None, f"reference file {source} ({reftype}) does not exist")
             elif os.path.isdir(source):
-                from mirical.reffiles import select
+                from mirical.reffiles import select, selection_key
 
-                result = (select(reftype, source, _exposure_header(sci), os.path.basename(sci)), None)
+                header = _exposure_header(sci)
+                same = (source, selection_key(reftype, header))  # exposures alike choose alike
+                if same not in _FOLDER_CHOICES:
+                    _FOLDER_CHOICES[same] = select(reftype, source, header, os.path.basename(sci))
+                result = (_FOLDER_CHOICES[same], None)
             else:
                 result = (source, None)
         except Exception as exc:  # reported by the job that needs the file, not here
@@ -151,6 +157,12 @@ def ref(reftype):
         return [path] if path else []
 
     return inner
+
+
+def chosen_references(wildcards):
+    """Params function: {reftype: path} of every reference file chosen for the product."""
+    chosen = {t: choose_reference(wildcards.product, t)[0] for t in REFTYPES}
+    return {t: path for t, path in chosen.items() if path}
 
 
 def ref_error(reftype):

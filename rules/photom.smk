@@ -1,14 +1,20 @@
+# The last calibration step: DN/s to MJy/sr. Its result is the calibrated exposure
+# ({product}_cal.fits, as the official photom's), written with the provenance record of
+# every reference file the product used.
 rule photom:
     input:
         exposure=f"{INTER}/{{product}}_flat.fits",
         photom=ref("photom"),
         area=ref("area"),
     output:
-        f"{INTER}/{{product}}_photom.fits",
+        cal=f"{OUT}/{{product}}_cal.fits",
+        refs=f"{INTER}/{{product}}_refs.json",
     params:
         step=step_params("photom"),
-        errors=lambda wc: {t: ref_error(t)(wc) for t in ("photom", "area")},
-        code=code_version("photom"),
+        errors=lambda wc: {t: ref_error(t)(wc) for t in REFTYPES},
+        science=science,
+        references=chosen_references,
+        code=code_version("photom", "reffiles"),
     benchmark:
         f"{BENCH}/photom/{{product}}.tsv",
     log:

@@ -1,7 +1,13 @@
-"""Rule photom: DN/s to MJy/sr, pixel area attached."""
+"""Rule photom: DN/s to MJy/sr, pixel area attached; writes the cal file and its provenance."""
+import json
+
+from mirical.association import write_json
 from mirical.io import add_history, read_exposure, read_reference_image, read_tables, set_status, write_exposure
 from mirical.photom import TIME_TABLES, calibrate
+from mirical.reffiles import provenance_record
 from mirical.runner import log, main, reference
+
+STEPS = ("S_BKDSUB", "S_WCS", "S_FLAT", "S_PHOTOM")
 
 
 def run(snakemake):
@@ -22,7 +28,14 @@ def run(snakemake):
                  exposure.sci_header["PIXAR_SR"])
         refs = [photom_path, area_path]
     add_history(exposure, "photom", params, refs)
-    write_exposure(exposure, snakemake.output[0])
+    exposure.primary["DATAMODL"] = "ImageModel"
+    exposure.primary["FILETYPE"] = "calibrated"
+    log.info("%s: %s", product, " ".join(f"{k}={exposure.get(k, 'NOT RUN')}" for k in STEPS))
+    record = provenance_record(product, snakemake.params.science, snakemake.params.references,
+                               snakemake.params.errors)
+    write_json(record, snakemake.output.refs)
+    log.info("%s: references %s", product, json.dumps({t: r["name"] for t, r in record["references"].items()}))
+    write_exposure(exposure, snakemake.output.cal)
 
 
 main(snakemake, run)

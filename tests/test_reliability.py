@@ -123,9 +123,19 @@ def test_wrong_filter_reference_fails_each_job_clearly(bad_inputs, tmp_path):
     flat_log = (tmp_path / "out" / "logs" / "flat_field" / "w_dither1.log").read_text()
     assert "flat_f770w.fits" in flat_log and "F770W" in flat_log and "F1130W" in flat_log
     assert "flat_f770w.fits" in text  # Snakemake shows the failed job's log
-    refs = json.loads((tmp_path / "out" / "intermediate" / "w_dither1_refs.json").read_text())
-    assert "missing_photom.fits" in refs["errors"]["photom"] and "does not exist" in refs["errors"]["photom"]
     assert (tmp_path / "out" / "intermediate" / "w_dither1_wcs.fits").is_file()  # steps before still ran
+
+    # The right flat: now photom is the step without its reference file.
+    config["reference_files"]["flat"] = refs["flat"]
+    (tmp_path / "w.yaml").write_text(json.dumps(config))
+    result = run_snakemake(tmp_path, "--configfile", str(tmp_path / "w.yaml"), "--keep-going", check=False)
+    assert result.returncode != 0
+    photom_log = (tmp_path / "out" / "logs" / "photom" / "w_dither1.log").read_text()
+    assert "no photom reference file" in photom_log and "missing_photom.fits" in photom_log
+    assert "does not exist" in photom_log and "Traceback" not in photom_log
+    assert (tmp_path / "out" / "intermediate" / "w_dither1_flat.fits").is_file()
+    assert not (tmp_path / "out" / "w_dither1_cal.fits").exists()
+    assert not (tmp_path / "out" / "intermediate" / "w_dither1_refs.json").exists()
 
 
 # ----------------------------------------------------------------- unit-level cases

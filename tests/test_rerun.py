@@ -28,8 +28,8 @@ from conftest import REPO, SNAKEFILE
 
 pytestmark = pytest.mark.workflow
 
-CHAIN = ("background", "assign_wcs", "flat_field", "photom", "cal", "resample")  # per product
-PIPELINE = CHAIN + ("references", "association", "mosaic")
+CHAIN = ("background", "assign_wcs", "flat_field", "photom", "resample")  # per product
+PIPELINE = CHAIN + ("association", "mosaic")
 PRODUCTS = ("rr_dither1", "rr_dither2")
 REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
 COMPARED = (".fits", ".json", ".ecsv", ".asdf")
@@ -168,7 +168,7 @@ def full_dag(complete_run, user_config) -> dict[tuple[str, str], Job]:
     """Every job of the workflow (`-n --forceall`)."""
     dag = plan(complete_run, "--configfile", str(user_config), "--forceall")
     assert steps(dag) == sorted([("association", ""), ("mosaic", "")]
-                                + [(r, p) for p in PRODUCTS for r in CHAIN + ("references",)])
+                                + [(r, p) for p in PRODUCTS for r in CHAIN])
     return dag
 
 
@@ -237,9 +237,9 @@ def test_new_flat_reruns_flat_field_and_downstream_only(complete_run, user_confi
     with Changed(flat, brighter):
         planned = plan(complete_run, "--configfile", str(user_config))
     direct = reading(full_dag, complete_run, flat)
-    assert steps(direct) == sorted([("flat_field", p) for p in PRODUCTS] + [("references", p) for p in PRODUCTS])
+    assert steps(direct) == sorted([("flat_field", p) for p in PRODUCTS])
     assert_plan(planned, full_dag, direct, chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field")
-                + [("references", p) for p in PRODUCTS] + [("mosaic", "")])
+                + [("mosaic", "")])
     for product in PRODUCTS:
         reason = planned["flat_field", f"product={product}"].reason
         assert reason.startswith("Updated input files") and flat.name in reason, reason
@@ -256,9 +256,8 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
     with Changed(science, restamped):
         planned = plan(complete_run, "--configfile", str(user_config))
     direct = reading(full_dag, complete_run, science)
-    assert steps(direct) == [("association", ""), ("background", "rr_dither1"), ("references", "rr_dither1")]
-    assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", ""), ("mosaic", ""),
-                                                                  ("references", "rr_dither1")])
+    assert steps(direct) == [("association", ""), ("background", "rr_dither1")]
+    assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", ""), ("mosaic", "")])
     assert not any(product == "rr_dither2" for _, product in steps(planned))
 
 
@@ -299,7 +298,7 @@ def test_outputs_are_byte_identical_across_workdirs_and_core_counts(complete_run
     snakemake(other, "--configfile", str(user_config), "--cores", "1", *(f"out/{name}" for name in a))
     b = _outputs(other / "out")
     assert sorted(a) == sorted(b)
-    assert len([n for n in a if n.endswith(".fits")]) == 13  # 2 x (4 intermediates, cal, i2d) + mosaic
+    assert len([n for n in a if n.endswith(".fits")]) == 11  # 2 x (3 intermediates, cal, i2d) + mosaic
     differ = [name for name in a if a[name] != b[name]]
     assert not differ, f"outputs differ between the runs: {differ}"
 
@@ -344,7 +343,7 @@ def test_a_1000_exposure_association_plans(demo_run, tmp_path):
     config = bench.write_large_association(tmp_path / "data", n, demo_run / "demo_data", refs="folder")
     output = snakemake(tmp_path / "run", "--configfile", str(config), "-n")
     counts = bench.job_counts(output)
-    for rule in CHAIN + ("references",):
+    for rule in CHAIN:
         assert counts[rule] == n, (rule, counts)
     assert counts["association"] == counts["mosaic"] == counts["all"] == 1
     jobs = parse_jobs(output)

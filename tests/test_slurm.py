@@ -89,7 +89,7 @@ def test_jobs_ran_as_slurm_jobs(runs):
     assert set(states) <= kept, f"SLURM jobs without a SLURM log: {sorted(set(states) - kept)}"
     # The rules that are not local rules ran inside SLURM ("rule X:", not "localrule X:").
     remote = set(re.findall(r"^\s*rule (\w+):", log, re.M))
-    assert {"simulate", "background", "assign_wcs", "flat_field", "photom", "cal", "resample", "mosaic"} <= remote
+    assert {"simulate", "background", "assign_wcs", "flat_field", "photom", "resample", "mosaic"} <= remote
 
 
 def test_outputs_equal_the_local_run_byte_for_byte(runs):
