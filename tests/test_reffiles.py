@@ -338,3 +338,32 @@ def test_crds_not_a_cache(tmp_path):
     pytest.importorskip("crds")
     with pytest.raises(ReferenceSelectionError, match="not a synced CRDS cache"):
         reffiles.select_with_crds("flat", exposure(), tmp_path, "jwst_0001.pmap", "e1")
+
+
+def test_selection_key_holds_what_selection_reads():
+    """Exposures alike in every selector and in time share a key; any selector or time splits them."""
+    key = reffiles.selection_key("flat", exposure())
+    assert reffiles.selection_key("FLAT", exposure(TARGNAME="other")) == key
+    assert reffiles.selection_key("flat", exposure(EXPSTART=60000.5)) != key
+    assert reffiles.selection_key("flat", exposure(FILTER="F1130W")) != key
+    assert reffiles.selection_key("flat", exposure(**{"DATE-OBS": "2023-01-01"})) != key
+    assert reffiles.selection_key("photom", exposure()) != key
+    # distortion does not look at FILTER: two filters choose alike
+    assert (reffiles.selection_key("distortion", exposure(FILTER="F1130W"))
+            == reffiles.selection_key("distortion", exposure()))
+
+
+def test_asdf_truncated_inside_a_block_is_caught_by_the_block_walk(tmp_path):
+    import numpy as np
+
+    good = tmp_path / "good.asdf"
+    asdf.AsdfFile({"meta": {"reftype": "DISTORTION", "useafter": "2022-01-01T00:00:00"},
+                   "data": np.arange(500.0)}).write_to(good)
+    raw = good.read_bytes()
+    reffiles._check_asdf_blocks(good)  # complete: no error
+    start = raw.index(b"\xd3BLK")
+    bad = tmp_path / "bad.asdf"
+    bad.write_bytes(raw[: start + 100])  # the YAML tree intact, the block cut
+    with pytest.raises(ValueError, match="inside a binary block"):
+        reffiles._check_asdf_blocks(bad)
+    assert reffiles.read_reference_meta(good)["USEAFTER"] == "2022-01-01T00:00:00"
