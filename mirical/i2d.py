@@ -51,13 +51,11 @@ def _header_and_wcs(path: str) -> tuple[fits.Header, fits.Header, object, tuple[
 
 
 def grid(paths: Sequence[str], params: Mapping):
-    """Output gwcs and shape covering every exposure in ``paths``."""
-    out_wcs, shape, _ = _grid(paths, params)
-    return out_wcs, shape
+    """Output gwcs and shape covering every exposure in ``paths``, and the exposures' gwcs.
 
-
-def _grid(paths: Sequence[str], params: Mapping):
-    """`grid` and the exposures' gwcs (deserializing a gwcs costs ~0.4 s: done once per file)."""
+    The exposures' gwcs are returned for the drizzle pass: deserializing one costs
+    ~0.4 s, so it is done once per file.
+    """
     from mirical.resample_grid import output_grid
 
     first_primary, first_sci, wcs0, shape0 = _header_and_wcs(paths[0])
@@ -94,7 +92,7 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
     from mirical.resample import Resampler
     from mirical.resample_grid import tan_header
 
-    out_wcs, shape, wcss = _grid(paths, params)
+    out_wcs, shape, wcss = grid(paths, params)
     resampler = Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
                           fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
                           pixel_scale_ratio=params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None)
