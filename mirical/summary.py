@@ -19,9 +19,9 @@ import numpy as np
 from astropy.io import fits
 
 from mirical.errors import MiricalError
+from mirical.io import CAL_STEPS
 
 REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
-STEPS = ("S_BKDSUB", "S_WCS", "S_FLAT", "S_PHOTOM")
 COLUMNS = {  # key: heading
     "product": "product",
     "science": "science exposure",
@@ -30,7 +30,7 @@ COLUMNS = {  # key: heading
     "exptime_s": "exposure time (s, EFFEXPTM)",
     "background_dn_s": "background subtracted (DN/s, median)",
     "photmjsr": "PHOTMJSR applied ((MJy/sr)/(DN/s))",
-    **{step: step for step in STEPS},
+    **{step: step for step in CAL_STEPS},
     **{f"ref_{t}": f"{t} reference" for t in REFTYPES},
 }
 
@@ -61,7 +61,7 @@ def product_row(product: str, rate_path: str, bkgsub_path: str, cal_path: str, r
     """One table row (values already formatted as text)."""
     primary, sci = _headers(cal_path)
     get = lambda key, default=None: primary.get(key, sci.get(key, default))  # noqa: E731
-    status = {step: str(get(step, "NOT RUN")).strip() for step in STEPS}
+    status = {step: str(get(step, "NOT RUN")).strip() for step in CAL_STEPS}
     row = {
         "product": product,
         "science": Path(rate_path).name,

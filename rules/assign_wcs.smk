@@ -7,7 +7,7 @@ rule assign_wcs:
         f"{INTER}/{{product}}_wcs.fits",
     params:
         step=step_params("assign_wcs"),
-        errors=lambda wc: {t: ref_error(t)(wc) for t in ("distortion", "filteroffset")},
+        errors=ref_errors("distortion", "filteroffset"),
         code=code_version("assign_wcs", "asdf_extension"),
     benchmark:
         f"{BENCH}/assign_wcs/{{product}}.tsv",

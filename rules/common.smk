@@ -165,11 +165,11 @@ def chosen_references(wildcards):
     return {t: path for t, path in chosen.items() if path}
 
 
-def ref_error(reftype):
-    """Params function: why no reference file could be chosen ('' if one was)."""
+def ref_errors(*reftypes):
+    """Params function: {reftype: why no reference file could be chosen ('' if one was)}."""
 
     def inner(wildcards):
-        return choose_reference(wildcards.product, reftype)[1] or ""
+        return {t: choose_reference(wildcards.product, t)[1] or "" for t in reftypes}
 
     return inner
 

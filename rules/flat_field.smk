@@ -6,7 +6,7 @@ rule flat_field:
         f"{INTER}/{{product}}_flat.fits",
     params:
         step=step_params("flat_field"),
-        errors=lambda wc: {"flat": ref_error("flat")(wc)},
+        errors=ref_errors("flat"),
         code=code_version("flat_field"),
     benchmark:
         f"{BENCH}/flat_field/{{product}}.tsv",

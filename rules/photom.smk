@@ -11,7 +11,7 @@ rule photom:
         refs=f"{INTER}/{{product}}_refs.json",
     params:
         step=step_params("photom"),
-        errors=lambda wc: {t: ref_error(t)(wc) for t in REFTYPES},
+        errors=ref_errors(*REFTYPES),
         science=science,
         references=chosen_references,
         code=code_version("photom", "reffiles"),

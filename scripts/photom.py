@@ -2,12 +2,11 @@
 import json
 
 from mirical.association import write_json
-from mirical.io import add_history, read_exposure, read_reference_image, read_tables, set_status, write_exposure
+from mirical.io import (CAL_STEPS, add_history, read_exposure, read_reference_image, read_tables, set_status,
+                        write_exposure)
 from mirical.photom import TIME_TABLES, calibrate
 from mirical.reffiles import provenance_record
 from mirical.runner import log, main, reference
-
-STEPS = ("S_BKDSUB", "S_WCS", "S_FLAT", "S_PHOTOM")
 
 
 def run(snakemake):
@@ -30,7 +29,7 @@ def run(snakemake):
     add_history(exposure, "photom", params, refs)
     exposure.primary["DATAMODL"] = "ImageModel"
     exposure.primary["FILETYPE"] = "calibrated"
-    log.info("%s: %s", product, " ".join(f"{k}={exposure.get(k, 'NOT RUN')}" for k in STEPS))
+    log.info("%s: %s", product, " ".join(f"{k}={exposure.get(k, 'NOT RUN')}" for k in CAL_STEPS))
     record = provenance_record(product, snakemake.params.science, snakemake.params.references,
                                snakemake.params.errors)
     write_json(record, snakemake.output.refs)
