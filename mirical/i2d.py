@@ -86,32 +86,49 @@ def fillval(value) -> float:
     return float(value)
 
 
+def make_resampler(out_wcs, shape: Sequence[int], params: Mapping, pixel_scale_ratio: float | None):
+    """A `Resampler` onto ``out_wcs`` (array ``shape``) with the step's drizzle parameters."""
+    from mirical.resample import Resampler
+
+    return Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
+                     fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
+                     pixel_scale_ratio=pixel_scale_ratio)
+
+
 def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
     """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure."""
-    from mirical.assign_wcs import s_region
-    from mirical.resample import Resampler
-    from mirical.resample_grid import tan_header
-
     out_wcs, shape, wcss = grid(paths, params)
-    resampler = Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
-                          fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
-                          pixel_scale_ratio=params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None)
+    resampler = make_resampler(out_wcs, shape, params,
+                               params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None)
     first: Exposure | None = None
     for path, wcs in zip(paths, wcss):
         exposure = read_exposure(path)
-        if str(exposure.get("S_WCS", "")) != "COMPLETE":
-            raise MiricalError(path, "S_WCS is not COMPLETE: resampling needs the WCS from assign_wcs")
-        a = exposure.arrays
-        resampler.add(a["SCI"], a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
-                      a.get("VAR_FLAT", np.zeros_like(a["SCI"])), wcs,
-                      exposure_time(exposure), tmeasure=_float(exposure.get("TMEASURE")),
-                      duration=_float(exposure.get("DURATION")), expstart=_float(exposure.get("EXPSTART")),
-                      expend=_float(exposure.get("EXPEND")), pixar_sr=_float(exposure.get("PIXAR_SR")))
+        add_exposure(resampler, exposure, wcs)
         if first is None:
             first = exposure
             first.arrays = {}
         del exposure
-    result = resampler.finish()
+    return i2d_exposure(first, out_wcs, resampler.finish())
+
+
+def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Drizzle one cal exposure with ``resampler`` (`Resampler.add`); its resampled variances."""
+    if str(exposure.get("S_WCS", "")) != "COMPLETE":
+        raise MiricalError(exposure.path, "S_WCS is not COMPLETE: resampling needs the WCS from assign_wcs")
+    a = exposure.arrays
+    return resampler.add(a["SCI"], a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
+                         a.get("VAR_FLAT", np.zeros_like(a["SCI"])), wcs,
+                         exposure_time(exposure), tmeasure=_float(exposure.get("TMEASURE")),
+                         duration=_float(exposure.get("DURATION")), expstart=_float(exposure.get("EXPSTART")),
+                         expend=_float(exposure.get("EXPEND")), pixar_sr=_float(exposure.get("PIXAR_SR")),
+                         pixmap=pixmap)
+
+
+def i2d_exposure(first: Exposure, out_wcs, result: dict) -> Exposure:
+    """The i2d product: ``result`` of `Resampler.finish` with the first input's headers and metadata."""
+    from mirical.assign_wcs import s_region
+    from mirical.resample_grid import tan_header
+
     keywords = result.pop("keywords")
     primary = first.primary.copy()
     sci_header = first.sci_header.copy()

@@ -23,7 +23,7 @@ from drizzle.resample import Drizzle
 from mirical.dqflags import DO_NOT_USE, NON_SCIENCE
 from mirical.resample_grid import bounding_box, mean_pixel_area, output_pixel_scale, pixel_map
 
-__all__ = ["KERNELS", "VARIANCES", "Resampler", "drizzle_weight", "invalid_pixels"]
+__all__ = ["KERNELS", "VARIANCES", "Resampler", "derived_pixel_scale_ratio", "drizzle_weight", "invalid_pixels"]
 
 KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
 VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
@@ -55,6 +55,14 @@ def drizzle_weight(
     else:
         raise ValueError(f"unknown weight_type {weight_type!r}")
     return (weight * ((dq & BAD_BITS) == 0)).astype(np.float32)
+
+
+def derived_pixel_scale_ratio(
+    output_scale: float, input_wcs: gwcs.WCS, shape: Sequence[int], pixar_sr: float | None
+) -> float:
+    """PXSCLRT of an output ``output_scale`` (arcsec) over an input's PIXAR_SR (else its mean pixel area)."""
+    area = pixar_sr if pixar_sr else mean_pixel_area(input_wcs, shape)
+    return output_scale / (3600.0 * math.degrees(math.sqrt(area)))
 
 
 def _pixel_range(wcs: gwcs.WCS, shape: Sequence[int]) -> dict[str, int]:
@@ -129,12 +137,16 @@ class Resampler:
         expstart: float | None = None,
         expend: float | None = None,
         pixar_sr: float | None = None,
-    ) -> None:
+        pixmap: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
         """Drizzle one exposure (surface brightness) into the output.
 
         ``exptime`` is EFFEXPTM; ``tmeasure`` (TMEASURE) replaces it as the
         ``exptime`` weight when given. ``pixar_sr`` is used only to derive
-        PXSCLRT when the constructor was not given one.
+        PXSCLRT when the constructor was not given one. ``pixmap`` (output
+        pixel of every input pixel) replaces `pixel_map` of ``input_wcs``, e.g.
+        shifted onto a crop of the grid. Returns the exposure's own resampled
+        variances (VAR_*).
         """
         variances = {"VAR_POISSON": var_poisson, "VAR_RNOISE": var_rnoise, "VAR_FLAT": var_flat}
         bad = invalid_pixels(dq, sci, err, *variances.values())
@@ -145,10 +157,10 @@ class Resampler:
         weight = drizzle_weight(dq, variances["VAR_RNOISE"], self.weight_type, t_weight)
 
         if self.pixel_scale_ratio is None:
-            area = pixar_sr if pixar_sr else mean_pixel_area(input_wcs, sci.shape)
-            self.pixel_scale_ratio = self.pixel_scale / (3600.0 * math.degrees(math.sqrt(area)))
+            self.pixel_scale_ratio = derived_pixel_scale_ratio(self.pixel_scale, input_wcs, sci.shape, pixar_sr)
 
-        pixmap = pixel_map(input_wcs, sci.shape, self.output_wcs, self.grid_step)
+        if pixmap is None:
+            pixmap = pixel_map(input_wcs, sci.shape, self.output_wcs, self.grid_step)
         kwargs = {
             "exptime": exptime,
             "pixmap": pixmap,
@@ -161,41 +173,55 @@ class Resampler:
             **_pixel_range(input_wcs, sci.shape),
         }
         self._driz.add_image(sci, **kwargs)
-        self._add_variances(variances, kwargs, t_weight)
+        resampled = self._resample_variances(variances, kwargs)
+        self.add_variances(resampled, t_weight)
+        self.record(exptime, tmeasure, duration, expstart, expend)
+        return resampled
 
+    def record(self, exptime: float, tmeasure: float | None, duration: float | None,
+               expstart: float | None, expend: float | None) -> None:
+        """Count one exposure and its times (for NDRIZ and the summed time keywords)."""
         self._n += 1
         for key, value in zip(self._times, (exptime, tmeasure, duration, expstart, expend), strict=True):
             self._times[key].append(value)
 
-    def _add_variances(self, variances: dict[str, np.ndarray], kwargs: dict, t_weight: float) -> None:
-        """Drizzle sqrt(var) of one exposure and accumulate var * w**2 and w."""
+    def _resample_variances(self, variances: dict[str, np.ndarray], kwargs: dict) -> dict[str, np.ndarray]:
+        """Each variance of one exposure drizzled as sqrt(var) with the science weights, squared."""
         resampled = {}
         for name, var in variances.items():
             driz = Drizzle(kernel=self.kernel, fillval="NAN", out_shape=self.shape, disable_ctx=True)
             with np.errstate(invalid="ignore"):
                 driz.add_image(np.sqrt(var), **kwargs)
             resampled[name] = driz.out_img**2
+        return resampled
 
+    def add_variances(self, resampled: dict[str, np.ndarray], t_weight: float,
+                      region: tuple[slice, slice] = (slice(None), slice(None))) -> None:
+        """Accumulate var * w**2 and w of one exposure's resampled variances on ``region`` of the grid."""
         if self.weight_type == "ivm":
             rn = resampled["VAR_RNOISE"]
             ok = (rn > 0) & np.isfinite(rn)
-            weight = np.zeros(self.shape)
+            weight = np.zeros(rn.shape)
             weight[ok] = np.reciprocal(rn[ok])
         else:
-            weight = np.full(self.shape, float(t_weight))
+            weight = np.full(resampled["VAR_RNOISE"].shape, float(t_weight))
 
         for name, var in resampled.items():
             use = (var >= 0) & np.isfinite(var) & (weight > 0)
             w = weight[use]
-            total = self._var_sum[name]
+            total = self._var_sum[name][region]
             total[use] = np.nansum([total[use], var[use] * w * w], axis=0)
-            self._var_wt[name][use] += w
+            self._var_wt[name][region][use] += w
 
     def finish(self) -> dict:
         """Output arrays SCI, ERR, CON, WHT, VAR_* and the keyword dict under ``"keywords"``."""
+        return self.result(self._driz.out_img, self._driz.out_wht, self._driz.out_ctx)
+
+    def result(self, sci: np.ndarray, wht: np.ndarray, con: np.ndarray) -> dict:
+        """`finish` with the given SCI, WHT and CON (e.g. summed from per-exposure drizzles)."""
         if self._n == 0:
             raise RuntimeError("no exposure was added")
-        out = {"SCI": self._driz.out_img, "WHT": self._driz.out_wht, "CON": self._driz.out_ctx}
+        out = {"SCI": sci, "WHT": wht, "CON": con}
         scaling = 1.0 / self.pixel_scale_ratio**2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

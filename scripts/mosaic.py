@@ -1,22 +1,22 @@
-"""Rule mosaic: all dithers' cal files drizzled, one at a time, into one mosaic."""
+"""Rule mosaic: the per-exposure parts summed into one mosaic (no second drizzle)."""
 from mirical.io import add_history, read_exposure, set_status, write_exposure
 from mirical.runner import log, main
 
 
 def run(snakemake):
     params = snakemake.params.step
-    inputs = list(snakemake.input)
     if params["skip"]:
-        exposure = read_exposure(inputs[0])
+        exposure = read_exposure(snakemake.input.first)
         set_status(exposure, "S_RESAMP", "SKIPPED")
         log.info("mosaic SKIPPED (the output is the first cal exposure, not a mosaic)")
     else:
-        from mirical.i2d import drizzle
+        from mirical.mosaic import mosaic
 
-        exposure = drizzle(inputs, params)
-        log.info("mosaic of %d exposure(s): %dx%d pixels", len(inputs), exposure.shape[1], exposure.shape[0])
+        parts = list(snakemake.input.parts)
+        exposure = mosaic(parts, snakemake.input.grid, snakemake.input.first, params)
+        log.info("mosaic of %d exposure(s): %dx%d pixels", len(parts), exposure.shape[1], exposure.shape[0])
     add_history(exposure, "mosaic", params)
-    write_exposure(exposure, snakemake.output[0])
+    write_exposure(exposure, snakemake.output.mosaic)
 
 
 main(snakemake, run)

@@ -1,0 +1,275 @@
+"""The dither mosaic as map/reduce: one grid, one drizzle per exposure, one sum.
+
+1. `write_grid`: the output grid (gwcs, shape, PXSCLRT) from all exposures'
+   footprints, computed once (`mirical.i2d.grid`) and written to an ASDF file
+   that every later job reads, so all of them use the same grid.
+2. `drizzle_part` (map, one job per exposure): the exposure drizzled alone
+   onto the crop of the grid that its pixels reach. The part holds the
+   exposure's drizzled SCI and weight WHT (drizzle's running weighted mean and
+   weight sum over its own pixels), its coverage CON (1 where it has weight),
+   and its resampled variances VAR_* (drizzled sqrt(var), squared; before any
+   weighting or 1/PXSCLRT**2). That is a single-exposure image on the common
+   grid, what stage-3 outlier detection needs too.
+3. `reduce_parts` (reduce, streaming the parts one at a time):
+   SCI = sum(WHT_i * SCI_i) / sum(WHT_i) and WHT = sum(WHT_i), summed in
+   float64 and rounded once to float32; bit i of CON plane i // 32 set where
+   part i covers (drizzle's context bitfield); the variances accumulated exactly
+   as the serial drizzle does, from the same per-exposure arrays
+   (`Resampler.add_variances`), so VAR_* and ERR are the serial numbers.
+
+The serial drizzle (`mirical.i2d.drizzle`) updates SCI as a float32 running
+mean, contribution by contribution; the sum above is the same mean, rounded
+differently: SCI and WHT agree to float32 rounding (tests/test_mosaic.py).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from mirical.errors import MiricalError
+from mirical.io import Exposure, read_exposure, write_atomic
+
+#: Keywords of the exposure copied into its part: the summed time keywords of the mosaic.
+TIME_KEYWORDS = ("EFFEXPTM", "TMEASURE", "DURATION", "EXPSTART", "EXPEND")
+VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
+
+
+@dataclass
+class Grid:
+    """The mosaic's output grid: TAN gwcs, (ny, nx) and PXSCLRT."""
+
+    wcs: object
+    shape: tuple[int, int]
+    pixel_scale_ratio: float
+
+
+@dataclass
+class Part:
+    """One exposure drizzled onto a crop of the grid starting at grid pixel (x0, y0)."""
+
+    x0: int
+    y0: int
+    grid_shape: tuple[int, int]
+    arrays: dict[str, np.ndarray]  # SCI, WHT, CON, VAR_POISSON, VAR_RNOISE, VAR_FLAT
+    times: dict[str, float | None]  # TIME_KEYWORDS
+
+    @property
+    def region(self) -> tuple[slice, slice]:
+        """The crop as slices of the grid."""
+        ny, nx = self.arrays["SCI"].shape
+        return slice(self.y0, self.y0 + ny), slice(self.x0, self.x0 + nx)
+
+
+# ----------------------------------------------------------------- 1. the grid
+def compute_grid(paths: Sequence[str], params: Mapping) -> Grid:
+    """The output grid covering the cal files ``paths`` (`mirical.i2d.grid`) and its PXSCLRT.
+
+    PXSCLRT is ``pixel_scale_ratio``, or with ``pixel_scale`` set, the output
+    scale over the first exposure's pixel (PIXAR_SR, else its mean pixel area),
+    as the serial drizzle derives it.
+    """
+    from mirical.i2d import grid
+    from mirical.resample import derived_pixel_scale_ratio
+    from mirical.resample_grid import output_pixel_scale
+
+    out_wcs, shape, wcss = grid(paths, params)
+    if params.get("pixel_scale") is None:
+        ratio = float(params["pixel_scale_ratio"])
+    else:
+        with fits.open(paths[0]) as hdul:
+            primary, sci = hdul[0].header, hdul["SCI"].header
+            pixar_sr = primary.get("PIXAR_SR", sci.get("PIXAR_SR"))
+            first_shape = (int(sci["NAXIS2"]), int(sci["NAXIS1"]))
+        ratio = derived_pixel_scale_ratio(output_pixel_scale(out_wcs), wcss[0], first_shape,
+                                          None if pixar_sr is None else float(pixar_sr))
+    return Grid(out_wcs, (int(shape[0]), int(shape[1])), ratio)
+
+
+def write_grid(grid: Grid, path: str | os.PathLike) -> None:
+    """Write ``grid`` as an ASDF file (byte-reproducible)."""
+    from mirical.asdf_extension import asdf_bytes
+
+    tree = {"wcs": grid.wcs, "shape": list(grid.shape), "pixel_scale_ratio": grid.pixel_scale_ratio}
+    _write_bytes(asdf_bytes(tree), path)
+
+
+def read_grid(path: str | os.PathLike) -> Grid:
+    """The grid written by `write_grid`."""
+    import asdf
+
+    try:
+        with asdf.open(path, lazy_load=False, memmap=False) as af:
+            tree = af.tree
+            return Grid(tree["wcs"], (int(tree["shape"][0]), int(tree["shape"][1])),
+                        float(tree["pixel_scale_ratio"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise MiricalError(str(path), f"not a mosaic grid file ({exc})") from None
+
+
+def _write_bytes(data: bytes, path: str | os.PathLike) -> None:
+    """Write ``data`` to a temporary name beside ``path`` and rename it when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ----------------------------------------------------------------- 2. map: one exposure
+def crop_margin(params: Mapping, pixel_scale_ratio: float) -> int:
+    """Output pixels beyond the input pixel centres that any kernel can reach (lanczos3: 3 / PXSCLRT)."""
+    return math.ceil(3.0 * max(1.0, float(params["pixfrac"])) / pixel_scale_ratio) + 2
+
+
+def crop(pixmap: np.ndarray, grid_shape: Sequence[int], margin: int) -> tuple[int, int, int, int]:
+    """(x0, y0, nx, ny) of the grid crop holding every mapped pixel centre plus ``margin``."""
+    x, y = pixmap[..., 0], pixmap[..., 1]
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        raise ValueError("no input pixel maps onto the grid")
+    x0 = max(0, math.floor(x[ok].min()) - margin)
+    y0 = max(0, math.floor(y[ok].min()) - margin)
+    x1 = min(int(grid_shape[1]), math.ceil(x[ok].max()) + margin + 1)
+    y1 = min(int(grid_shape[0]), math.ceil(y[ok].max()) + margin + 1)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError("the exposure falls outside the grid")
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def drizzle_part(path: str, grid: Grid, params: Mapping) -> Part:
+    """The cal file ``path`` drizzled alone onto the crop of ``grid`` that it reaches."""
+    from mirical.i2d import add_exposure, exposure_time, exposure_wcs, make_resampler
+    from mirical.resample_grid import pixel_map
+
+    exposure = read_exposure(path)
+    wcs = exposure_wcs(path, exposure.asdf)
+    pixmap = pixel_map(wcs, exposure.shape, grid.wcs)
+    try:
+        x0, y0, nx, ny = crop(pixmap, grid.shape, crop_margin(params, grid.pixel_scale_ratio))
+    except ValueError as exc:
+        raise MiricalError(path, f"cannot drizzle onto the mosaic grid: {exc}") from None
+    pixmap -= np.array([x0, y0], dtype=float)  # exact: whole numbers off coordinates of the same magnitude
+    resampler = make_resampler(grid.wcs, (ny, nx), params, grid.pixel_scale_ratio)
+    variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap)
+    result = resampler.finish()
+    arrays = {"SCI": result["SCI"], "WHT": result["WHT"], "CON": result["CON"][0], **variances}
+    times = {key: _float(exposure.get(key)) for key in TIME_KEYWORDS}
+    times["EFFEXPTM"] = exposure_time(exposure)  # EFFEXPTM, else XPOSURE
+    return Part(x0, y0, grid.shape, arrays, times)
+
+
+def write_part(part: Part, grid: Grid, path: str | os.PathLike, source: str) -> None:
+    """Write ``part`` as FITS: the arrays as image extensions, SCI with the crop's TAN WCS."""
+    from mirical.resample_grid import tan_header
+
+    primary = fits.Header()
+    primary["FILENAME"] = Path(path).name
+    primary["CALFILE"] = (Path(source).name, "exposure drizzled into this part")
+    primary["CROPX0"] = (part.x0, "first grid column of this crop (0-based)")
+    primary["CROPY0"] = (part.y0, "first grid row of this crop (0-based)")
+    primary["GRIDNX"] = (part.grid_shape[1], "columns of the mosaic grid")
+    primary["GRIDNY"] = (part.grid_shape[0], "rows of the mosaic grid")
+    primary["PXSCLRT"] = grid.pixel_scale_ratio
+    for key, value in part.times.items():
+        if value is not None:
+            primary[key] = value
+    sci_header = tan_header(grid.wcs)
+    sci_header["CRPIX1"] -= part.x0
+    sci_header["CRPIX2"] -= part.y0
+    hdus = [fits.PrimaryHDU(header=primary), fits.ImageHDU(part.arrays["SCI"], sci_header, name="SCI")]
+    for name in ("WHT", "CON", *VARIANCES):
+        hdus.append(fits.ImageHDU(part.arrays[name], name=name))
+    for hdu in hdus[3:]:
+        hdu.header["BUNIT"] = ("(MJy/sr)**2", "drizzled variance, before weighting and 1/PXSCLRT**2")
+    write_atomic(fits.HDUList(hdus), path)
+
+
+def read_part(path: str | os.PathLike) -> Part:
+    """A part written by `write_part`."""
+    path = str(path)
+    try:
+        with fits.open(path) as hdul:
+            h = hdul[0].header
+            arrays = {name: np.asarray(hdul[name].data) for name in ("SCI", "WHT", "CON", *VARIANCES)}
+            return Part(int(h["CROPX0"]), int(h["CROPY0"]), (int(h["GRIDNY"]), int(h["GRIDNX"])), arrays,
+                        {key: _float(h.get(key)) for key in TIME_KEYWORDS})
+    except (OSError, KeyError) as exc:
+        raise MiricalError(path, f"not a mosaic part ({exc})") from None
+
+
+# ----------------------------------------------------------------- 3. reduce: the sum
+def reduce_parts(parts: Iterable[Part], count: int, grid: Grid, params: Mapping) -> dict:
+    """The mosaic arrays from ``count`` parts in input order (streamed): `Resampler.finish`'s dict."""
+    from mirical.i2d import fillval, make_resampler
+
+    ny, nx = grid.shape
+    resampler = make_resampler(grid.wcs, grid.shape, params, grid.pixel_scale_ratio)
+    weighted = np.zeros(grid.shape)
+    weight = np.zeros(grid.shape)
+    touched = np.zeros(grid.shape, bool)
+    con = np.zeros(((count - 1) // 32 + 1, ny, nx), np.int32)
+    n = 0
+    for i, part in enumerate(parts):
+        if part.grid_shape != grid.shape:
+            raise ValueError(f"part {i} was drizzled onto a {part.grid_shape} grid, not {grid.shape}")
+        region = part.region
+        wht = part.arrays["WHT"].astype(float)
+        hit = wht != 0
+        weighted[region][hit] += wht[hit] * part.arrays["SCI"][hit]
+        weight[region] += wht
+        touched[region] |= hit
+        con[i // 32][region] |= np.where(part.arrays["CON"] != 0, np.uint32(1 << (i % 32)).view(np.int32), 0)
+        times = part.times
+        resampler.add_variances({name: part.arrays[name] for name in VARIANCES},
+                                times["EFFEXPTM"] if times["TMEASURE"] is None else times["TMEASURE"], region)
+        resampler.record(times["EFFEXPTM"], times["TMEASURE"], times["DURATION"], times["EXPSTART"], times["EXPEND"])
+        n += 1
+    if n != count:
+        raise ValueError(f"{n} parts, expected {count}")
+    sci = np.full(grid.shape, fillval(params["fillval"]), np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sci[touched] = weighted[touched] / weight[touched]
+    return resampler.result(sci, weight.astype(np.float32), con)
+
+
+def header_exposure(path: str) -> Exposure:
+    """The headers and ASDF extension of a cal file, without its arrays (the mosaic's header source)."""
+    try:
+        with fits.open(path) as hdul:
+            return Exposure(primary=hdul[0].header.copy(), sci_header=hdul["SCI"].header.copy(), arrays={},
+                            asdf=hdul["ASDF"].copy() if "ASDF" in hdul else None, path=path)
+    except (OSError, KeyError) as exc:
+        raise MiricalError(path, f"not a readable cal file ({exc})") from None
+
+
+def mosaic(part_paths: Sequence[str], grid_path: str, first_cal: str, params: Mapping) -> Exposure:
+    """The i2d mosaic from the parts (in input order), the grid and the first cal file's headers."""
+    from mirical.i2d import i2d_exposure
+
+    grid = read_grid(grid_path)
+    try:
+        result = reduce_parts((read_part(p) for p in part_paths), len(part_paths), grid, params)
+    except ValueError as exc:
+        raise MiricalError(grid_path, f"the parts do not fit this grid: {exc}") from None
+    return i2d_exposure(header_exposure(first_cal), grid.wcs, result)
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)

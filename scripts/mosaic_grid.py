@@ -1,0 +1,13 @@
+"""Rule mosaic_grid: the mosaic's output grid from all cal files' footprints, once."""
+from mirical.mosaic import compute_grid, write_grid
+from mirical.runner import log, main
+
+
+def run(snakemake):
+    grid = compute_grid(list(snakemake.input.cal), snakemake.params.step)
+    write_grid(grid, snakemake.output.grid)
+    log.info("mosaic grid for %d exposure(s): %dx%d pixels, PXSCLRT %s", len(snakemake.input.cal),
+             grid.shape[1], grid.shape[0], grid.pixel_scale_ratio)
+
+
+main(snakemake, run)
