@@ -155,16 +155,22 @@ def crop(pixmap: np.ndarray, grid_shape: Sequence[int], margin: int) -> tuple[in
 
 def drizzle_part(path: str, grid: Grid, params: Mapping) -> Part:
     """The cal file ``path`` drizzled alone onto the crop of ``grid`` that it reaches."""
-    from mirical.i2d import add_exposure, exposure_time, exposure_wcs, make_resampler
-    from mirical.resample_grid import pixel_map
+    from mirical.i2d import exposure_wcs
 
     exposure = read_exposure(path)
-    wcs = exposure_wcs(path, exposure.asdf)
+    return drizzle_exposure(exposure, exposure_wcs(path, exposure.asdf), grid, params)
+
+
+def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Part:
+    """`drizzle_part` of an exposure in memory with its gwcs ``wcs``."""
+    from mirical.i2d import add_exposure, exposure_time, make_resampler
+    from mirical.resample_grid import pixel_map
+
     pixmap = pixel_map(wcs, exposure.shape, grid.wcs)
     try:
         x0, y0, nx, ny = crop(pixmap, grid.shape, crop_margin(params, grid.pixel_scale_ratio))
     except ValueError as exc:
-        raise MiricalError(path, f"cannot drizzle onto the mosaic grid: {exc}") from None
+        raise MiricalError(exposure.path, f"cannot drizzle onto the mosaic grid: {exc}") from None
     pixmap -= np.array([x0, y0], dtype=float)  # exact: whole numbers off coordinates of the same magnitude
     resampler = make_resampler(grid.wcs, (ny, nx), params, grid.pixel_scale_ratio)
     variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap)

@@ -29,7 +29,9 @@ from conftest import REPO, SNAKEFILE
 pytestmark = pytest.mark.workflow
 
 CHAIN = ("background", "assign_wcs", "flat_field", "photom", "resample")  # per product
-PIPELINE = CHAIN + ("association", "mosaic")
+# The mosaic: one grid, one drizzle per product (its part), one sum (rules/mosaic.smk).
+MOSAIC = ("mosaic_grid", "mosaic_drizzle", "mosaic")
+PIPELINE = CHAIN + ("association",) + MOSAIC
 PRODUCTS = ("rr_dither1", "rr_dither2")
 REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
 COMPARED = (".fits", ".json", ".ecsv", ".asdf")
@@ -119,6 +121,11 @@ def chain(product: str, first: str = "background") -> list[tuple[str, str]]:
     return [(rule, product) for rule in CHAIN[CHAIN.index(first):]]
 
 
+def mosaic_jobs(*products: str) -> list[tuple[str, str]]:
+    """The mosaic's jobs: the grid, the sum, and the drizzle of each of ``products``."""
+    return [("mosaic_grid", ""), ("mosaic", "")] + [("mosaic_drizzle", p) for p in products]
+
+
 def reading(dag, workdir: Path, path: Path) -> set[tuple[str, str]]:
     """Jobs of ``dag`` with ``path`` among their inputs."""
     path = os.path.realpath(path)
@@ -167,7 +174,7 @@ def complete_run(user_config, tmp_path_factory) -> Path:
 def full_dag(complete_run, user_config) -> dict[tuple[str, str], Job]:
     """Every job of the workflow (`-n --forceall`)."""
     dag = plan(complete_run, "--configfile", str(user_config), "--forceall")
-    assert steps(dag) == sorted([("association", ""), ("mosaic", "")]
+    assert steps(dag) == sorted([("association", "")] + mosaic_jobs(*PRODUCTS)
                                 + [(r, p) for p in PRODUCTS for r in CHAIN])
     return dag
 
@@ -214,15 +221,24 @@ def test_resample_parameter_reruns_only_resample(complete_run, user_config, full
 
 
 def test_mosaic_parameter_reruns_only_mosaic(complete_run, user_config, full_dag, tmp_path):
+    """pixfrac changes the drizzle, not the grid: the parts and the sum re-run, the grid stays."""
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"mosaic": {"pixfrac": 0.5}}))
-    assert_plan(planned, full_dag, {("mosaic", "")}, [("mosaic", "")])
-    assert planned["mosaic", ""].reason.startswith("Params have changed")
+    direct = {key for key in full_dag if key[0] in ("mosaic_drizzle", "mosaic")}
+    assert_plan(planned, full_dag, direct, [("mosaic", "")] + [("mosaic_drizzle", p) for p in PRODUCTS])
+    assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+
+
+def test_mosaic_grid_parameter_reruns_the_mosaic_jobs_only(complete_run, user_config, full_dag, tmp_path):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"mosaic": {"rotation": 10.0}}))
+    direct = {key for key in full_dag if key[0] in MOSAIC}
+    assert_plan(planned, full_dag, direct, mosaic_jobs(*PRODUCTS))
+    assert planned["mosaic_grid", ""].reason.startswith("Params have changed")
 
 
 def test_background_parameter_reruns_every_chain_from_background(complete_run, user_config, full_dag, tmp_path):
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {"background": {"sigma": 2.5}}}))
     direct = {key for key in full_dag if key[0] == "background"}
-    assert_plan(planned, full_dag, direct, chain("rr_dither1") + chain("rr_dither2") + [("mosaic", "")])
+    assert_plan(planned, full_dag, direct, chain("rr_dither1") + chain("rr_dither2") + mosaic_jobs(*PRODUCTS))
     assert all(planned[key].reason.startswith("Params have changed") for key in direct)
 
 
@@ -239,7 +255,7 @@ def test_new_flat_reruns_flat_field_and_downstream_only(complete_run, user_confi
     direct = reading(full_dag, complete_run, flat)
     assert steps(direct) == sorted([("flat_field", p) for p in PRODUCTS])
     assert_plan(planned, full_dag, direct, chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field")
-                + [("mosaic", "")])
+                + mosaic_jobs(*PRODUCTS))
     for product in PRODUCTS:
         reason = planned["flat_field", f"product={product}"].reason
         assert reason.startswith("Updated input files") and flat.name in reason, reason
@@ -257,15 +273,17 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
         planned = plan(complete_run, "--configfile", str(user_config))
     direct = reading(full_dag, complete_run, science)
     assert steps(direct) == [("association", ""), ("background", "rr_dither1")]
-    assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", ""), ("mosaic", "")])
-    assert not any(product == "rr_dither2" for _, product in steps(planned))
+    # the grid comes from every footprint, so every part is drizzled again; dither2's own chain is not
+    assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", "")] + mosaic_jobs(*PRODUCTS))
+    assert [rule for rule, product in steps(planned) if product == "rr_dither2"] == ["mosaic_drizzle"]
 
 
 @pytest.mark.parametrize("module, rules, expected", [
     ("flat_field", ("flat_field",),
-     chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + [("mosaic", "")]),
-    # mirical/i2d.py is resample's and mosaic's own glue (drizzle, output headers)
-    ("i2d", ("resample", "mosaic"), [("mosaic", ""), ("resample", "rr_dither1"), ("resample", "rr_dither2")]),
+     chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + mosaic_jobs(*PRODUCTS)),
+    # mirical/i2d.py is resample's and the mosaic's own glue (drizzle, output headers)
+    ("i2d", ("resample",) + MOSAIC, mosaic_jobs(*PRODUCTS) + [("resample", p) for p in PRODUCTS]),
+    ("mosaic", MOSAIC, mosaic_jobs(*PRODUCTS)),
 ])
 def test_changed_step_code_reruns_that_step_and_downstream_only(complete_run, user_config, full_dag, tmp_path,
                                                                 module, rules, expected):
@@ -298,7 +316,9 @@ def test_outputs_are_byte_identical_across_workdirs_and_core_counts(complete_run
     snakemake(other, "--configfile", str(user_config), "--cores", "1", *(f"out/{name}" for name in a))
     b = _outputs(other / "out")
     assert sorted(a) == sorted(b)
-    assert len([n for n in a if n.endswith(".fits")]) == 11  # 2 x (3 intermediates, cal, i2d) + mosaic
+    # 2 x (3 intermediates, mosaic part, cal, i2d) + mosaic
+    assert len([n for n in a if n.endswith(".fits")]) == 13
+    assert "intermediate/rr_mosaic_grid.asdf" in a
     differ = [name for name in a if a[name] != b[name]]
     assert not differ, f"outputs differ between the runs: {differ}"
 
@@ -345,7 +365,8 @@ def test_a_1000_exposure_association_plans(demo_run, tmp_path):
     counts = bench.job_counts(output)
     for rule in CHAIN:
         assert counts[rule] == n, (rule, counts)
-    assert counts["association"] == counts["mosaic"] == counts["all"] == 1
+    assert counts["mosaic_drizzle"] == n
+    assert counts["association"] == counts["mosaic_grid"] == counts["mosaic"] == counts["all"] == 1
     jobs = parse_jobs(output)
     flat = str(next((demo_run / "demo_data" / "reference").glob("jwst_miri_flat_*")))
     products = {job.wildcards for job in jobs.values() if job.rule == "flat_field"}

@@ -1,0 +1,236 @@
+"""The mosaic as map/reduce (mirical/mosaic.py) against the serial drizzle (mirical/i2d.py).
+
+The serial drizzle keeps SCI as a float32 running weighted mean, updated input
+pixel by input pixel; the reduce sums the exposures' own means in float64. The
+two differ by the serial mean's float32 rounding, which is relative to the
+values that went into the mean (a source's wing next to a faint background
+pixel), not to the mean itself. So SCI is compared with
+|map/reduce - serial| <= 1e-6 (|serial| + the largest |SCI| of any part within
+one pixel). The variances, ERR and CON are the serial numbers exactly.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from astropy.io import fits
+from scipy.ndimage import maximum_filter
+
+from conftest import REPO
+from mirical import resample_grid as rg
+from mirical.i2d import add_exposure, drizzle, make_resampler
+from mirical.io import Exposure, add_history, write_exposure
+from mirical.mosaic import (
+    Grid,
+    Part,
+    compute_grid,
+    crop,
+    drizzle_exposure,
+    read_grid,
+    read_part,
+    reduce_parts,
+    write_grid,
+    write_part,
+)
+from test_resample import INFO, distorted_wcs
+
+EXACT = ("ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "CON")
+PARAMS = {"pixfrac": 1.0, "kernel": "square", "fillval": "NaN", "weight_type": "ivm", "pixel_scale_ratio": 1.0}
+
+
+def assert_same_mosaic(serial: dict, reduced: dict, parts: list[Part]) -> None:
+    """VAR_*, ERR, CON identical; WHT to 1e-6 relative; SCI to 1e-6 of its local scale (module docstring)."""
+    for name in EXACT:
+        assert serial[name].dtype == reduced[name].dtype
+        np.testing.assert_array_equal(reduced[name], serial[name], err_msg=name)
+    np.testing.assert_allclose(reduced["WHT"], serial["WHT"], rtol=1e-6, atol=0)
+    sci, ref = reduced["SCI"].astype(float), serial["SCI"].astype(float)
+    np.testing.assert_array_equal(np.isnan(sci), np.isnan(ref))
+    local = np.zeros(sci.shape)
+    for part in parts:
+        near = maximum_filter(np.abs(np.nan_to_num(part.arrays["SCI"].astype(float))), size=3)
+        local[part.region] = np.maximum(local[part.region], near)
+    ok = np.isfinite(ref)
+    assert np.all(np.abs(sci - ref)[ok] <= 1e-6 * (np.abs(ref) + local)[ok])
+    if "keywords" in serial:
+        assert reduced["keywords"] == serial["keywords"]
+
+
+# ----------------------------------------------------------------- the reduce on hand-made parts
+def _part(x0, y0, shape, sci, wht, var_rnoise, var_poisson, times):
+    full = lambda v: np.full(shape, v, np.float32)  # noqa: E731
+    arrays = {"SCI": full(sci), "WHT": full(wht), "CON": np.ones(shape, np.int32),
+              "VAR_POISSON": full(var_poisson), "VAR_RNOISE": full(var_rnoise), "VAR_FLAT": full(0.0)}
+    return Part(x0, y0, (4, 6), arrays, times)
+
+
+@pytest.fixture(scope="module")
+def tiny_grid():
+    wcs = distorted_wcs(10.0, -30.0, shape=(40, 44))
+    out_wcs, _ = rg.output_grid([wcs], [(40, 44)], INFO)
+    return Grid(out_wcs, (4, 6), 1.0)
+
+
+TIMES_A = {"EFFEXPTM": 100.0, "TMEASURE": 90.0, "DURATION": 110.0, "EXPSTART": 60000.5, "EXPEND": 60000.6}
+TIMES_B = {"EFFEXPTM": 50.0, "TMEASURE": 45.0, "DURATION": 55.0, "EXPSTART": 60000.4, "EXPEND": 60000.7}
+
+
+def test_reduce_by_hand(tiny_grid):
+    """A on columns 0-3 rows 0-2 (SCI 2, WHT 1, VAR_RNOISE 1, VAR_POISSON 4); B on columns 2-5 rows 1-3
+    (SCI 5, WHT 3, VAR_RNOISE 0.5, VAR_POISSON 2). Overlap: SCI (1*2 + 3*5) / 4 = 4.25, WHT 4;
+    ivm weights 1 and 2: VAR_POISSON (4*1 + 2*4) / 9, VAR_RNOISE (1*1 + 0.5*4) / 9 = 1/3."""
+    a = _part(0, 0, (3, 4), 2.0, 1.0, 1.0, 4.0, TIMES_A)
+    b = _part(2, 1, (3, 4), 5.0, 3.0, 0.5, 2.0, TIMES_B)
+    out = reduce_parts([a, b], 2, tiny_grid, PARAMS)
+    only_a, only_b, both, none = (0, 0), (3, 5), (1, 2), (3, 0)
+    assert out["SCI"][only_a] == 2 and out["SCI"][only_b] == 5 and out["SCI"][both] == np.float32(4.25)
+    assert np.isnan(out["SCI"][none]) and np.isnan(out["ERR"][none]) and out["WHT"][none] == 0
+    assert out["WHT"][only_a] == 1 and out["WHT"][only_b] == 3 and out["WHT"][both] == 4
+    assert out["CON"].shape == (1, 4, 6)
+    assert [out["CON"][0][p] for p in (only_a, only_b, both, none)] == [1, 2, 3, 0]
+    assert out["VAR_POISSON"][both] == pytest.approx(12 / 9, rel=1e-7)
+    assert out["VAR_RNOISE"][both] == pytest.approx(1 / 3, rel=1e-7)
+    assert out["VAR_POISSON"][only_b] == pytest.approx(2.0, rel=1e-7)
+    assert out["ERR"][both] == pytest.approx(np.sqrt(12 / 9 + 1 / 3), rel=1e-7)
+    assert out["SCI"].dtype == out["WHT"].dtype == np.float32
+    k = out["keywords"]
+    assert (k["NDRIZ"], k["EFFEXPTM"], k["TMEASURE"], k["DURATION"]) == (2, 150.0, 135.0, 165.0)
+    assert (k["EXPSTART"], k["EXPEND"]) == (60000.4, 60000.7)
+
+
+def test_reduce_exptime_weights_and_fillval(tiny_grid):
+    """weight_type exptime: variance weights are TMEASURE (90, 45): VAR_POISSON (4*90^2 + 2*45^2) / 135^2."""
+    a = _part(0, 0, (3, 4), 2.0, 1.0, 1.0, 4.0, TIMES_A)
+    b = _part(2, 1, (3, 4), 5.0, 3.0, 0.5, 2.0, TIMES_B)
+    out = reduce_parts([a, b], 2, tiny_grid, {**PARAMS, "weight_type": "exptime", "fillval": 0.0})
+    assert out["VAR_POISSON"][1, 2] == pytest.approx((4 * 90**2 + 2 * 45**2) / 135**2, rel=1e-7)
+    assert out["SCI"][3, 0] == 0.0 and out["WHT"][3, 0] == 0.0
+
+
+def test_context_bits_span_planes(tiny_grid):
+    """33 parts on pixel (0, 0): all 32 bits of plane 0 (int32 -1) and bit 0 of plane 1."""
+    parts = [_part(0, 0, (1, 1), 1.0, 1.0, 1.0, 1.0, TIMES_A) for _ in range(33)]
+    out = reduce_parts(parts, 33, tiny_grid, PARAMS)
+    assert out["CON"].shape == (2, 4, 6)
+    assert out["CON"][0, 0, 0] == -1 and out["CON"][1, 0, 0] == 1 and out["CON"][:, 1, 1].tolist() == [0, 0]
+    assert out["keywords"]["NDRIZ"] == 33
+
+
+def test_reduce_rejects_a_part_of_another_grid(tiny_grid):
+    other = _part(0, 0, (1, 1), 1.0, 1.0, 1.0, 1.0, TIMES_A)
+    other.grid_shape = (5, 6)
+    with pytest.raises(ValueError, match=r"part 0 was drizzled onto a \(5, 6\) grid"):
+        reduce_parts([other], 1, tiny_grid, PARAMS)
+
+
+def test_crop_bounds():
+    pixmap = np.array([[[2.2, 3.9], [np.nan, np.nan]], [[7.6, 5.1], [4.0, 4.0]]])
+    assert crop(pixmap, (20, 30), 2) == (0, 1, 11, 8)  # x floor(2.2)-2..ceil(7.6)+2, y 3-2..6+2
+    assert crop(pixmap, (6, 9), 2) == (0, 1, 9, 5)  # clipped to the grid
+    with pytest.raises(ValueError, match="no input pixel"):
+        crop(np.full((2, 2, 2), np.nan), (6, 9), 2)
+
+
+# ----------------------------------------------------------------- map/reduce == serial, synthetic dithers
+SHAPE = (90, 100)
+
+
+def _exposure(seed: int) -> Exposure:
+    """A cal-like exposure: background, sources, noise, a bad pixel, a NaN."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]]
+    sci = rng.normal(0.2, 0.05, SHAPE)
+    for x, y, f in ((30, 40, 900.0), (70, 20, 300.0), (55, 60, 50.0)):
+        sci += f * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 4.0)
+    dq = np.zeros(SHAPE, np.uint32)
+    dq[10, 10] = 1
+    sci[20, 20] = np.nan
+    arrays = {"SCI": sci.astype(np.float32), "DQ": dq,
+              "VAR_POISSON": rng.uniform(0.5, 2.0, SHAPE).astype(np.float32),
+              "VAR_RNOISE": rng.uniform(0.5, 1.5, SHAPE).astype(np.float32),
+              "VAR_FLAT": rng.uniform(0.0, 0.1, SHAPE).astype(np.float32)}
+    arrays["ERR"] = np.sqrt(arrays["VAR_POISSON"] + arrays["VAR_RNOISE"] + arrays["VAR_FLAT"])
+    primary = fits.Header({"S_WCS": "COMPLETE", "EFFEXPTM": 100.0 + seed, "TMEASURE": 90.0 + seed,
+                           "DURATION": 120.0, "EXPSTART": 60000.0 + seed, "EXPEND": 60000.01 + seed})
+    return Exposure(primary=primary, sci_header=fits.Header(), arrays=arrays, path=f"dither{seed}")
+
+
+@pytest.fixture(scope="module")
+def dithers():
+    offsets = [(0.0, 0.0), (1.37, -0.83), (-2.11, 1.52)]  # arcsec
+    wcss = [distorted_wcs(10.0 + dx / 3600 / np.cos(np.radians(30)), -30.0 + dy / 3600, shape=SHAPE, seed=s)
+            for s, (dx, dy) in enumerate(offsets)]
+    out_wcs, shape = rg.output_grid(wcss, [SHAPE] * 3, INFO)
+    return wcss, [_exposure(s) for s in range(3)], Grid(out_wcs, shape, 1.0)
+
+
+@pytest.mark.parametrize("kernel, pixfrac, weight_type", [
+    ("square", 1.0, "ivm"), ("square", 0.6, "exptime"), ("point", 1.0, "ivm"),
+    ("turbo", 0.8, "ivm"), ("gaussian", 0.8, "ivm"), ("lanczos3", 1.0, "ivm"),
+])
+def test_map_reduce_equals_serial(dithers, kernel, pixfrac, weight_type):
+    wcss, exposures, grid = dithers
+    params = {**PARAMS, "kernel": kernel, "pixfrac": pixfrac, "weight_type": weight_type}
+    serial = make_resampler(grid.wcs, grid.shape, params, 1.0)
+    for exposure, wcs in zip(exposures, wcss):
+        add_exposure(serial, exposure, wcs)
+    parts = [drizzle_exposure(e, w, grid, params) for e, w in zip(exposures, wcss)]
+    assert all(p.arrays["SCI"].size < grid.shape[0] * grid.shape[1] for p in parts)  # cropped
+    assert_same_mosaic(serial.finish(), reduce_parts(parts, 3, grid, params), parts)
+
+
+def test_part_is_the_exposure_alone_on_the_grid(dithers):
+    """A part is the full-grid drizzle of its exposure alone, cut to the crop (nothing falls outside)."""
+    wcss, exposures, grid = dithers
+    alone = make_resampler(grid.wcs, grid.shape, PARAMS, 1.0)
+    variances = add_exposure(alone, exposures[1], wcss[1])
+    full = {**alone.finish(), **variances}
+    full["CON"] = full["CON"][0]
+    part = drizzle_exposure(exposures[1], wcss[1], grid, PARAMS)
+    for name, array in part.arrays.items():
+        np.testing.assert_array_equal(array, full[name][part.region], err_msg=name)
+    outside = np.ones(grid.shape, bool)
+    outside[part.region] = False
+    assert not full["WHT"][outside].any() and not full["CON"][outside].any()
+
+
+def test_grid_and_part_files_round_trip(dithers, tmp_path):
+    wcss, exposures, grid = dithers
+    write_grid(grid, tmp_path / "grid.asdf")
+    again = read_grid(tmp_path / "grid.asdf")
+    assert again.shape == grid.shape and again.pixel_scale_ratio == grid.pixel_scale_ratio
+    x, y = np.meshgrid(np.arange(0, grid.shape[1], 7.3), np.arange(0, grid.shape[0], 5.1))
+    assert np.array_equal(np.array(again.wcs(x, y)), np.array(grid.wcs(x, y)))
+    assert np.array_equal(np.array(again.wcs.invert(10.0, -30.0)), np.array(grid.wcs.invert(10.0, -30.0)))
+    part = drizzle_exposure(exposures[0], wcss[0], grid, PARAMS)
+    write_part(part, grid, tmp_path / "p_mosaic_part.fits", "dither0_cal.fits")
+    back = read_part(tmp_path / "p_mosaic_part.fits")
+    assert (back.x0, back.y0, back.grid_shape, back.times) == (part.x0, part.y0, part.grid_shape, part.times)
+    for name, array in part.arrays.items():
+        assert np.asarray(back.arrays[name], array.dtype).tobytes() == array.tobytes(), name
+    with fits.open(tmp_path / "p_mosaic_part.fits") as hdul:  # the crop's own TAN WCS
+        assert hdul["SCI"].header["CRPIX1"] == rg.tan_header(grid.wcs)["CRPIX1"] - part.x0
+
+
+# ----------------------------------------------------------------- the workflow's mosaic == serial, reduced demo
+@pytest.mark.workflow
+def test_workflow_mosaic_equals_serial_drizzle(demo_run, tmp_path):
+    """demo_i2d.fits from the map/reduce jobs against `mirical.i2d.drizzle` of the same cal files,
+    written the way the serial rule wrote it: every header and the ASDF extension byte-identical."""
+    params = yaml.safe_load((REPO / "config.yaml").read_text())["mosaic"]
+    products = ("demo_dither1", "demo_dither2")
+    cals = [str(demo_run / f"{p}_cal.fits") for p in products]
+    serial = drizzle(cals, params)
+    add_history(serial, "mosaic", params)
+    write_exposure(serial, tmp_path / "demo_i2d.fits")
+    parts = [read_part(demo_run / "intermediate" / f"{p}_mosaic_part.fits") for p in products]
+    grid = read_grid(demo_run / "intermediate" / "demo_mosaic_grid.asdf")
+    assert grid.shape == serial.shape and grid.shape == compute_grid(cals, params).shape
+    with fits.open(demo_run / "demo_i2d.fits") as new, fits.open(tmp_path / "demo_i2d.fits") as old:
+        assert [h.name for h in new] == [h.name for h in old]
+        for a, b in zip(new, old):
+            assert a.header.tostring() == b.header.tostring(), a.name
+        assert new["ASDF"].data.tobytes() == old["ASDF"].data.tobytes()
+        reduced = {h.name: h.data for h in new if h.name not in ("PRIMARY", "ASDF")}
+        ref = {h.name: h.data for h in old if h.name not in ("PRIMARY", "ASDF")}
+    assert_same_mosaic(ref, reduced, parts)
