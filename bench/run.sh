@@ -127,8 +127,11 @@ EOF
     # ------------------------------------------------------------ 3. mosaic streaming: 8, 16, 32
     for n in 8 16 32; do
         # shellcheck disable=SC2046
-        timed "mirical mosaic of $n (one exposure at a time)" "$MIRICAL_PY" "$ROOT/bench/mosaic_scaling.py" \
+        timed "mirical mosaic of $n (map/reduce, jobs in sequence)" "$MIRICAL_PY" "$ROOT/bench/mosaic_scaling.py" \
             "$WORK/mosaic_$n.fits" $(for i in $(seq 1 $n); do echo "$B/out/big_dither${i}_cal.fits"; done)
+        # shellcheck disable=SC2046
+        timed "mirical mosaic of $n (serial drizzle)" "$MIRICAL_PY" "$ROOT/bench/mosaic_scaling.py" --serial \
+            "$WORK/mosaic_serial_$n.fits" $(for i in $(seq 1 $n); do echo "$B/out/big_dither${i}_cal.fits"; done)
         # shellcheck disable=SC2046
         timed "official mosaic of $n (ResampleStep)" $OFFICIAL mosaic "$WORK/official_mosaic_$n" "big$n" \
             $(for i in $(seq 1 $n); do echo "$BO/big_dither${i}_cal.fits"; done)

@@ -203,7 +203,7 @@ def write_part(part: Part, grid: Grid, path: str | os.PathLike, source: str) -> 
     for name in ("WHT", "CON", *VARIANCES):
         hdus.append(fits.ImageHDU(part.arrays[name], name=name))
     for hdu in hdus[3:]:
-        hdu.header["BUNIT"] = ("(MJy/sr)**2", "drizzled variance, before weighting and 1/PXSCLRT**2")
+        hdu.header["BUNIT"] = ("(MJy/sr)**2", "drizzled, before weights and 1/PXSCLRT**2")
     write_atomic(fits.HDUList(hdus), path)
 
 

@@ -225,7 +225,7 @@ def test_mosaic_parameter_reruns_only_mosaic(complete_run, user_config, full_dag
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"mosaic": {"pixfrac": 0.5}}))
     direct = {key for key in full_dag if key[0] in ("mosaic_drizzle", "mosaic")}
     assert_plan(planned, full_dag, direct, [("mosaic", "")] + [("mosaic_drizzle", p) for p in PRODUCTS])
-    assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+    assert all("Params have changed" in planned[key].reason for key in direct)  # the sum: its parts too
 
 
 def test_mosaic_grid_parameter_reruns_the_mosaic_jobs_only(complete_run, user_config, full_dag, tmp_path):
@@ -296,7 +296,7 @@ def test_changed_step_code_reruns_that_step_and_downstream_only(complete_run, us
     planned = plan(complete_run, "--configfile", str(user_config), snakefile=copy / "Snakefile")
     direct = {key for key in full_dag if key[0] in rules}
     assert_plan(planned, full_dag, direct, expected)
-    assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+    assert all("Params have changed" in planned[key].reason for key in direct)
     assert (REPO / "mirical" / f"{module}.py").read_text() != path.read_text()
 
 
