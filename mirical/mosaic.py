@@ -171,7 +171,7 @@ def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Pa
         x0, y0, nx, ny = crop(pixmap, grid.shape, crop_margin(params, grid.pixel_scale_ratio))
     except ValueError as exc:
         raise MiricalError(exposure.path, f"cannot drizzle onto the mosaic grid: {exc}") from None
-    pixmap -= np.array([x0, y0], dtype=float)  # exact: whole numbers off coordinates of the same magnitude
+    pixmap -= np.array([x0, y0], dtype=float)  # exact: 0 < x - x0 <= x is a multiple of ulp(x)
     resampler = make_resampler(grid.wcs, (ny, nx), params, grid.pixel_scale_ratio)
     variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap)
     result = resampler.finish()
