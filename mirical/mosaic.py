@@ -15,11 +15,14 @@
    float64 and rounded once to float32; bit i of CON plane i // 32 set where
    part i covers (drizzle's context bitfield); the variances accumulated exactly
    as the serial drizzle does, from the same per-exposure arrays
-   (`Resampler.add_variances`), so VAR_* and ERR are the serial numbers.
+   (`Resampler.add_variances`).
 
 The serial drizzle (`mirical.i2d.drizzle`) updates SCI as a float32 running
 mean, contribution by contribution; the sum above is the same mean, rounded
-differently: SCI and WHT agree to float32 rounding (tests/test_mosaic.py).
+differently: SCI and WHT agree to float32 rounding (tests/test_mosaic.py). The
+per-exposure variances are the serial ones except where drizzle's arithmetic on
+the crop's shifted coordinates rounds differently (1 pixel of 1.2 M, 1 ulp, in a
+full-frame test), so VAR_* and ERR are the serial numbers to float32 rounding.
 """
 
 from __future__ import annotations
