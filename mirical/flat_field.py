@@ -19,9 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from mirical.dqflags import DO_NOT_USE, NO_FLAT_FIELD
-from mirical.errors import MiricalError
 from mirical.io import Exposure, ReferenceImage, reference_name, set_status
-from mirical.subarray import covers, cut, frame
+from mirical.subarray import cut, frame, require_covers
 
 VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
 
@@ -73,9 +72,7 @@ def calibrate(exposure: Exposure, flat: ReferenceImage) -> tuple[Exposure, float
     Returns the exposure and the median flat value applied.
     """
     target, source = frame(exposure.primary), flat.frame
-    if not covers(source, target):
-        raise MiricalError(flat.path, f"flat covers {source} but exposure {exposure.path} is {target} "
-                                      "(xstart, ystart, xsize, ysize)")
+    require_covers(flat.path, "flat", source, exposure.path, target)
     f = cut(flat.arrays["SCI"], source, target)
     f_err = cut(flat.arrays["ERR"], source, target)
     f_dq = cut(flat.arrays["DQ"], source, target, fill=0)  # an integer array: no NaN fill
