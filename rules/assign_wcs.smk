@@ -8,7 +8,7 @@ rule assign_wcs:
     params:
         step=step_params("assign_wcs"),
         errors=ref_errors("distortion", "filteroffset"),
-        code=code_version("assign_wcs", "asdf_extension"),
+        code=code_version("assign_wcs"),
     benchmark:
         f"{BENCH}/assign_wcs/{{product}}.tsv",
     log:

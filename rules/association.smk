@@ -12,6 +12,7 @@ rule association:
     params:
         name=NAME,
         products=[[p.name, p.science, list(p.backgrounds)] for p in PRODUCTS],
+        code=code_version("association"),
     benchmark:
         f"{BENCH}/association.tsv",
     log:

@@ -1,7 +1,6 @@
 # Helpers shared by the rules: inputs, products, reference files, parameters.
+import functools
 import glob
-import re
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 # Library caches (matplotlib's font cache) go under .snakemake/, not the user's home.
 os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))
 
+from mirical.code_hash import code_hash, installed_version
 from mirical.association import check_product_name, load_association, products_from_lists
 from mirical.errors import MiricalError
 
@@ -175,12 +175,16 @@ def ref_errors(*reftypes):
 
 
 # ----------------------------------------------------------------- parameters and code
-def code_version(*modules):
-    """Hash of the step's own package modules: a param, so a code change re-runs the step."""
-    digest = hashlib.sha256()
-    for module in modules:
-        digest.update((MIRICAL_ROOT / "mirical" / f"{module}.py").read_bytes())
-    return digest.hexdigest()[:16]
+_installed_version = functools.cache(installed_version)  # each library's metadata read once per planning
+
+
+@functools.cache
+def code_version(script):
+    """Hash of scripts/{script}.py, the mirical modules it imports and their libraries' versions.
+
+    A param of the rule, so a change to any of them re-runs the step (mirical/code_hash.py).
+    """
+    return code_hash(MIRICAL_ROOT / "scripts" / f"{script}.py", MIRICAL_ROOT / "mirical", _installed_version)
 
 
 def step_params(step):

@@ -9,7 +9,7 @@ if USE_DEMO:
             **DEMO_REFS,
         params:
             demo=config["demo"],
-            code=code_version("simulate", "distortion", "assign_wcs"),
+            code=code_version("simulate"),
         benchmark:
             f"{BENCH}/simulate.tsv",
         log:

@@ -6,7 +6,7 @@ rule mosaic:
         f"{OUT}/{NAME}_i2d.fits",
     params:
         step=dict(config["mosaic"]),
-        code=code_version("i2d", "resample", "resample_grid"),
+        code=code_version("mosaic"),
     benchmark:
         f"{BENCH}/mosaic.tsv",
     log:

@@ -14,7 +14,7 @@ rule photom:
         errors=ref_errors(*REFTYPES),
         science=science,
         references=chosen_references,
-        code=code_version("photom", "reffiles"),
+        code=code_version("photom"),
     benchmark:
         f"{BENCH}/photom/{{product}}.tsv",
     log:

@@ -13,7 +13,7 @@ rule plot_exposure:
             labels={"product": "{product}", "figure": "rate vs cal"},
         ),
     params:
-        code=code_version("plots"),
+        code=code_version("plot_exposure"),
     benchmark:
         f"{BENCH}/plots/{{product}}_rate_cal.tsv",
     log:
@@ -39,7 +39,7 @@ rule plot_steps:
             labels={"product": "{product}", "figure": "through the steps"},
         ),
     params:
-        code=code_version("plots"),
+        code=code_version("plot_steps"),
     benchmark:
         f"{BENCH}/plots/{{product}}_steps.tsv",
     log:
@@ -69,7 +69,7 @@ rule plot_mosaic:
         ),
     params:
         name=NAME,
-        code=code_version("plots"),
+        code=code_version("plot_mosaic"),
     benchmark:
         f"{BENCH}/plots/mosaic.tsv",
     log:
@@ -95,7 +95,7 @@ rule plot_footprints:
     params:
         name=NAME,
         products=PRODUCT_NAMES,
-        code=code_version("plots"),
+        code=code_version("plot_footprints"),
     benchmark:
         f"{BENCH}/plots/footprints.tsv",
     log:

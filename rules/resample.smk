@@ -6,7 +6,7 @@ rule resample:
         f"{OUT}/{{product}}_i2d.fits",
     params:
         step=step_params("resample"),
-        code=code_version("i2d", "resample", "resample_grid"),
+        code=code_version("resample"),
     benchmark:
         f"{BENCH}/resample/{{product}}.tsv",
     log:
