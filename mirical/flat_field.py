@@ -13,7 +13,8 @@ import numpy as np
 
 from mirical.dqflags import DO_NOT_USE, NO_FLAT_FIELD
 from mirical.errors import MiricalError
-from mirical.io import Exposure, ReferenceImage, reference_name, set_status
+from mirical.io import Exposure, ReferenceImage, reference_name
+from mirical.steps import set_step_status
 from mirical.subarray import covers, cut, frame
 
 VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
@@ -77,6 +78,6 @@ def calibrate(exposure: Exposure, flat: ReferenceImage) -> tuple[Exposure, float
     exposure.arrays.update(apply(exposure.arrays, f, f_err, f_dq))
     exposure.ext_headers.setdefault("VAR_FLAT", exposure.ext_headers.get("VAR_POISSON", exposure.sci_header).copy())
     exposure.primary["R_FLAT"] = (reference_name(flat.path), "flat reference file")
-    set_status(exposure, "S_FLAT", "COMPLETE")
+    set_step_status(exposure, "flat_field", "COMPLETE")
     usable = np.isfinite(f) & (f != 0)
     return exposure, float(np.median(f[usable])) if usable.any() else float("nan")

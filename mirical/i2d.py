@@ -14,7 +14,8 @@ from astropy.io import fits
 
 from mirical import asdf_extension
 from mirical.errors import MiricalError
-from mirical.io import Exposure, read_exposure, set_status, set_units
+from mirical.io import Exposure, read_exposure, set_units
+from mirical.steps import set_step_status
 
 # Output keywords that stdatamodels reads from the SCI header (schema ``fits_hdu: SCI``);
 # the others (NDRIZ, PIXFRAC, PXSCLRT, RESWHT, EFFEXPTM, TMEASURE, DURATION, EXPSTART,
@@ -129,7 +130,7 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
     out = Exposure(primary=primary, sci_header=sci_header, arrays=arrays,
                    asdf=asdf_extension.with_wcs(first.asdf, out_wcs, EXPOSURE_WCSINFO), path="")
     set_units(out, str(first.sci_header.get("BUNIT", "MJy/sr")))
-    set_status(out, "S_RESAMP", "COMPLETE")
+    set_step_status(out, "resample", "COMPLETE")
     return out
 
 

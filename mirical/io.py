@@ -139,10 +139,6 @@ def check_shapes(exposure: Exposure) -> None:
                            f"SUBSIZE1/2 = {xsize}x{ysize} does not match the SCI shape {shape[1]}x{shape[0]}")
 
 
-#: Status keywords of the calibration steps, in order (their values: COMPLETE, SKIPPED).
-CAL_STEPS = ("S_BKDSUB", "S_WCS", "S_FLAT", "S_PHOTOM")
-
-
 def set_status(exposure: Exposure, step_keyword: str, status: str) -> None:
     """Record a step status keyword (e.g. S_FLAT = COMPLETE) in the primary header."""
     exposure.primary[step_keyword] = (status, "mirical step status")

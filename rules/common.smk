@@ -18,6 +18,7 @@ os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/
 from mirical.code_hash import code_hash, installed_version
 from mirical.association import check_product_name, load_association, products_from_lists
 from mirical.errors import MiricalError
+from mirical.steps import REFTYPES, STEP, step_config
 
 NAME = config["name"]
 OUT = (config.get("output_dir") or f"results/{NAME}").rstrip("/")
@@ -28,7 +29,6 @@ BENCH = f"{OUT}/benchmarks"  # per-job wall time and peak memory (Snakemake benc
 # assign_wcs -> flat_field -> photom -> resample runs as one job, one SLURM job instead
 # of five; bench/RESOURCES.md has the measured overhead per SLURM job.
 EXPOSURE_GROUP = "exposure"
-REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
 USE_DEMO = not config["science"] and not config.get("association")
 
 
@@ -188,7 +188,7 @@ def code_version(script):
 
 
 def step_params(step):
-    return dict(config["steps"][step])
+    return step_config(config, step)
 
 
 def outputs_for(products):

@@ -5,7 +5,7 @@ rule mosaic:
     output:
         f"{OUT}/{NAME}_i2d.fits",
     params:
-        step=dict(config["mosaic"]),
+        step=step_params("mosaic"),
         code=code_version("mosaic"),
     benchmark:
         f"{BENCH}/mosaic.tsv",

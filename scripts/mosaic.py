@@ -1,6 +1,7 @@
 """Rule mosaic: all dithers' cal files drizzled, one at a time, into one mosaic."""
-from mirical.io import add_history, read_exposure, set_status, write_exposure
+from mirical.io import add_history, read_exposure, write_exposure
 from mirical.runner import log, main
+from mirical.steps import mark_skipped
 
 
 def run(snakemake):
@@ -8,8 +9,7 @@ def run(snakemake):
     inputs = list(snakemake.input)
     if params["skip"]:
         exposure = read_exposure(inputs[0])
-        set_status(exposure, "S_RESAMP", "SKIPPED")
-        log.info("mosaic SKIPPED (the output is the first cal exposure, not a mosaic)")
+        mark_skipped(exposure, "mosaic", "mosaic", "skip requested: the output is the first cal exposure")
     else:
         from mirical.i2d import drizzle
 

@@ -1,6 +1,7 @@
 """Rule resample: drizzle one cal exposure onto an undistorted grid (_i2d)."""
-from mirical.io import add_history, read_exposure, set_status, write_exposure
+from mirical.io import add_history, read_exposure, write_exposure
 from mirical.runner import log, main
+from mirical.steps import mark_skipped
 
 
 def run(snakemake):
@@ -8,8 +9,7 @@ def run(snakemake):
     product = snakemake.wildcards.product
     if params["skip"]:
         exposure = read_exposure(snakemake.input[0])
-        set_status(exposure, "S_RESAMP", "SKIPPED")
-        log.info("%s: resample SKIPPED (the i2d file is the cal exposure, not resampled)", product)
+        mark_skipped(exposure, "resample", product, "skip requested: the i2d file is the cal exposure")
     else:
         from mirical.i2d import drizzle
 

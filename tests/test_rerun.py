@@ -25,13 +25,13 @@ import yaml
 from astropy.io import fits
 
 from conftest import REPO, SNAKEFILE
+from mirical.steps import REFTYPES
 
 pytestmark = pytest.mark.workflow
 
 CHAIN = ("background", "assign_wcs", "flat_field", "photom", "resample")  # per product
 PIPELINE = CHAIN + ("association", "mosaic")
 PRODUCTS = ("rr_dither1", "rr_dither2")
-REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
 COMPARED = (".fits", ".json", ".ecsv", ".asdf")
 
 
