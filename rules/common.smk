@@ -1,6 +1,5 @@
 # Helpers shared by the rules: inputs, products, reference files, parameters.
 import functools
-import glob
 import os
 import sys
 from pathlib import Path
@@ -16,8 +15,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))
 
 from mirical.code_hash import code_hash, installed_version
-from mirical.association import check_product_name, load_association, products_from_lists
 from mirical.errors import MiricalError
+from mirical.planning import References, demo_files, plan_products, uses_demo
 from mirical.steps import REFTYPES, STEP, step_config
 
 NAME = config["name"]
@@ -29,41 +28,8 @@ BENCH = f"{OUT}/benchmarks"  # per-job wall time and peak memory (Snakemake benc
 # assign_wcs -> flat_field -> photom -> resample runs as one job, one SLURM job instead
 # of five; bench/RESOURCES.md has the measured overhead per SLURM job.
 EXPOSURE_GROUP = "exposure"
-USE_DEMO = not config["science"] and not config.get("association")
-
-
-def _expand(patterns, key):
-    """Paths from a list of paths/globs, sorted; a pattern matching nothing is an error."""
-    paths = []
-    for pattern in patterns:
-        hits = sorted(glob.glob(os.path.expanduser(pattern)))
-        if not hits:
-            raise MiricalError(f"config {key}", f"{pattern!r} matches no file")
-        paths.extend(hits)
-    return paths
-
-
-if USE_DEMO:
-    from mirical.simulate import DemoSettings, background_name, reference_paths, science_name
-
-    DEMO = DemoSettings(**config["demo"])
-    DEMO_DIR = os.path.abspath(f"{OUT}/demo_data")
-    DEMO_SCIENCE = [f"{DEMO_DIR}/IMA_science/{science_name(i + 1, DEMO)}" for i in range(DEMO.n_dithers)]
-    DEMO_BACKGROUND = [f"{DEMO_DIR}/IMA_background/{background_name(DEMO)}"]
-    DEMO_REFS = reference_paths(f"{DEMO_DIR}/reference", DEMO)
-    PRODUCTS = products_from_lists(DEMO_SCIENCE, DEMO_BACKGROUND, NAME)
-elif config.get("association"):
-    PRODUCTS = load_association(config["association"])
-else:
-    PRODUCTS = products_from_lists(
-        _expand(config["science"], "science"), _expand(config["background"], "background"), NAME
-    )
-for _p in PRODUCTS:
-    check_product_name(_p.name, config.get("association") or "config")
-    if _p.name == NAME:
-        raise MiricalError(config.get("association") or "config",
-                           f"product name {NAME!r} is the run's `name`: its _i2d.fits would be the mosaic's")
-
+DEMO = demo_files(OUT, config["demo"]) if uses_demo(config) else None
+PRODUCTS = plan_products(config, DEMO)
 PRODUCT = {p.name: p for p in PRODUCTS}
 PRODUCT_NAMES = [p.name for p in PRODUCTS]
 
@@ -96,64 +62,14 @@ def backgrounds(wildcards):
 
 
 # ----------------------------------------------------------------- reference files
-_REF_CACHE = {}
-
-
-_HEADERS = {}
-_FOLDER_CHOICES = {}  # (folder, selection key) -> chosen file; failures are not kept
-
-
-def _exposure_header(path):
-    """Primary header of an exposure, read once however many reference types need it."""
-    if path not in _HEADERS:
-        from astropy.io import fits
-
-        with open(path, "rb") as f:
-            _HEADERS[path] = dict(fits.Header.fromfile(f).items())  # a dict: lookups are cheap
-    return _HEADERS[path]
-
-
-def choose_reference(product, reftype):
-    """(path, None) for the reference file of ``reftype`` for ``product``, or (None, error)."""
-    key = (product, reftype)
-    if key in _REF_CACHE:
-        return _REF_CACHE[key]
-    if USE_DEMO:
-        result = (DEMO_REFS[reftype], None)
-    else:
-        source = (config.get("reference_files") or {}).get(reftype)
-        sci = PRODUCT[product].science
-        try:
-            if config.get("crds") and not source:
-                from mirical.reffiles import select_with_crds
-
-                crds = config["crds"]
-                result = (select_with_crds(reftype, _exposure_header(sci), crds["path"], crds.get("context")), None)
-            elif not source:
-                result = (None, f"reference_files.{reftype} is not set in the config")
-            elif not os.path.exists(source):
-                result = (None, f"reference file {source} ({reftype}) does not exist")
-            elif os.path.isdir(source):
-                from mirical.reffiles import select, selection_key
-
-                header = _exposure_header(sci)
-                same = (source, selection_key(reftype, header))  # exposures alike choose alike
-                if same not in _FOLDER_CHOICES:
-                    _FOLDER_CHOICES[same] = select(reftype, source, header, os.path.basename(sci))
-                result = (_FOLDER_CHOICES[same], None)
-            else:
-                result = (source, None)
-        except Exception as exc:  # reported by the job that needs the file, not here
-            result = (None, str(exc))
-    _REF_CACHE[key] = result
-    return result
+REFERENCES = References(config, PRODUCT, DEMO)
 
 
 def ref(reftype):
     """Input function: the chosen reference file (nothing if the choice failed)."""
 
     def inner(wildcards):
-        path, _ = choose_reference(wildcards.product, reftype)
+        path, _ = REFERENCES.choose(wildcards.product, reftype)
         return [path] if path else []
 
     return inner
@@ -161,17 +77,12 @@ def ref(reftype):
 
 def chosen_references(wildcards):
     """Params function: {reftype: path} of every reference file chosen for the product."""
-    chosen = {t: choose_reference(wildcards.product, t)[0] for t in REFTYPES}
-    return {t: path for t, path in chosen.items() if path}
+    return REFERENCES.chosen(wildcards.product)
 
 
 def ref_errors(*reftypes):
     """Params function: {reftype: why no reference file could be chosen ('' if one was)}."""
-
-    def inner(wildcards):
-        return {t: choose_reference(wildcards.product, t)[1] or "" for t in reftypes}
-
-    return inner
+    return lambda wildcards: REFERENCES.errors(wildcards.product, reftypes)
 
 
 # ----------------------------------------------------------------- parameters and code
