@@ -5,8 +5,10 @@ import sys
 
 from snakemake.utils import min_version, validate
 
-min_version("8.0")
+min_version("9.0")
+# The package beside this Snakefile, for planning here and for the jobs' scripts (PYTHONPATH).
 sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
 
 from mirical.config import typed_values
 

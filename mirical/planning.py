@@ -134,3 +134,75 @@ class References:
     def errors(self, product: str, reftypes: tuple[str, ...]) -> dict[str, str]:
         """{reftype: why no reference file could be chosen ('' if one was)}."""
         return {t: self.choose(product, t)[1] or "" for t in reftypes}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every output path of a run named ``name`` writing to ``out`` (a product may be "{product}")."""
+
+    out: str
+    name: str
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> Layout:
+        return cls((config.get("output_dir") or f"results/{config['name']}").rstrip("/"), config["name"])
+
+    @property
+    def intermediate(self) -> str:
+        return f"{self.out}/intermediate"
+
+    @property
+    def logs(self) -> str:
+        return f"{self.out}/logs"
+
+    @property
+    def benchmarks(self) -> str:
+        """Per-job wall time and peak memory (Snakemake benchmark: files)."""
+        return f"{self.out}/benchmarks"
+
+    @property
+    def plots(self) -> str:
+        """Quicklook PNGs."""
+        return f"{self.out}/plots"
+
+    def association(self) -> str:
+        return f"{self.out}/{self.name}_lvl2_asn.json"
+
+    def intermediate_exposure(self, product: str, suffix: str) -> str:
+        """A step's output before the cal file: suffix bkgsub, wcs or flat."""
+        return f"{self.intermediate}/{product}_{suffix}.fits"
+
+    def cal(self, product: str) -> str:
+        return f"{self.out}/{product}_cal.fits"
+
+    def refs(self, product: str) -> str:
+        """The provenance record of the product's reference files."""
+        return f"{self.intermediate}/{product}_refs.json"
+
+    def i2d(self, product: str) -> str:
+        return f"{self.out}/{product}_i2d.fits"
+
+    def mosaic(self) -> str:
+        return f"{self.out}/{self.name}_i2d.fits"
+
+    def plot(self, what: str) -> str:
+        """A quicklook figure: {product}_rate_cal, {product}_steps, {name}_mosaic, _weight, _footprints."""
+        return f"{self.plots}/{what}.png"
+
+    def summary(self, ext: str) -> str:
+        """The per-product table: ext html or csv."""
+        return f"{self.out}/{self.name}_summary.{ext}"
+
+    def products(self, products: list[str]) -> dict[str, list[str]]:
+        """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for)."""
+        plots = [self.plot(f"{p}_rate_cal") for p in products] + [self.plot(f"{p}_steps") for p in products[:1]]
+        plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints")]
+        return {
+            "association": [self.association()],
+            "cal": [self.cal(p) for p in products],
+            "i2d": [self.i2d(p) for p in products],
+            "refs": [self.refs(p) for p in products],
+            "mosaic": [self.mosaic()],
+            "plots": plots,
+            "summary": [self.summary("html"), self.summary("csv")],
+        }

@@ -1,29 +1,23 @@
 # Helpers shared by the rules: inputs, products, reference files, parameters.
 import functools
 import os
-import sys
 from pathlib import Path
 
-MIRICAL_ROOT = Path(workflow.basedir)
-if str(MIRICAL_ROOT) not in sys.path:
-    sys.path.insert(0, str(MIRICAL_ROOT))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(MIRICAL_ROOT), os.environ.get("PYTHONPATH", "")) if p
-)
+MIRICAL_ROOT = Path(workflow.basedir)  # sys.path and PYTHONPATH are set in the Snakefile
 
 # Library caches (matplotlib's font cache) go under .snakemake/, not the user's home.
 os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))
 
 from mirical.code_hash import code_hash, installed_version
 from mirical.errors import MiricalError
-from mirical.planning import References, demo_files, plan_products, uses_demo
+from mirical.planning import Layout, References, demo_files, plan_products, uses_demo
 from mirical.steps import REFTYPES, STEP, step_config
 
-NAME = config["name"]
-OUT = (config.get("output_dir") or f"results/{NAME}").rstrip("/")
-INTER = f"{OUT}/intermediate"
-LOGS = f"{OUT}/logs"
-BENCH = f"{OUT}/benchmarks"  # per-job wall time and peak memory (Snakemake benchmark: files)
+LAYOUT = Layout.from_config(config)  # every output path (mirical/planning.py)
+NAME = LAYOUT.name
+OUT = LAYOUT.out
+LOGS = LAYOUT.logs
+BENCH = LAYOUT.benchmarks
 # Cluster runs only (Snakemake ignores groups locally): each exposure's chain background ->
 # assign_wcs -> flat_field -> photom -> resample runs as one job, one SLURM job instead
 # of five; bench/RESOURCES.md has the measured overhead per SLURM job.
@@ -75,6 +69,11 @@ def ref(reftype):
     return inner
 
 
+def ref_inputs(step):
+    """Named inputs {reftype: input function} of the reference files the step reads (steps table)."""
+    return {reftype: ref(reftype) for reftype in STEP[step].reftypes}
+
+
 def chosen_references(wildcards):
     """Params function: {reftype: path} of every reference file chosen for the product."""
     return REFERENCES.chosen(wildcards.product)
@@ -102,30 +101,6 @@ def step_params(step):
     return step_config(config, step)
 
 
-def outputs_for(products):
-    files = [f"{OUT}/{NAME}_lvl2_asn.json"]
-    for p in products:
-        files += [f"{OUT}/{p}_cal.fits", f"{OUT}/{p}_i2d.fits", f"{INTER}/{p}_refs.json"]
-    files.append(f"{OUT}/{NAME}_i2d.fits")
-    return files
-
-
-PLOTS = f"{OUT}/plots"  # quicklook PNGs (rules/plots.smk)
-
-
-def plot_outputs(products):
-    """The quicklook PNGs: one figure per product, the step strip of the first, the mosaic's three."""
-    files = [f"{PLOTS}/{p}_rate_cal.png" for p in products]
-    if products:
-        files.append(f"{PLOTS}/{products[0]}_steps.png")
-    files += [f"{PLOTS}/{NAME}_mosaic.png", f"{PLOTS}/{NAME}_weight.png", f"{PLOTS}/{NAME}_footprints.png"]
-    return files
-
-
-def summary_outputs():
-    """The per-product table (rules/summary.smk)."""
-    return [f"{OUT}/{NAME}_summary.html", f"{OUT}/{NAME}_summary.csv"]
-
-
 def all_outputs():
-    return outputs_for(PRODUCT_NAMES) + plot_outputs(PRODUCT_NAMES) + summary_outputs()
+    """Everything a complete run makes (the API returns the same, by kind)."""
+    return [path for paths in LAYOUT.products(PRODUCT_NAMES).values() for path in paths]

@@ -1,9 +1,9 @@
 # All dithers drizzled into one mosaic, one exposure at a time.
 rule mosaic:
     input:
-        expand(f"{OUT}/{{product}}_cal.fits", product=PRODUCT_NAMES),
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
-        f"{OUT}/{NAME}_i2d.fits",
+        i2d=LAYOUT.mosaic(),
     params:
         step=step_params("mosaic"),
         code=code_version("mosaic"),

@@ -1,9 +1,9 @@
 # Per-exposure resampling onto an undistorted grid (the _i2d quick look).
 rule resample:
     input:
-        f"{OUT}/{{product}}_cal.fits",
+        cal=rules.photom.output.cal,
     output:
-        f"{OUT}/{{product}}_i2d.fits",
+        i2d=LAYOUT.i2d("{product}"),
     params:
         step=step_params("resample"),
         code=code_version("resample"),

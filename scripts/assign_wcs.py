@@ -19,7 +19,7 @@ def run(snakemake):
         log.info("%s: WCS assigned, S_REGION %s", product, exposure.sci_header["S_REGION"])
         refs = [distortion, filteroffset]
     add_history(exposure, "assign_wcs", params, refs)
-    write_exposure(exposure, snakemake.output[0])
+    write_exposure(exposure, snakemake.output.exposure)
 
 
 main(snakemake, run)

@@ -16,7 +16,7 @@ def run(snakemake):
         log.info("%s: background subtracted, median level %.6g DN/s from %d member(s)",
                  product, level, len(members))
     add_history(exposure, "background", params)
-    write_exposure(exposure, snakemake.output[0])
+    write_exposure(exposure, snakemake.output.exposure)
 
 
 main(snakemake, run)

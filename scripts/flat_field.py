@@ -18,7 +18,7 @@ def run(snakemake):
         log.info("%s: flat-fielded with %s, flat median %.6g", product, path, median)
         refs = [path]
     add_history(exposure, "flat_field", params, refs)
-    write_exposure(exposure, snakemake.output[0])
+    write_exposure(exposure, snakemake.output.exposure)
 
 
 main(snakemake, run)

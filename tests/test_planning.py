@@ -98,3 +98,18 @@ def test_demo_references_need_no_files(tmp_path):
     refs = References({"reference_files": {"flat": "/not/used.fits"}}, {"p": Product("p", "/no/such.fits")}, demo)
     assert refs.choose("p", "flat") == ("/demo/flat.fits", None)
     assert not os.path.exists("/no/such.fits")
+
+
+def test_layout_paths_and_the_products_of_a_run():
+    layout = planning.Layout.from_config({"name": "run", "output_dir": "out/"})
+    assert layout.cal("{product}") == "out/{product}_cal.fits"
+    assert layout.intermediate_exposure("p", "wcs") == "out/intermediate/p_wcs.fits"
+    made = layout.products(["a", "b"])
+    assert made["cal"] == ["out/a_cal.fits", "out/b_cal.fits"]
+    assert made["i2d"] == ["out/a_i2d.fits", "out/b_i2d.fits"]
+    assert made["refs"] == ["out/intermediate/a_refs.json", "out/intermediate/b_refs.json"]
+    assert made["mosaic"] == ["out/run_i2d.fits"] and made["association"] == ["out/run_lvl2_asn.json"]
+    assert made["plots"] == ["out/plots/a_rate_cal.png", "out/plots/b_rate_cal.png", "out/plots/a_steps.png",
+                             "out/plots/run_mosaic.png", "out/plots/run_weight.png", "out/plots/run_footprints.png"]
+    assert made["summary"] == ["out/run_summary.html", "out/run_summary.csv"]
+    assert planning.Layout.from_config({"name": "run", "output_dir": None}).out == "results/run"
