@@ -31,8 +31,8 @@ STEPS = (
     Step("assign_wcs", "S_WCS", ("distortion", "filteroffset"), ("steps", "assign_wcs"), "assign_wcs", True),
     Step("flat_field", "S_FLAT", ("flat",), ("steps", "flat_field"), "flat_field", True),
     Step("photom", "S_PHOTOM", ("photom", "area"), ("steps", "photom"), "photom", True),
-    Step("resample", "S_RESAMP", (), ("steps", "resample"), "i2d", False),
-    Step("mosaic", "S_RESAMP", (), ("mosaic",), "i2d", False),
+    Step("resample", "S_RESAMP", (), ("steps", "resample"), "resample", False),
+    Step("mosaic", "S_RESAMP", (), ("mosaic",), "resample", False),
 )
 STEP = {step.name: step for step in STEPS}
 #: Status keywords of the calibration steps, in order.

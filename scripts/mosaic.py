@@ -11,7 +11,7 @@ def run(snakemake):
         exposure = read_exposure(inputs[0])
         mark_skipped(exposure, "mosaic", "mosaic", "skip requested: the output is the first cal exposure")
     else:
-        from mirical.i2d import drizzle
+        from mirical.resample import drizzle
 
         exposure = drizzle(inputs, params)
         log.info("mosaic of %d exposure(s): %dx%d pixels", len(inputs), exposure.shape[1], exposure.shape[0])

@@ -11,7 +11,7 @@ def run(snakemake):
         exposure = read_exposure(snakemake.input.cal)
         mark_skipped(exposure, "resample", product, "skip requested: the i2d file is the cal exposure")
     else:
-        from mirical.i2d import drizzle
+        from mirical.resample import drizzle
 
         exposure = drizzle([snakemake.input.cal], params)
         log.info("%s: resampled to %dx%d, PIXFRAC %s, kernel %s", product, exposure.shape[1],

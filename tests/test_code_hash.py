@@ -89,8 +89,8 @@ def test_hash_does_not_depend_on_where_the_checkout_lives(repo, tmp_path):
 
 
 @pytest.mark.parametrize("script, has, lacks", [
-    ("plot_mosaic", {"mirical/plots.py"}, {"mirical/io.py", "mirical/resample.py"}),
-    ("resample", {"mirical/resample.py", "mirical/resample_grid.py", "mirical/io.py", "mirical/dqflags.py"},
+    ("plot_mosaic", {"mirical/plots.py"}, {"mirical/io.py", "mirical/resample_engine.py"}),
+    ("resample", {"mirical/resample_engine.py", "mirical/resample_grid.py", "mirical/io.py", "mirical/dqflags.py"},
      {"mirical/plots.py", "mirical/simulate.py"}),
     ("background", {"mirical/background.py", "mirical/io.py", "mirical/subarray.py"},
      {"mirical/flat_field.py", "mirical/plots.py"}),

@@ -290,8 +290,8 @@ def repository_copy(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("module, rules, expected", [
     ("flat_field", ("flat_field",),
      chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + [("mosaic", "")]),
-    # mirical/i2d.py is resample's and mosaic's own glue (drizzle, output headers)
-    ("i2d", ("resample", "mosaic"), [("mosaic", ""), ("resample", "rr_dither1"), ("resample", "rr_dither2")]),
+    # mirical/resample.py is the resample and mosaic step (drizzle, output headers)
+    ("resample", ("resample", "mosaic"), [("mosaic", ""), ("resample", "rr_dither1"), ("resample", "rr_dither2")]),
     # shared code that the steps import (not listed by hand anywhere: read from the imports)
     ("io", WRITES_FITS, chain("rr_dither1") + chain("rr_dither2") + [("mosaic", "")]),
     ("dqflags", ("flat_field", "resample", "mosaic"),
