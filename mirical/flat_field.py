@@ -13,12 +13,9 @@ import numpy as np
 
 from mirical.dqflags import DO_NOT_USE, NO_FLAT_FIELD
 from mirical.errors import MiricalError
-from mirical.io import Exposure, ReferenceImage, reference_name
+from mirical.io import VARIANCES, Exposure, ReferenceImage, match_nans_and_flags, reference_name
 from mirical.steps import set_step_status
 from mirical.subarray import covers, cut, frame
-
-VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
-
 
 def prepare_flat(flat: np.ndarray, flat_err: np.ndarray, flat_dq: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,19 +44,10 @@ def apply(arrays: dict[str, np.ndarray], flat: np.ndarray, flat_err: np.ndarray,
         err = np.sqrt(var_p + var_r + var_f)
     out.update(SCI=sci, VAR_POISSON=var_p, VAR_RNOISE=var_r, VAR_FLAT=var_f, ERR=err,
                DQ=arrays["DQ"].astype(np.uint32) | flat_dq)
-    return match_nans_and_flags(out)
-
-
-def match_nans_and_flags(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """NaN anywhere or DO_NOT_USE -> NaN in every float array and DO_NOT_USE set."""
-    floats = ("SCI", "ERR") + tuple(v for v in VARIANCES if v in arrays)
-    bad = (arrays["DQ"] & DO_NOT_USE) != 0
-    for name in floats:
-        bad |= ~np.isfinite(arrays[name])
-    out = dict(arrays)
-    for name in floats:
-        out[name] = np.where(bad, np.nan, arrays[name]).astype(np.float32)
-    out["DQ"] = np.where(bad, arrays["DQ"] | DO_NOT_USE, arrays["DQ"]).astype(np.uint32)
+    out = match_nans_and_flags(out)
+    for name in ("SCI", "ERR") + VARIANCES:
+        out[name] = out[name].astype(np.float32)
+    out["DQ"] = out["DQ"].astype(np.uint32)
     return out
 
 

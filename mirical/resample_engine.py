@@ -21,25 +21,16 @@ import numpy as np
 from drizzle.resample import Drizzle
 
 from mirical.dqflags import DO_NOT_USE, NON_SCIENCE
+from mirical.io import VARIANCES, match_nans_and_flags
 from mirical.resample_grid import bounding_box, mean_pixel_area, output_pixel_scale, pixel_map
 
-__all__ = ["KERNELS", "VARIANCES", "Resampler", "drizzle_weight", "invalid_pixels"]
+__all__ = ["KERNELS", "Resampler", "drizzle_weight"]
 
 KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
-VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
 #: DQ bits that give a pixel zero weight (jwst ResampleStep GOOD_BITS "~DO_NOT_USE+NON_SCIENCE").
 BAD_BITS = DO_NOT_USE | NON_SCIENCE
 #: Square degrees per steradian expressed in arcsec^2: (3600 * 180 / pi)^2.
 ARCSEC2_PER_SR = math.degrees(3600.0) ** 2
-
-
-def invalid_pixels(dq: np.ndarray, *arrays: np.ndarray | None) -> np.ndarray:
-    """Pixels that are DO_NOT_USE or NaN in any of ``arrays`` (jwst ``match_nans_and_flags``)."""
-    bad = (dq & DO_NOT_USE) > 0
-    for arr in arrays:
-        if arr is not None:
-            bad |= np.isnan(arr)
-    return bad
 
 
 def drizzle_weight(
@@ -136,11 +127,10 @@ class Resampler:
         ``exptime`` weight when given. ``pixar_sr`` is used only to derive
         PXSCLRT when the constructor was not given one.
         """
-        variances = {"VAR_POISSON": var_poisson, "VAR_RNOISE": var_rnoise, "VAR_FLAT": var_flat}
-        bad = invalid_pixels(dq, sci, err, *variances.values())
-        dq = np.where(bad, dq | DO_NOT_USE, dq)
-        sci = np.where(bad, np.nan, sci)
-        variances = {k: np.where(bad, np.nan, v) for k, v in variances.items()}
+        arrays = match_nans_and_flags({"SCI": sci, "ERR": err, "DQ": dq, "VAR_POISSON": var_poisson,
+                                       "VAR_RNOISE": var_rnoise, "VAR_FLAT": var_flat})
+        sci, dq = arrays["SCI"], arrays["DQ"]
+        variances = {name: arrays[name] for name in VARIANCES}
         t_weight = exptime if tmeasure is None else tmeasure
         weight = drizzle_weight(dq, variances["VAR_RNOISE"], self.weight_type, t_weight)
 
