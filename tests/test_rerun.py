@@ -275,7 +275,8 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
 
 
 FIGURES = ("plot_exposure", "plot_steps", "plot_mosaic", "plot_footprints")
-# Every rule whose script imports mirical/io.py, directly or not (all but association and the figures)
+# Every rule whose script imports mirical/io.py (so dqflags.py and subarray.py), directly or not:
+# all but association and the figures
 WRITES_FITS = CHAIN + ("mosaic", "summary")
 
 
@@ -294,8 +295,8 @@ def repository_copy(tmp_path: Path) -> Path:
     ("resample", ("resample", "mosaic"), [("mosaic", ""), ("resample", "rr_dither1"), ("resample", "rr_dither2")]),
     # shared code that the steps import (not listed by hand anywhere: read from the imports)
     ("io", WRITES_FITS, chain("rr_dither1") + chain("rr_dither2") + [("mosaic", "")]),
-    ("dqflags", ("flat_field", "resample", "mosaic"),
-     chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + [("mosaic", "")]),
+    ("asdf_extension", ("assign_wcs", "resample", "mosaic"),
+     chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + [("mosaic", "")]),
     ("plots", FIGURES, []),
 ])
 def test_changed_code_reruns_the_steps_that_import_it_and_downstream_only(complete_run, user_config, full_dag,
