@@ -5,10 +5,13 @@ import sys
 
 from snakemake.utils import min_version, validate
 
-min_version("8.0")
+min_version("9.0")
+# The package beside this Snakefile, for planning here and for the jobs' scripts (PYTHONPATH).
 sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
 
 from mirical.config import typed_values
+from mirical.steps import STEPS
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
@@ -24,12 +27,12 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/demo.smk"
 include: "rules/association.smk"
-include: "rules/background.smk"
-include: "rules/assign_wcs.smk"
-include: "rules/flat_field.smk"
-include: "rules/photom.smk"
-include: "rules/resample.smk"
-include: "rules/mosaic.smk"
+# One rule file per step of the step table (mirical/steps.py), in its order.
+for _step in STEPS:
+
+    include: f"rules/{_step.name}.smk"
+
+
 include: "rules/plots.smk"
 include: "rules/summary.smk"
 

@@ -1,14 +1,13 @@
 rule assign_wcs:
     input:
-        exposure=f"{INTER}/{{product}}_bkgsub.fits",
-        distortion=ref("distortion"),
-        filteroffset=ref("filteroffset"),
+        exposure=rules.background.output.exposure,
+        **ref_inputs("assign_wcs"),
     output:
-        f"{INTER}/{{product}}_wcs.fits",
+        exposure=LAYOUT.intermediate_exposure("{product}", "wcs"),
     params:
         step=step_params("assign_wcs"),
-        errors=ref_errors("distortion", "filteroffset"),
-        code=code_version("assign_wcs", "asdf_extension"),
+        errors=ref_errors(*STEP["assign_wcs"].reftypes),
+        code=code_version("assign_wcs"),
     benchmark:
         f"{BENCH}/assign_wcs/{{product}}.tsv",
     log:

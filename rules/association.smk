@@ -8,10 +8,11 @@ rule association:
         science=[p.science for p in PRODUCTS],
         background=sorted({b for p in PRODUCTS for b in p.backgrounds}),
     output:
-        f"{OUT}/{NAME}_lvl2_asn.json",
+        association=LAYOUT.association(),
     params:
         name=NAME,
         products=[[p.name, p.science, list(p.backgrounds)] for p in PRODUCTS],
+        code=code_version("association"),
     benchmark:
         f"{BENCH}/association.tsv",
     log:

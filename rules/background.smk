@@ -3,7 +3,7 @@ rule background:
         science=science,
         backgrounds=backgrounds,
     output:
-        f"{INTER}/{{product}}_bkgsub.fits",
+        exposure=LAYOUT.intermediate_exposure("{product}", "bkgsub"),
     params:
         step=step_params("background"),
         code=code_version("background"),

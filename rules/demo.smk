@@ -1,15 +1,15 @@
 # The embedded demo: simulated rate files, reference files and the truth table.
-if USE_DEMO:
+if DEMO is not None:
 
     rule simulate:
         output:
-            science=DEMO_SCIENCE,
-            background=DEMO_BACKGROUND,
-            truth=f"{DEMO_DIR}/truth.ecsv",
-            **DEMO_REFS,
+            science=DEMO.science,
+            background=DEMO.background,
+            truth=f"{DEMO.folder}/truth.ecsv",
+            **DEMO.references,
         params:
             demo=config["demo"],
-            code=code_version("simulate", "distortion", "assign_wcs"),
+            code=code_version("simulate"),
         benchmark:
             f"{BENCH}/simulate.tsv",
         log:

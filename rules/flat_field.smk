@@ -1,12 +1,12 @@
 rule flat_field:
     input:
-        exposure=f"{INTER}/{{product}}_wcs.fits",
-        flat=ref("flat"),
+        exposure=rules.assign_wcs.output.exposure,
+        **ref_inputs("flat_field"),
     output:
-        f"{INTER}/{{product}}_flat.fits",
+        exposure=LAYOUT.intermediate_exposure("{product}", "flat"),
     params:
         step=step_params("flat_field"),
-        errors=ref_errors("flat"),
+        errors=ref_errors(*STEP["flat_field"].reftypes),
         code=code_version("flat_field"),
     benchmark:
         f"{BENCH}/flat_field/{{product}}.tsv",

@@ -1,12 +1,12 @@
 # All dithers drizzled into one mosaic, one exposure at a time.
 rule mosaic:
     input:
-        expand(f"{OUT}/{{product}}_cal.fits", product=PRODUCT_NAMES),
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
-        f"{OUT}/{NAME}_i2d.fits",
+        i2d=LAYOUT.mosaic(),
     params:
-        step=dict(config["mosaic"]),
-        code=code_version("i2d", "resample", "resample_grid"),
+        step=step_params("mosaic"),
+        code=code_version("mosaic"),
     benchmark:
         f"{BENCH}/mosaic.tsv",
     log:

@@ -3,18 +3,17 @@
 # every reference file the product used.
 rule photom:
     input:
-        exposure=f"{INTER}/{{product}}_flat.fits",
-        photom=ref("photom"),
-        area=ref("area"),
+        exposure=rules.flat_field.output.exposure,
+        **ref_inputs("photom"),
     output:
-        cal=f"{OUT}/{{product}}_cal.fits",
-        refs=f"{INTER}/{{product}}_refs.json",
+        cal=LAYOUT.cal("{product}"),
+        refs=LAYOUT.refs("{product}"),
     params:
         step=step_params("photom"),
         errors=ref_errors(*REFTYPES),
         science=science,
         references=chosen_references,
-        code=code_version("photom", "reffiles"),
+        code=code_version("photom"),
     benchmark:
         f"{BENCH}/photom/{{product}}.tsv",
     log:

@@ -1,19 +1,19 @@
-# Quicklook figures (PNG) under {PLOTS} = {OUT}/plots/, each also an item of the Snakemake report.
+# Quicklook figures (PNG) under {OUT}/plots/, each also an item of the Snakemake report.
 
 
 rule plot_exposure:
     input:
         rate=science,
-        cal=f"{OUT}/{{product}}_cal.fits",
+        cal=rules.photom.output.cal,
     output:
         report(
-            f"{PLOTS}/{{product}}_rate_cal.png",
+            LAYOUT.plot("{product}_rate_cal"),
             caption="../report/exposure.rst",
             category="Exposures",
             labels={"product": "{product}", "figure": "rate vs cal"},
         ),
     params:
-        code=code_version("plots"),
+        code=code_version("plot_exposure"),
     benchmark:
         f"{BENCH}/plots/{{product}}_rate_cal.tsv",
     log:
@@ -28,18 +28,18 @@ rule plot_exposure:
 rule plot_steps:
     input:
         rate=science,
-        bkgsub=f"{INTER}/{{product}}_bkgsub.fits",
-        flat=f"{INTER}/{{product}}_flat.fits",
-        cal=f"{OUT}/{{product}}_cal.fits",
+        bkgsub=rules.background.output.exposure,
+        flat=rules.flat_field.output.exposure,
+        cal=rules.photom.output.cal,
     output:
         report(
-            f"{PLOTS}/{{product}}_steps.png",
+            LAYOUT.plot("{product}_steps"),
             caption="../report/steps.rst",
             category="Exposures",
             labels={"product": "{product}", "figure": "through the steps"},
         ),
     params:
-        code=code_version("plots"),
+        code=code_version("plot_steps"),
     benchmark:
         f"{BENCH}/plots/{{product}}_steps.tsv",
     log:
@@ -53,23 +53,23 @@ rule plot_steps:
 
 rule plot_mosaic:
     input:
-        f"{OUT}/{NAME}_i2d.fits",
+        mosaic=rules.mosaic.output.i2d,
     output:
         sci=report(
-            f"{PLOTS}/{NAME}_mosaic.png",
+            LAYOUT.plot(f"{NAME}_mosaic"),
             caption="../report/mosaic.rst",
             category="Mosaic",
             labels={"figure": "mosaic (SCI)"},
         ),
         wht=report(
-            f"{PLOTS}/{NAME}_weight.png",
+            LAYOUT.plot(f"{NAME}_weight"),
             caption="../report/weight.rst",
             category="Mosaic",
             labels={"figure": "weight map (WHT)"},
         ),
     params:
         name=NAME,
-        code=code_version("plots"),
+        code=code_version("plot_mosaic"),
     benchmark:
         f"{BENCH}/plots/mosaic.tsv",
     log:
@@ -83,11 +83,11 @@ rule plot_mosaic:
 
 rule plot_footprints:
     input:
-        mosaic=f"{OUT}/{NAME}_i2d.fits",
-        cal=expand(f"{OUT}/{{product}}_cal.fits", product=PRODUCT_NAMES),
+        mosaic=rules.mosaic.output.i2d,
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
         report(
-            f"{PLOTS}/{NAME}_footprints.png",
+            LAYOUT.plot(f"{NAME}_footprints"),
             caption="../report/footprints.rst",
             category="Mosaic",
             labels={"figure": "footprints (S_REGION)"},
@@ -95,7 +95,7 @@ rule plot_footprints:
     params:
         name=NAME,
         products=PRODUCT_NAMES,
-        code=code_version("plots"),
+        code=code_version("plot_footprints"),
     benchmark:
         f"{BENCH}/plots/footprints.tsv",
     log:

@@ -1,12 +1,12 @@
 # Per-exposure resampling onto an undistorted grid (the _i2d quick look).
 rule resample:
     input:
-        f"{OUT}/{{product}}_cal.fits",
+        cal=rules.photom.output.cal,
     output:
-        f"{OUT}/{{product}}_i2d.fits",
+        i2d=LAYOUT.i2d("{product}"),
     params:
         step=step_params("resample"),
-        code=code_version("i2d", "resample", "resample_grid"),
+        code=code_version("resample"),
     benchmark:
         f"{BENCH}/resample/{{product}}.tsv",
     log:

@@ -2,17 +2,17 @@
 rule summary:
     input:
         rate=[PRODUCT[p].science for p in PRODUCT_NAMES],
-        bkgsub=expand(f"{INTER}/{{product}}_bkgsub.fits", product=PRODUCT_NAMES),
-        cal=expand(f"{OUT}/{{product}}_cal.fits", product=PRODUCT_NAMES),
-        refs=expand(f"{INTER}/{{product}}_refs.json", product=PRODUCT_NAMES),
+        bkgsub=expand(rules.background.output.exposure, product=PRODUCT_NAMES),
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
+        refs=expand(rules.photom.output.refs, product=PRODUCT_NAMES),
     output:
         html=report(
-            f"{OUT}/{NAME}_summary.html",
+            LAYOUT.summary("html"),
             caption="../report/summary.rst",
             category="Summary",
             labels={"table": "calibrated products"},
         ),
-        csv=f"{OUT}/{NAME}_summary.csv",
+        csv=LAYOUT.summary("csv"),
     params:
         name=NAME,
         products=PRODUCT_NAMES,
