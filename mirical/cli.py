@@ -41,7 +41,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("input", nargs="?", help="an image2 association (JSON) or a config file (YAML)")
     run.add_argument("--demo", action="store_true", help="run the embedded simulated demo")
     run.add_argument("-o", "--output-dir", help="output folder (default results/{name})")
-    run.add_argument("--name", help="run name: {name}_lvl2_asn.json, {name}_i2d.fits mosaic")
+    run.add_argument("--name", help="run name: {name}_lvl2_asn.json, {name}_i2d.fits mosaic, results/{name}/ "
+                     "(default: the association's file name without _lvl2_asn.json/_asn.json; see config.yaml)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="set one config value, e.g. steps.resample.pixfrac=0.8 (repeatable)")
     run.add_argument("--configfile", action="append", default=[], metavar="YAML",

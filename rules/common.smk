@@ -16,19 +16,9 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 # Library caches (matplotlib's font cache) go under .snakemake/, not the user's home.
 os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))
 
-from mirical.association import check_product_name, load_association, products_from_lists
+from mirical.association import check_product_name, load_association, products_from_lists, run_name
 from mirical.errors import MiricalError
 
-NAME = config["name"]
-OUT = (config.get("output_dir") or f"results/{NAME}").rstrip("/")
-INTER = f"{OUT}/intermediate"
-LOGS = f"{OUT}/logs"
-BENCH = f"{OUT}/benchmarks"  # per-job wall time and peak memory (Snakemake benchmark: files)
-# Cluster runs only (Snakemake ignores groups locally): each exposure's chain background ->
-# assign_wcs -> flat_field -> photom -> resample runs as one job, one SLURM job instead
-# of five; bench/RESOURCES.md has the measured overhead per SLURM job.
-EXPOSURE_GROUP = "exposure"
-REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
 USE_DEMO = not config["science"] and not config.get("association")
 
 
@@ -43,6 +33,19 @@ def _expand(patterns, key):
     return paths
 
 
+SCIENCE_FILES = [] if USE_DEMO or config.get("association") else _expand(config["science"], "science")
+NAME = run_name(config["name"], config.get("association"), SCIENCE_FILES)
+OUT = (config.get("output_dir") or f"results/{NAME}").rstrip("/")
+INTER = f"{OUT}/intermediate"
+LOGS = f"{OUT}/logs"
+BENCH = f"{OUT}/benchmarks"  # per-job wall time and peak memory (Snakemake benchmark: files)
+# Cluster runs only (Snakemake ignores groups locally): each exposure's chain background ->
+# assign_wcs -> flat_field -> photom -> resample runs as one job, one SLURM job instead
+# of five; bench/RESOURCES.md has the measured overhead per SLURM job.
+EXPOSURE_GROUP = "exposure"
+REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
+
+
 if USE_DEMO:
     from mirical.simulate import DemoSettings, background_name, reference_paths, science_name
 
@@ -55,9 +58,7 @@ if USE_DEMO:
 elif config.get("association"):
     PRODUCTS = load_association(config["association"])
 else:
-    PRODUCTS = products_from_lists(
-        _expand(config["science"], "science"), _expand(config["background"], "background"), NAME
-    )
+    PRODUCTS = products_from_lists(SCIENCE_FILES, _expand(config["background"], "background"), NAME)
 for _p in PRODUCTS:
     check_product_name(_p.name, config.get("association") or "config")
     if _p.name == NAME:
