@@ -14,7 +14,6 @@ Snakemake option, profile and executor works as with ``snakemake`` itself.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import subprocess
 import sys
@@ -140,11 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         print(shlex.join(cmd))
         return 0
     print("mirical:", shlex.join(cmd), file=sys.stderr, flush=True)
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])  # the package for the workflow's jobs
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     try:
-        return subprocess.call(cmd, env=env)
+        return subprocess.call(cmd)
     except KeyboardInterrupt:  # snakemake got the signal too and cleans up its jobs
         return 130
 

@@ -18,5 +18,7 @@ rule assign_wcs:
         runtime=5,
     group:
         EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/assign_wcs.py"

@@ -16,6 +16,8 @@ rule association:
         f"{BENCH}/association.tsv",
     log:
         f"{LOGS}/association.log",
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/association.py"
 

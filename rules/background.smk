@@ -16,5 +16,7 @@ rule background:
         runtime=5,
     group:
         EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/background.py"

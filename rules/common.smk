@@ -6,12 +6,11 @@ import os
 import sys
 from pathlib import Path
 
+# The package beside the Snakefile: importable here, and in every job, because Snakemake's
+# script preamble extends each job's sys.path with this process's sys.path.
 MIRICAL_ROOT = Path(workflow.basedir)
 if str(MIRICAL_ROOT) not in sys.path:
     sys.path.insert(0, str(MIRICAL_ROOT))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(MIRICAL_ROOT), os.environ.get("PYTHONPATH", "")) if p
-)
 
 # Library caches (matplotlib's font cache) go under .snakemake/, not the user's home.
 os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))

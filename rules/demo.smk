@@ -17,5 +17,7 @@ if USE_DEMO:
         resources:
             mem_mb=2000,
             runtime=10,
+        conda:
+            "../envs/mirical.yaml"
         script:
             "../scripts/simulate.py"

@@ -17,5 +17,7 @@ rule flat_field:
         runtime=5,
     group:
         EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/flat_field.py"

@@ -14,5 +14,7 @@ rule mosaic:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/mosaic.py"

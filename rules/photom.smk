@@ -24,5 +24,7 @@ rule photom:
         runtime=5,
     group:
         EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/photom.py"

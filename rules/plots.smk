@@ -21,6 +21,8 @@ rule plot_exposure:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/plot_exposure.py"
 
@@ -47,6 +49,8 @@ rule plot_steps:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/plot_steps.py"
 
@@ -77,6 +81,8 @@ rule plot_mosaic:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/plot_mosaic.py"
 
@@ -103,6 +109,8 @@ rule plot_footprints:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/plot_footprints.py"
 

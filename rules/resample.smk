@@ -16,5 +16,7 @@ rule resample:
         runtime=10,
     group:
         EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/resample.py"

@@ -22,6 +22,8 @@ rule summary:
     log:
         f"{LOGS}/summary.log",
     localrule: True
+    conda:
+        "../envs/mirical.yaml"
     script:
         "../scripts/summary.py"
 
