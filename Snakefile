@@ -38,3 +38,13 @@ rule all:
     input:
         all_outputs(),
     default_target: True
+
+
+onsuccess:
+    from snakemake.logging import logger
+
+    logger.info(
+        f"mirical: products (cal, i2d, mosaic {NAME}_i2d.fits, table {NAME}_summary.html) in {OUT}/, "
+        f"figures in {PLOTS}/\n"
+        "mirical: the report with every figure and the table: the same command with --report report.html"
+    )

@@ -108,6 +108,10 @@ def test_cli_gives_the_same_files_as_snakemake(demo_run, tmp_path, run_env):
     assert result.returncode == 0, result.stderr[-6000:]
     assert_same_products(tmp_path / "out", demo_run)
     assert "filename=demo_mosaic.png;base64," in (tmp_path / "report.html").read_text(encoding="utf-8")
+    # the end-of-run message (Snakefile onsuccess:) names the products, the figures and the report command
+    assert ("mirical: products (cal, i2d, mosaic demo_i2d.fits, table demo_summary.html) in out/, "
+            "figures in out/plots/") in result.stderr
+    assert "the same command with --report report.html" in result.stderr
 
 
 @pytest.mark.workflow

@@ -172,3 +172,15 @@ def test_environments_and_pyproject_are_in_step():
                 f"{path.name}: {name}={version} is outside pyproject's {pyproject[key]}"
             listed.add(key)
     assert listed == set(pyproject) - NOT_IN_JOB_ENV, "pyproject.toml and envs/ list different packages"
+
+
+def test_readme_shows_the_demo_figure_and_the_ways_to_run():
+    readme = (REPO / "README.md").read_text()
+    figure = REPO / "docs" / "demo.png"
+    assert "](docs/demo.png)" in readme and figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert figure.stat().st_size < 200_000
+    what_you_get = readme.split("## What you get", 1)[1].split("\n## ", 1)[0]
+    for item in ("**cal**", "**i2d**", "**mosaic**", "**intermediates**", "**figures**", "**summary table**",
+                 "**report**", "**logs**", "mirical run ", "mirical.run(", "mirical.make_association(",
+                 "--report report.html"):
+        assert item in what_you_get, item
