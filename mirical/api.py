@@ -166,7 +166,9 @@ def run(asn_or_config: str | os.PathLike | Mapping | None = None, output_dir: st
         Step parameters merged over the config, e.g. ``steps={"resample": {"pixfrac": 0.8},
         "background": {"skip": True}}``, ``mosaic={"pixel_scale": 0.08}``.
     name, config
-        The run's name (association/mosaic file names) and any other config values.
+        The run's name (association/mosaic file names, ``results/{name}``; default: the
+        association's file name without ``_lvl2_asn.json``, see `mirical.association.run_name`)
+        and any other config values.
     workdir
         Working directory of the run (relative paths, ``.snakemake/`` metadata);
         default the current directory, which is restored afterwards.

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mirical.association import Product, check_product_name, load_association, products_from_lists
+from mirical.association import Product, check_product_name, load_association, products_from_lists, run_name
 from mirical.errors import MiricalError
 from mirical.steps import REFTYPES
 
@@ -26,6 +26,12 @@ def expand(patterns: list[str], key: str) -> list[str]:
             raise MiricalError(f"config {key}", f"{pattern!r} matches no file")
         paths.extend(hits)
     return paths
+
+
+def resolved_name(config: Mapping) -> str:
+    """The run's name: the config's ``name``, else derived (`mirical.association.run_name`)."""
+    science = [] if uses_demo(config) or config.get("association") else expand(config["science"], "science")
+    return run_name(config.get("name"), config.get("association"), science)
 
 
 @dataclass(frozen=True)

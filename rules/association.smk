@@ -9,14 +9,15 @@ rule association:
         background=sorted({b for p in PRODUCTS for b in p.backgrounds}),
     output:
         association=LAYOUT.association(),
+    log:
+        f"{LOGS}/association.log",
+    benchmark:
+        f"{BENCH}/association.tsv"
+    conda:
+        "../envs/mirical.yaml"
     params:
         name=NAME,
         products=[[p.name, p.science, list(p.backgrounds)] for p in PRODUCTS],
         code=code_version("association"),
-    benchmark:
-        f"{BENCH}/association.tsv",
-    log:
-        f"{LOGS}/association.log",
     script:
         "../scripts/association.py"
-

@@ -3,7 +3,9 @@ import functools
 import os
 from pathlib import Path
 
-MIRICAL_ROOT = Path(workflow.basedir)  # sys.path and PYTHONPATH are set in the Snakefile
+# The package beside the Snakefile is importable here (sys.path, set in the Snakefile) and in every
+# job, because Snakemake's script preamble extends each job's sys.path with this process's sys.path.
+MIRICAL_ROOT = Path(workflow.basedir)
 
 # Library caches (matplotlib's font cache) go under .snakemake/, not the user's home.
 os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))

@@ -3,19 +3,21 @@ if DEMO is not None:
 
     rule simulate:
         output:
+            **DEMO.references,
             science=DEMO.science,
             background=DEMO.background,
             truth=f"{DEMO.folder}/truth.ecsv",
-            **DEMO.references,
-        params:
-            demo=config["demo"],
-            code=code_version("simulate"),
-        benchmark:
-            f"{BENCH}/simulate.tsv",
         log:
             f"{LOGS}/simulate.log",
+        benchmark:
+            f"{BENCH}/simulate.tsv"
+        conda:
+            "../envs/mirical.yaml"
         resources:
             mem_mb=2000,
             runtime=10,
+        params:
+            demo=config["demo"],
+            code=code_version("simulate"),
         script:
             "../scripts/simulate.py"

@@ -4,15 +4,17 @@ rule mosaic:
         cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
         i2d=LAYOUT.mosaic(),
-    params:
-        step=step_params("mosaic"),
-        code=code_version("mosaic"),
-    benchmark:
-        f"{BENCH}/mosaic.tsv",
     log:
         f"{LOGS}/mosaic.log",
+    benchmark:
+        f"{BENCH}/mosaic.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        step=step_params("mosaic"),
+        code=code_version("mosaic"),
     script:
         "../scripts/mosaic.py"

@@ -3,25 +3,27 @@
 # every reference file the product used.
 rule photom:
     input:
-        exposure=rules.flat_field.output.exposure,
         **ref_inputs("photom"),
+        exposure=rules.flat_field.output.exposure,
     output:
         cal=LAYOUT.cal("{product}"),
         refs=LAYOUT.refs("{product}"),
+    log:
+        f"{LOGS}/photom/{{product}}.log",
+    benchmark:
+        f"{BENCH}/photom/{{product}}.tsv"
+    group:
+        EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         step=step_params("photom"),
         errors=ref_errors(*REFTYPES),
         science=science,
         references=chosen_references,
         code=code_version("photom"),
-    benchmark:
-        f"{BENCH}/photom/{{product}}.tsv",
-    log:
-        f"{LOGS}/photom/{{product}}.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    group:
-        EXPOSURE_GROUP
     script:
         "../scripts/photom.py"

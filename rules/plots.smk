@@ -12,15 +12,17 @@ rule plot_exposure:
             category="Exposures",
             labels={"product": "{product}", "figure": "rate vs cal"},
         ),
-    params:
-        code=code_version("plot_exposure"),
-    benchmark:
-        f"{BENCH}/plots/{{product}}_rate_cal.tsv",
     log:
         f"{LOGS}/plots/{{product}}_rate_cal.log",
+    benchmark:
+        f"{BENCH}/plots/{{product}}_rate_cal.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=code_version("plot_exposure"),
     script:
         "../scripts/plot_exposure.py"
 
@@ -38,15 +40,17 @@ rule plot_steps:
             category="Exposures",
             labels={"product": "{product}", "figure": "through the steps"},
         ),
-    params:
-        code=code_version("plot_steps"),
-    benchmark:
-        f"{BENCH}/plots/{{product}}_steps.tsv",
     log:
         f"{LOGS}/plots/{{product}}_steps.log",
+    benchmark:
+        f"{BENCH}/plots/{{product}}_steps.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=code_version("plot_steps"),
     script:
         "../scripts/plot_steps.py"
 
@@ -67,16 +71,18 @@ rule plot_mosaic:
             category="Mosaic",
             labels={"figure": "weight map (WHT)"},
         ),
-    params:
-        name=NAME,
-        code=code_version("plot_mosaic"),
-    benchmark:
-        f"{BENCH}/plots/mosaic.tsv",
     log:
         f"{LOGS}/plots/mosaic.log",
+    benchmark:
+        f"{BENCH}/plots/mosaic.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        name=NAME,
+        code=code_version("plot_mosaic"),
     script:
         "../scripts/plot_mosaic.py"
 
@@ -92,17 +98,18 @@ rule plot_footprints:
             category="Mosaic",
             labels={"figure": "footprints (S_REGION)"},
         ),
+    log:
+        f"{LOGS}/plots/footprints.log",
+    benchmark:
+        f"{BENCH}/plots/footprints.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         name=NAME,
         products=PRODUCT_NAMES,
         code=code_version("plot_footprints"),
-    benchmark:
-        f"{BENCH}/plots/footprints.tsv",
-    log:
-        f"{LOGS}/plots/footprints.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
     script:
         "../scripts/plot_footprints.py"
-

@@ -4,17 +4,19 @@ rule resample:
         cal=rules.photom.output.cal,
     output:
         i2d=LAYOUT.i2d("{product}"),
-    params:
-        step=step_params("resample"),
-        code=code_version("resample"),
-    benchmark:
-        f"{BENCH}/resample/{{product}}.tsv",
     log:
         f"{LOGS}/resample/{{product}}.log",
+    benchmark:
+        f"{BENCH}/resample/{{product}}.tsv"
+    group:
+        EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    group:
-        EXPOSURE_GROUP
+    params:
+        step=step_params("resample"),
+        code=code_version("resample"),
     script:
         "../scripts/resample.py"

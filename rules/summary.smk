@@ -13,15 +13,16 @@ rule summary:
             labels={"table": "calibrated products"},
         ),
         csv=LAYOUT.summary("csv"),
+    log:
+        f"{LOGS}/summary.log",
+    benchmark:
+        f"{BENCH}/summary.tsv"
+    localrule: True
+    conda:
+        "../envs/mirical.yaml"
     params:
         name=NAME,
         products=PRODUCT_NAMES,
         code=code_version("summary"),
-    benchmark:
-        f"{BENCH}/summary.tsv",
-    log:
-        f"{LOGS}/summary.log",
-    localrule: True
     script:
         "../scripts/summary.py"
-
