@@ -1,7 +1,7 @@
 """The mosaic's work on N cal files, for /usr/bin/time -v: map/reduce (default) or the serial drizzle.
 
     python bench/mosaic_scaling.py OUT.fits CAL1 CAL2 ...            # grid, one part per exposure, the sum
-    python bench/mosaic_scaling.py --serial OUT.fits CAL1 CAL2 ...   # mirical.i2d.drizzle, one at a time
+    python bench/mosaic_scaling.py --serial OUT.fits CAL1 CAL2 ...   # mirical.resample.drizzle, one at a time
 
 Map/reduce runs the three kinds of job one after the other in this process (the
 parts are written beside OUT.fits) and prints the CPU seconds of each; the
@@ -26,7 +26,7 @@ def _peak_mb() -> float:
 
 
 def serial(out: str, cals: list[str]) -> dict:
-    from mirical.i2d import drizzle
+    from mirical.resample import drizzle
 
     t, c = time.perf_counter(), time.process_time()
     exposure = drizzle(cals, PARAMS)

@@ -1,7 +1,7 @@
 """The dither mosaic as map/reduce: one grid, one drizzle per exposure, one sum.
 
 1. `write_grid`: the output grid (gwcs, shape, PXSCLRT) from all exposures'
-   footprints, computed once (`mirical.i2d.grid`) and written to an ASDF file
+   footprints, computed once (`mirical.resample.grid`) and written to an ASDF file
    that every later job reads, so all of them use the same grid.
 2. `drizzle_part` (map, one job per exposure): the exposure drizzled alone
    onto the crop of the grid that its pixels reach. The part holds the
@@ -17,7 +17,7 @@
    as the serial drizzle does, from the same per-exposure arrays
    (`Resampler.add_variances`).
 
-The serial drizzle (`mirical.i2d.drizzle`) updates SCI as a float32 running
+The serial drizzle (`mirical.resample.drizzle`) updates SCI as a float32 running
 mean, contribution by contribution; the sum above is the same mean, rounded
 differently: SCI and WHT agree to float32 rounding (tests/test_mosaic.py). The
 per-exposure variances are the serial ones except where drizzle's arithmetic on
@@ -38,11 +38,10 @@ import numpy as np
 from astropy.io import fits
 
 from mirical.errors import MiricalError
-from mirical.io import Exposure, read_exposure, write_atomic
+from mirical.io import VARIANCES, Exposure, read_exposure, write_atomic
 
 #: Keywords of the exposure copied into its part: the summed time keywords of the mosaic.
 TIME_KEYWORDS = ("EFFEXPTM", "TMEASURE", "DURATION", "EXPSTART", "EXPEND")
-VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
 
 
 @dataclass
@@ -73,14 +72,14 @@ class Part:
 
 # ----------------------------------------------------------------- 1. the grid
 def compute_grid(paths: Sequence[str], params: Mapping) -> Grid:
-    """The output grid covering the cal files ``paths`` (`mirical.i2d.grid`) and its PXSCLRT.
+    """The output grid covering the cal files ``paths`` (`mirical.resample.grid`) and its PXSCLRT.
 
     PXSCLRT is ``pixel_scale_ratio``, or with ``pixel_scale`` set, the output
     scale over the first exposure's pixel (PIXAR_SR, else its mean pixel area),
     as the serial drizzle derives it.
     """
-    from mirical.i2d import grid
-    from mirical.resample import derived_pixel_scale_ratio
+    from mirical.resample import grid
+    from mirical.resample_engine import derived_pixel_scale_ratio
     from mirical.resample_grid import output_pixel_scale
 
     out_wcs, shape, wcss = grid(paths, params)
@@ -158,7 +157,7 @@ def crop(pixmap: np.ndarray, grid_shape: Sequence[int], margin: int) -> tuple[in
 
 def drizzle_part(path: str, grid: Grid, params: Mapping) -> Part:
     """The cal file ``path`` drizzled alone onto the crop of ``grid`` that it reaches."""
-    from mirical.i2d import exposure_wcs
+    from mirical.resample import exposure_wcs
 
     exposure = read_exposure(path)
     return drizzle_exposure(exposure, exposure_wcs(path, exposure.asdf), grid, params)
@@ -166,7 +165,7 @@ def drizzle_part(path: str, grid: Grid, params: Mapping) -> Part:
 
 def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Part:
     """`drizzle_part` of an exposure in memory with its gwcs ``wcs``."""
-    from mirical.i2d import add_exposure, exposure_time, make_resampler
+    from mirical.resample import add_exposure, exposure_time, make_resampler
     from mirical.resample_grid import pixel_map
 
     pixmap = pixel_map(wcs, exposure.shape, grid.wcs)
@@ -226,7 +225,7 @@ def read_part(path: str | os.PathLike) -> Part:
 # ----------------------------------------------------------------- 3. reduce: the sum
 def reduce_parts(parts: Iterable[Part], count: int, grid: Grid, params: Mapping) -> dict:
     """The mosaic arrays from ``count`` parts in input order (streamed): `Resampler.finish`'s dict."""
-    from mirical.i2d import fillval, make_resampler
+    from mirical.resample import fillval, make_resampler
 
     ny, nx = grid.shape
     resampler = make_resampler(grid.wcs, grid.shape, params, grid.pixel_scale_ratio)
@@ -270,7 +269,7 @@ def header_exposure(path: str) -> Exposure:
 
 def mosaic(part_paths: Sequence[str], grid_path: str, first_cal: str, params: Mapping) -> Exposure:
     """The i2d mosaic from the parts (in input order), the grid and the first cal file's headers."""
-    from mirical.i2d import i2d_exposure
+    from mirical.resample import i2d_exposure
 
     grid = read_grid(grid_path)
     try:

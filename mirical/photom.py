@@ -14,8 +14,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from mirical.errors import MiricalError
-from mirical.io import Exposure, ReferenceImage, reference_name, set_status, set_units
-from mirical.subarray import covers, cut, frame
+from mirical.io import Exposure, ReferenceImage, reference_name, set_units
+from mirical.steps import set_step_status
+from mirical.subarray import cut, frame, require_covers
 
 MJYSR_TO_UJYA2 = 23.5044  # 1 MJy/sr in microJy/arcsec^2
 TIME_TABLES = ("TIMECOEFF_LINEAR", "TIMECOEFF_EXPONENTIAL", "TIMECOEFF_POWERLAW")
@@ -91,8 +92,7 @@ def calibrate(exposure: Exposure, photom_tables: Mapping[str, np.ndarray], photo
         raise MiricalError(photom_path, f"{exc} (exposure {exposure.path})") from None
     exposure.arrays.update(apply(exposure.arrays, c))
     target, source = frame(exposure.primary), area.frame
-    if not covers(source, target):
-        raise MiricalError(area.path, f"area map covers {source} but exposure {exposure.path} is {target}")
+    require_covers(area.path, "area map", source, exposure.path, target)
     exposure.arrays["AREA"] = cut(area.arrays["SCI"], source, target).astype(np.float32)
     for key in ("PIXAR_SR", "PIXAR_A2"):
         if key not in area.header:
@@ -105,5 +105,5 @@ def calibrate(exposure: Exposure, photom_tables: Mapping[str, np.ndarray], photo
     set_units(exposure, "MJy/sr")
     exposure.primary["R_PHOTOM"] = (reference_name(photom_path), "photom reference file")
     exposure.primary["R_AREA"] = (reference_name(area.path), "pixel area reference file")
-    set_status(exposure, "S_PHOTOM", "COMPLETE")
+    set_step_status(exposure, "photom", "COMPLETE")
     return exposure, c

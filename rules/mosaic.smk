@@ -1,56 +1,45 @@
 # The dither mosaic as map/reduce (mirical/mosaic.py): the output grid once (mosaic_grid),
 # each exposure drizzled alone onto its crop of that grid (mosaic_drizzle, one job per
 # product, in parallel), and the sum of those parts into the mosaic (mosaic).
-MOSAIC_CODE = code_version("mosaic", "i2d", "resample", "resample_grid")
-# The mosaic keys that shape the grid (the others only change the drizzle).
-MOSAIC_GRID_KEYS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "crval", "output_shape")
-MOSAIC_GRID = f"{INTER}/{NAME}_mosaic_grid.asdf"
-
-
-def mosaic_inputs(wildcards):
-    """The parts in product order (bit i of CON is product i) and the first cal file's headers."""
-    first = f"{OUT}/{PRODUCT_NAMES[0]}_cal.fits"
-    if config["mosaic"]["skip"]:
-        return {"first": first}
-    parts = [f"{INTER}/{p}_mosaic_part.fits" for p in PRODUCT_NAMES]
-    return {"grid": MOSAIC_GRID, "parts": parts, "first": first}
-
-
 rule mosaic_grid:
     input:
-        cal=expand(f"{OUT}/{{product}}_cal.fits", product=PRODUCT_NAMES),
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
-        grid=MOSAIC_GRID,
-    params:
-        step={key: config["mosaic"][key] for key in MOSAIC_GRID_KEYS},
-        code=MOSAIC_CODE,
-    benchmark:
-        f"{BENCH}/mosaic_grid.tsv",
+        grid=LAYOUT.mosaic_grid(),
     log:
         f"{LOGS}/mosaic_grid.log",
+    benchmark:
+        f"{BENCH}/mosaic_grid.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        step={key: step_params("mosaic")[key] for key in MOSAIC_GRID_KEYS},
+        code=code_version("mosaic_grid"),
     script:
         "../scripts/mosaic_grid.py"
 
 
 rule mosaic_drizzle:
     input:
-        cal=f"{OUT}/{{product}}_cal.fits",
-        grid=MOSAIC_GRID,
+        cal=rules.photom.output.cal,
+        grid=rules.mosaic_grid.output.grid,
     output:
-        part=f"{INTER}/{{product}}_mosaic_part.fits",
-    params:
-        step=dict(config["mosaic"]),
-        code=MOSAIC_CODE,
-    benchmark:
-        f"{BENCH}/mosaic_drizzle/{{product}}.tsv",
+        part=LAYOUT.mosaic_part("{product}"),
     log:
         f"{LOGS}/mosaic_drizzle/{{product}}.log",
+    benchmark:
+        f"{BENCH}/mosaic_drizzle/{{product}}.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        step=step_params("mosaic"),
+        code=code_version("mosaic_drizzle"),
     script:
         "../scripts/mosaic_drizzle.py"
 
@@ -59,16 +48,18 @@ rule mosaic:
     input:
         unpack(mosaic_inputs),
     output:
-        mosaic=f"{OUT}/{NAME}_i2d.fits",
-    params:
-        step=dict(config["mosaic"]),
-        code=MOSAIC_CODE,
-    benchmark:
-        f"{BENCH}/mosaic.tsv",
+        i2d=LAYOUT.mosaic(),
     log:
         f"{LOGS}/mosaic.log",
+    benchmark:
+        f"{BENCH}/mosaic.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        step=step_params("mosaic"),
+        code=code_version("mosaic"),
     script:
         "../scripts/mosaic.py"

@@ -1,14 +1,14 @@
 """Rule mosaic: the per-exposure parts summed into one mosaic (no second drizzle)."""
-from mirical.io import add_history, read_exposure, set_status, write_exposure
+from mirical.io import add_history, read_exposure, write_exposure
 from mirical.runner import log, main
+from mirical.steps import mark_skipped
 
 
 def run(snakemake):
     params = snakemake.params.step
     if params["skip"]:
         exposure = read_exposure(snakemake.input.first)
-        set_status(exposure, "S_RESAMP", "SKIPPED")
-        log.info("mosaic SKIPPED (the output is the first cal exposure, not a mosaic)")
+        mark_skipped(exposure, "mosaic", "mosaic", "skip requested: the output is the first cal exposure")
     else:
         from mirical.mosaic import mosaic
 
@@ -16,7 +16,7 @@ def run(snakemake):
         exposure = mosaic(parts, snakemake.input.grid, snakemake.input.first, params)
         log.info("mosaic of %d exposure(s): %dx%d pixels", len(parts), exposure.shape[1], exposure.shape[0])
     add_history(exposure, "mosaic", params)
-    write_exposure(exposure, snakemake.output.mosaic)
+    write_exposure(exposure, snakemake.output.i2d)
 
 
 main(snakemake, run)
