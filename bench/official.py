@@ -24,7 +24,7 @@ Each prints one JSON line of timings (seconds) on stdout. ``cases`` (what
 tests/test_official.py runs, one process for the whole matrix) reads a list of
 {"asn", "refs": {reftype: path}, "outdir", "mosaic"} and for each runs image2, the
 mosaic ``<mosaic>_i2d.fits`` of its cal files, and writes ``<cal>.radec.npy``: the
-official WCS (RA, Dec) of every cal file on `wcs_grid` pixels.
+official WCS of every cal file on a grid of pixels spanning it (x, y, RA, Dec).
 """
 
 from __future__ import annotations
@@ -144,27 +144,32 @@ def mosaic(outdir: str, name: str, cals: list[str]) -> dict:
 
 
 def save_radec(cal: Path) -> None:
-    """The official WCS of ``cal`` on `wcs_grid`, as ``<cal>.radec.npy`` (2 x n x n, degrees)."""
+    """The official WCS of ``cal`` on `wcs_grid`: ``<cal>.radec.npy`` holds x, y, RA, Dec (4 x n x n)."""
     import numpy as np
     from stdatamodels.jwst import datamodels
 
     with datamodels.open(str(cal)) as model:
-        ra, dec = model.meta.wcs(*wcs_grid(model.data.shape), with_bounding_box=False)
-    np.save(f"{cal}.radec.npy", np.array([ra, dec]))
+        x, y = wcs_grid(model.data.shape)
+        ra, dec = model.meta.wcs(x, y, with_bounding_box=False)
+    np.save(f"{cal}.radec.npy", np.array([x, y, ra, dec]))
 
 
 def cases(path: str) -> dict:
     """image2 + mosaic + WCS grid for every case of a CASES.json list; timings per case."""
-    timings = {}
+    timings, errors = {}, {}
     for case in json.loads(Path(path).read_text()):
         t0 = time.perf_counter()
-        image2(case["asn"], case["refs"], case["outdir"])
-        cals = sorted(Path(case["outdir"]).glob("*_cal.fits"))
-        for cal in cals:
-            save_radec(cal)
-        mosaic(case["outdir"], case["mosaic"], [str(c) for c in cals])
+        try:
+            os.chdir(Path(case["asn"]).parent)  # the pipeline opens members relative to the working folder
+            image2(case["asn"], case["refs"], case["outdir"])
+            cals = sorted(Path(case["outdir"]).glob("*_cal.fits"))
+            for cal in cals:
+                save_radec(cal)
+            mosaic(case["outdir"], case["mosaic"], [str(c) for c in cals])
+        except Exception as exc:  # one failing case must not hide the others' results
+            errors[case["mosaic"]] = f"{type(exc).__name__}: {exc}"
         timings[case["mosaic"]] = round(time.perf_counter() - t0, 3)
-    return {"case_s": timings, "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {"case_s": timings, "errors": errors, "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 def main(argv: list[str]) -> None:
