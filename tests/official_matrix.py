@@ -65,7 +65,7 @@ class Case:
         if self.subarray == "FULL":
             refs = "FULL refs"
         return (f"{self.subarray}, {self.filter}, {refs}, {self.n_science} sci + {self.n_background} bkg, "
-                f"{self.time_dependence} photom, RA {self.ra:g} Dec {self.dec:+g}, VA {self.va_scale:.7g}")
+                f"{self.time_dependence} photom, RA {self.ra:.7g} Dec {self.dec:+g}, VA {self.va_scale:.7g}")
 
 
 CASES = [
