@@ -62,8 +62,6 @@ class Case:
 
     def describe(self) -> str:
         refs = f"{self.subarray} refs" if self.own_refs else "FULL refs"
-        if self.subarray == "FULL":
-            refs = "FULL refs"
         return (f"{self.subarray}, {self.filter}, {refs}, {self.n_science} sci + {self.n_background} bkg, "
                 f"{self.time_dependence} photom, RA {self.ra:.7g} Dec {self.dec:+g}, VA {self.va_scale:.7g}")
 
@@ -147,8 +145,9 @@ def write_photom(path: Path, case: Case) -> None:
                   fits.BinTableHDU.from_columns(columns, name=extname)]).writeto(path, overwrite=True)
 
 
-def write_references(case: Case, folder: Path, shared: dict[str, str]) -> dict[str, str]:
-    """The case's flat, photom and area (distortion and filteroffset are ``shared``); paths by type."""
+def write_references(case: Case, folder: Path, shared: dict[str, str]) -> tuple[dict[str, str], np.ndarray]:
+    """The case's flat, photom and area (distortion and filteroffset are ``shared``): paths by type,
+    and the full-frame flat (what the simulated exposures are multiplied by)."""
     folder.mkdir(parents=True)
     frame = sim.SUBARRAYS[case.subarray] if case.own_refs else FULL
     label = case.subarray if case.own_refs else "FULL"
@@ -164,7 +163,7 @@ def write_references(case: Case, folder: Path, shared: dict[str, str]) -> dict[s
         _set_frame(Path(refs[reftype]), label)
     refs["photom"] = str(folder / f"jwst_miri_photom_{case.time_dependence}.fits")
     write_photom(Path(refs["photom"]), case)
-    return refs
+    return refs, flat
 
 
 # ------------------------------------------------------------------ exposures
@@ -185,15 +184,12 @@ def spoil_background(arrays: dict, rng: np.random.Generator, k: int) -> dict:
     return arrays
 
 
-def write_exposure(path: Path, case: Case, settings: sim.DemoSettings, dither: int, refs: dict[str, str],
+def write_exposure(path: Path, case: Case, settings: sim.DemoSettings, dither: int, flat: np.ndarray,
                    spoil_k: int | None = None) -> None:
     """Simulate one rate file (dither < 0: a background) and write it as MAST does."""
     plain = path.parent.parent / "plain" / path.name
     plain.parent.mkdir(exist_ok=True)
     area, nominal = full_area()
-    with fits.open(refs["flat"]) as hdul:
-        flat = cut(hdul["SCI"].data.astype(np.float64), sim.SUBARRAYS[case.subarray] if case.own_refs else FULL,
-                   FULL, fill=np.nan)
     sim.write_exposure_file(str(plain), settings, dither, sim.make_truth(settings), {}, area,
                             nominal / sim.ARCSEC2_PER_SR, flat)
     arrays, primary, sci = read_plain(plain)
@@ -208,16 +204,16 @@ def write_exposure(path: Path, case: Case, settings: sim.DemoSettings, dither: i
 
 def write_case(case: Case, folder: Path, shared: dict[str, str]) -> dict:
     """References, rate files and the image2 association of ``case`` under ``folder``."""
-    refs = write_references(case, folder / "reference", shared)
+    refs, flat = write_references(case, folder / "reference", shared)
     settings = settings_for(case)
     prefix = f"jw0{sum(map(ord, case.name)) % 10000:04d}"
     science = [folder / "mast" / f"{prefix}001001_02101_{i + 1:05d}_mirimage_rate.fits" for i in range(case.n_science)]
     for i, path in enumerate(science):
-        write_exposure(path, case, settings, i, refs)
+        write_exposure(path, case, settings, i, flat)
     background = [folder / "mast" / f"{prefix}002001_02101_{k + 1:05d}_mirimage_rate.fits"
                   for k in range(case.n_background)]
     for k, path in enumerate(background):
-        write_exposure(path, case, dataclasses.replace(settings, seed=settings.seed + 7 * k), -1, refs, spoil_k=k)
+        write_exposure(path, case, dataclasses.replace(settings, seed=settings.seed + 7 * k), -1, flat, spoil_k=k)
     asn = folder / f"{case.name}_lvl2_asn.json"
     make_association([str(p) for p in science], [str(p) for p in background], case.name, asn)
     return {"asn": str(asn), "refs": refs}
