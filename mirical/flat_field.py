@@ -1,10 +1,17 @@
 """flat_field: divide by the flat and propagate its uncertainty.
 
-As calwebb_image2's flat_field for MIRI imaging: flat pixels that are NaN or
-zero are flagged DO_NOT_USE + NO_FLAT_FIELD; every DO_NOT_USE flat pixel is
-set to 1 (no correction); SCI /= f, VAR_POISSON and VAR_RNOISE /= f^2,
-VAR_FLAT = SCI_new^2 ERR_f^2 / f^2, ERR = sqrt(sum of the variances),
-DQ |= flat DQ. Finally NaN and DO_NOT_USE are made consistent across arrays.
+As jwst 3.0.0 ``jwst/flatfield/flat_field.py`` (``apply_flat_field``, the path
+of MIRI imaging), with its float32 arithmetic in the same order:
+
+* flat DQ |= DO_NOT_USE + NO_FLAT_FIELD where the flat is NaN or zero;
+* flat DQ |= DO_NOT_USE where the flat DQ has NO_FLAT_FIELD;
+* the flat is set to 1 where its DQ has DO_NOT_USE (its ERR is left as it is);
+* SCI /= f; VAR_FLAT = SCI^2 / f^2 * ERR_f^2; VAR_POISSON, VAR_RNOISE /= f^2;
+  ERR = sqrt(VAR_POISSON + VAR_RNOISE + VAR_FLAT);
+* DQ |= the flat DQ, every bit (UNRELIABLE_FLAT is carried, not acted on);
+* ``jwst/lib/pipe_utils.py`` ``match_nans_and_flags``: a pixel NaN in SCI, ERR
+  or a VAR_* array, or DO_NOT_USE in DQ, becomes NaN in all of them and
+  DO_NOT_USE in DQ.
 """
 
 from __future__ import annotations
@@ -12,37 +19,34 @@ from __future__ import annotations
 import numpy as np
 
 from mirical.dqflags import DO_NOT_USE, NO_FLAT_FIELD
-from mirical.errors import MiricalError
 from mirical.io import Exposure, ReferenceImage, reference_name, set_status
-from mirical.subarray import covers, cut, frame
+from mirical.subarray import cut, frame, require_covers
 
 VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
 
 
-def prepare_flat(flat: np.ndarray, flat_err: np.ndarray, flat_dq: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flag unusable flat pixels and neutralise them (value 1, error 0)."""
-    flat = np.array(flat, dtype=np.float64)
-    flat_err = np.array(flat_err, dtype=np.float64)
+def prepare_flat(flat: np.ndarray, flat_dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flat (float32, as a FlatModel holds it) and its DQ with unusable pixels flagged and set to 1."""
+    flat = np.array(flat, dtype=np.float32)
     flat_dq = np.array(flat_dq, dtype=np.uint32)
-    bad = ~np.isfinite(flat) | (flat == 0)
-    flat_dq[bad] |= DO_NOT_USE | NO_FLAT_FIELD
-    unusable = (flat_dq & DO_NOT_USE) != 0
-    flat[unusable] = 1.0
-    flat_err[unusable] = 0.0
-    return flat, flat_err, flat_dq
+    flat_dq[np.isnan(flat) | (flat == 0)] |= DO_NOT_USE | NO_FLAT_FIELD
+    flat_dq[(flat_dq & NO_FLAT_FIELD) != 0] |= DO_NOT_USE
+    flat[(flat_dq & DO_NOT_USE) != 0] = 1.0
+    return flat, flat_dq
 
 
 def apply(arrays: dict[str, np.ndarray], flat: np.ndarray, flat_err: np.ndarray,
           flat_dq: np.ndarray) -> dict[str, np.ndarray]:
-    """Flat-field SCI/ERR/DQ/VAR_* (already on the same frame as the flat)."""
-    flat, flat_err, flat_dq = prepare_flat(flat, flat_err, flat_dq)
+    """Flat-field SCI/ERR/DQ/VAR_* (already on the same frame as the flat), in float32."""
+    flat, flat_dq = prepare_flat(flat, flat_dq)
+    flat_err = np.asarray(flat_err, dtype=np.float32)
+    flat_squared = flat * flat
     out = dict(arrays)
-    with np.errstate(invalid="ignore", over="ignore"):
-        sci = arrays["SCI"].astype(np.float64) / flat
-        var_p = arrays["VAR_POISSON"].astype(np.float64) / flat**2
-        var_r = arrays["VAR_RNOISE"].astype(np.float64) / flat**2
-        var_f = sci**2 * flat_err**2 / flat**2
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        sci = arrays["SCI"].astype(np.float32) / flat
+        var_f = sci**2 / flat_squared * flat_err**2
+        var_p = arrays["VAR_POISSON"].astype(np.float32) / flat_squared
+        var_r = arrays["VAR_RNOISE"].astype(np.float32) / flat_squared
         err = np.sqrt(var_p + var_r + var_f)
     out.update(SCI=sci, VAR_POISSON=var_p, VAR_RNOISE=var_r, VAR_FLAT=var_f, ERR=err,
                DQ=arrays["DQ"].astype(np.uint32) | flat_dq)
@@ -50,14 +54,14 @@ def apply(arrays: dict[str, np.ndarray], flat: np.ndarray, flat_err: np.ndarray,
 
 
 def match_nans_and_flags(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """NaN anywhere or DO_NOT_USE -> NaN in every float array and DO_NOT_USE set."""
+    """NaN in SCI, ERR or a VAR_*, or DO_NOT_USE -> NaN in every float array and DO_NOT_USE set."""
     floats = ("SCI", "ERR") + tuple(v for v in VARIANCES if v in arrays)
     bad = (arrays["DQ"] & DO_NOT_USE) != 0
     for name in floats:
-        bad |= ~np.isfinite(arrays[name])
+        bad |= np.isnan(arrays[name])
     out = dict(arrays)
     for name in floats:
-        out[name] = np.where(bad, np.nan, arrays[name]).astype(np.float32)
+        out[name] = np.where(bad, np.float32(np.nan), arrays[name]).astype(np.float32)
     out["DQ"] = np.where(bad, arrays["DQ"] | DO_NOT_USE, arrays["DQ"]).astype(np.uint32)
     return out
 
@@ -68,9 +72,7 @@ def calibrate(exposure: Exposure, flat: ReferenceImage) -> tuple[Exposure, float
     Returns the exposure and the median flat value applied.
     """
     target, source = frame(exposure.primary), flat.frame
-    if not covers(source, target):
-        raise MiricalError(flat.path, f"flat covers {source} but exposure {exposure.path} is {target} "
-                                      "(xstart, ystart, xsize, ysize)")
+    require_covers(flat.path, "flat", source, exposure.path, target)
     f = cut(flat.arrays["SCI"], source, target)
     f_err = cut(flat.arrays["ERR"], source, target)
     f_dq = cut(flat.arrays["DQ"], source, target, fill=0)  # an integer array: no NaN fill

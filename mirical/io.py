@@ -248,8 +248,7 @@ class ReferenceImage:
 
         ny, nx = self.arrays["SCI"].shape
         header = dict(self.header)
-        header.setdefault("SUBSIZE1", nx)
-        header.setdefault("SUBSIZE2", ny)
+        header["SUBSIZE1"], header["SUBSIZE2"] = nx, ny  # the array's size wins (jwst ref_matches_sci)
         return frame(header)
 
 

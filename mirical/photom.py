@@ -15,7 +15,7 @@ import numpy as np
 
 from mirical.errors import MiricalError
 from mirical.io import Exposure, ReferenceImage, reference_name, set_status, set_units
-from mirical.subarray import covers, cut, frame
+from mirical.subarray import cut, frame, require_covers
 
 MJYSR_TO_UJYA2 = 23.5044  # 1 MJy/sr in microJy/arcsec^2
 TIME_TABLES = ("TIMECOEFF_LINEAR", "TIMECOEFF_EXPONENTIAL", "TIMECOEFF_POWERLAW")
@@ -102,8 +102,7 @@ def calibrate(exposure: Exposure, photom_tables: Mapping[str, np.ndarray], photo
         raise MiricalError(photom_path, f"{exc} (exposure {exposure.path})") from None
     exposure.arrays.update(apply(exposure.arrays, c))
     target, source = frame(exposure.primary), area.frame
-    if not covers(source, target):
-        raise MiricalError(area.path, f"area map covers {source} but exposure {exposure.path} is {target}")
+    require_covers(area.path, "area map", source, exposure.path, target)
     exposure.arrays["AREA"] = cut(area.arrays["SCI"], source, target).astype(np.float32)
     for key in ("PIXAR_SR", "PIXAR_A2"):
         if key not in area.header:

@@ -412,6 +412,55 @@ def select(reftype: str, source: str | os.PathLike, exposure_header: Mapping,
     return str(source)
 
 
+# Selectors a reference named in ``reference_files`` may differ in from the exposure.
+# The official pipeline uses an override file whatever its header says; these keywords
+# only decide which file CRDS would pick (a full-frame flat is cut to the exposure's
+# subarray by geometry), so a mismatch is a warning. Every other selector (REFTYPE,
+# INSTRUME, DETECTOR, FILTER, EXP_TYPE, ...) changes the science: still an error.
+LENIENT_SELECTORS = ("SUBARRAY", "READPATT")
+
+
+def named_reference_warnings(reftype: str, path: str | os.PathLike, exposure_header: Mapping,
+                             exposure_name: str) -> list[str]:
+    """Check a reference file the user named (as the official ``override_<reftype>``).
+
+    Returns
+    -------
+    list of str
+        One text per mismatch the file is used despite: SUBARRAY, READPATT
+        (``LENIENT_SELECTORS``) or a USEAFTER later than the exposure.
+
+    Raises
+    ------
+    ReferenceSelectionError
+        If the file is of another REFTYPE or differs in any other selector.
+    ReferenceFileError
+        If the file cannot be read or has no USEAFTER.
+    """
+    reftype = reftype.lower()
+    meta = read_reference_meta(path)
+    if _text(meta.get("REFTYPE", "")) != reftype.upper():
+        raise ReferenceSelectionError(f"{reftype} reference {path} {_mismatch_text(meta, exposure_header, 'REFTYPE')}"
+                                      f" (exposure {exposure_name})")
+    warned = []
+    for keyword in EXPOSURE_SELECTORS[reftype]:
+        exp = exposure_header.get(keyword)
+        if _match(_ref_value(meta, keyword), "UNDEFINED" if exp is None else _text(exp), keyword) is not None:
+            continue
+        text = f"{reftype} reference {path} {_mismatch_text(meta, exposure_header, keyword)}"
+        if keyword not in LENIENT_SELECTORS:
+            raise ReferenceSelectionError(f"{text} (exposure {exposure_name})")
+        warned.append(text)
+    try:
+        when = observation_time(exposure_header)
+    except ValueError as exc:
+        raise ReferenceSelectionError(f"exposure {exposure_name}: {exc}") from exc
+    if _useafter(Path(path), meta) > when:
+        warned.append(f"{reftype} reference {path} has USEAFTER {meta['USEAFTER']}, later than the "
+                      f"exposure ({when.isoformat()})")
+    return warned
+
+
 def _select_from_folder(reftype: str, folder: Path, exposure_header: Mapping,
                         exposure_name: str, when: datetime) -> str:
     by_weight: dict[int, list[tuple[datetime, Path]]] = {}
@@ -518,8 +567,8 @@ def _sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def selection_record(selected: Mapping[str, str],
-                     crds_context: str | None = None) -> dict[str, dict[str, Any]]:
+def selection_record(selected: Mapping[str, str], crds_context: str | None = None,
+                     warnings: Mapping[str, list[str]] | None = None) -> dict[str, dict[str, Any]]:
     """Provenance of the references chosen for one product.
 
     Parameters
@@ -528,11 +577,14 @@ def selection_record(selected: Mapping[str, str],
         Reference type -> path of the chosen file.
     crds_context : str, optional
         The CRDS context, when the files were chosen by CRDS.
+    warnings : mapping, optional
+        Reference type -> what a named file was used despite
+        (`named_reference_warnings`).
 
     Returns
     -------
     dict
-        JSON-ready ``{reftype: {path, name, useafter, sha256, keyword, value}}``;
+        JSON-ready ``{reftype: {path, name, useafter, sha256, keyword, value, warnings}}``;
         ``keyword``/``value`` are the product's FITS keyword (``R_FLAT`` ...)
         and its value as mirical writes it: ``crds://NAME`` for a CRDS choice,
         else the file name (the full path and checksum are in this record, so
@@ -551,6 +603,7 @@ def selection_record(selected: Mapping[str, str],
             "sha256": _sha256(absolute),
             "keyword": REF_KEYWORDS[reftype],
             "value": f"crds://{name}" if crds_context else name,
+            "warnings": list((warnings or {}).get(reftype, [])),
         }
         if crds_context:
             entry["crds_context"] = crds_context
@@ -559,15 +612,17 @@ def selection_record(selected: Mapping[str, str],
 
 
 def provenance_record(product: str, science: str, selected: Mapping[str, str],
-                      errors: Mapping[str, str]) -> dict[str, Any]:
+                      errors: Mapping[str, str],
+                      warnings: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
     """The ``{product}_refs.json`` record: the references one product used, and why any is missing.
 
     ``selected`` maps reference type -> path (see `selection_record`); ``errors``
-    maps reference type -> why none could be chosen ('' when one was).
+    maps reference type -> why none could be chosen ('' when one was);
+    ``warnings`` maps reference type -> what a named file was used despite.
     """
     return {
         "product": product,
         "science": os.path.basename(science),
-        "references": selection_record(selected),
+        "references": selection_record(selected, warnings=warnings),
         "errors": {t: e for t, e in errors.items() if e},
     }

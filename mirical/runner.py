@@ -33,17 +33,53 @@ def main(snakemake: Any, body: Callable[[Any], None]) -> None:
         sys.exit(1)
 
 
+def is_named(snakemake: Any, reftype: str, path: str) -> bool:
+    """True when ``path`` is the file the config names in ``reference_files`` (not a folder's or CRDS's choice)."""
+    named = (snakemake.config.get("reference_files") or {}).get(reftype)
+    return bool(named) and os.path.isfile(named) and os.path.samefile(named, path)
+
+
 def reference(snakemake: Any, reftype: str, exposure_header: Any, exposure_path: str) -> str:
-    """The reference file of ``reftype`` for this job, checked against the exposure."""
+    """The reference file of ``reftype`` for this job, checked against the exposure.
+
+    A file chosen from a folder or by CRDS must fit as CRDS requires; a file the
+    user named is used as the official override is, with one warning line for
+    what it is used despite (`reffiles.named_reference_warnings`).
+    """
     error = snakemake.params.errors.get(reftype)
     if error:
         raise MiricalError(exposure_path, f"no {reftype} reference file: {error}")
     path = str(getattr(snakemake.input, reftype))
-    from mirical.reffiles import ReferenceFileError, ReferenceSelectionError, select
+    from mirical.reffiles import ReferenceFileError, ReferenceSelectionError, named_reference_warnings, select
 
+    name = os.path.basename(exposure_path)
     try:
-        return select(reftype, path, exposure_header, os.path.basename(exposure_path))
+        if is_named(snakemake, reftype, path):
+            warned = named_reference_warnings(reftype, path, exposure_header, name)
+            if warned:
+                log.warning("%s: used as named in reference_files although %s", name, "; ".join(warned))
+            return path
+        return select(reftype, path, exposure_header, name)
     except ReferenceFileError as exc:
         raise MiricalError(exc.path, exc.reason) from None
     except ReferenceSelectionError as exc:
         raise MiricalError(path, str(exc)) from None
+
+
+def named_warnings(snakemake: Any, references: dict[str, str], exposure_header: Any,
+                   exposure_path: str) -> dict[str, list[str]]:
+    """For the provenance: reference type -> what each named file was used despite.
+
+    A mismatch that its step would refuse is recorded too: its step was skipped.
+    """
+    from mirical.reffiles import ReferenceSelectionError, named_reference_warnings
+
+    out = {}
+    for reftype, path in references.items():
+        if is_named(snakemake, reftype, path):
+            try:
+                out[reftype] = named_reference_warnings(reftype, path, exposure_header,
+                                                        os.path.basename(exposure_path))
+            except ReferenceSelectionError as exc:
+                out[reftype] = [str(exc)]
+    return out

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from mirical.errors import MiricalError
+
 FULL_SHAPE = (1024, 1032)  # (ny, nx) of the MIRI imager full frame
 
 
@@ -47,3 +49,18 @@ def covers(source: tuple[int, int, int, int], target: tuple[int, int, int, int])
     sx, sy, snx, sny = source
     tx, ty, tnx, tny = target
     return sx <= tx and sy <= ty and tx + tnx <= sx + snx and ty + tny <= sy + sny
+
+
+def describe(region: tuple[int, int, int, int]) -> str:
+    """A frame as its keywords and its detector pixel ranges (1-based, inclusive)."""
+    x, y, nx, ny = region
+    return (f"SUBSTRT1={x} SUBSTRT2={y} SUBSIZE1={nx} SUBSIZE2={ny} "
+            f"(detector x {x}-{x + nx - 1}, y {y}-{y + ny - 1})")
+
+
+def require_covers(reference: str, kind: str, source: tuple[int, int, int, int], exposure: str,
+                   target: tuple[int, int, int, int]) -> None:
+    """Raise a clear MiricalError unless the reference's ``source`` frame contains the exposure's ``target``."""
+    if not covers(source, target):
+        raise MiricalError(reference, f"the {kind} covers {describe(source)}, which does not contain "
+                                      f"exposure {exposure}'s region {describe(target)}")

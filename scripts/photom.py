@@ -6,7 +6,7 @@ from mirical.io import (CAL_STEPS, add_history, read_exposure, read_reference_im
                         write_exposure)
 from mirical.photom import TIME_TABLES, calibrate
 from mirical.reffiles import provenance_record
-from mirical.runner import log, main, reference
+from mirical.runner import log, main, named_warnings, reference
 
 
 def run(snakemake):
@@ -30,8 +30,9 @@ def run(snakemake):
     exposure.primary["DATAMODL"] = "ImageModel"
     exposure.primary["FILETYPE"] = "calibrated"
     log.info("%s: %s", product, " ".join(f"{k}={exposure.get(k, 'NOT RUN')}" for k in CAL_STEPS))
-    record = provenance_record(product, snakemake.params.science, snakemake.params.references,
-                               snakemake.params.errors)
+    references = snakemake.params.references
+    record = provenance_record(product, snakemake.params.science, references, snakemake.params.errors,
+                               named_warnings(snakemake, references, exposure.primary, exposure.path))
     write_json(record, snakemake.output.refs)
     log.info("%s: references %s", product, json.dumps({t: r["name"] for t, r in record["references"].items()}))
     write_exposure(exposure, snakemake.output.cal)

@@ -113,9 +113,50 @@ def test_lower_weight_used_when_better_match_is_too_new(tmp_path):
 
 
 def test_full_frame_flat_does_not_match_subarray(tmp_path):
+    """CRDS-strict (a folder's or CRDS's choice, re-checked by the job)."""
     path = write_flat(tmp_path / "flat.fits")
     with pytest.raises(ReferenceSelectionError, match="SUBARRAY FULL but the exposure has SUB256"):
         reffiles.select("flat", path, exposure(SUBARRAY="SUB256"), "e1")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    write_flat(folder / "flat.fits")
+    with pytest.raises(ReferenceSelectionError, match="SUBARRAY FULL but the exposure has SUB256"):
+        reffiles.select("flat", folder, exposure(SUBARRAY="SUB256"), "e1")
+
+
+# --- a file the user named: used as the official override is ------------------
+
+def test_named_file_that_fits_has_no_warning(flats):
+    assert reffiles.named_reference_warnings("flat", flats / "flat_F770W_2022.fits", exposure(), "e1") == []
+
+
+def test_named_full_frame_flat_for_a_subarray_is_a_warning(tmp_path):
+    path = write_flat(tmp_path / "flat.fits")
+    warned = reffiles.named_reference_warnings("flat", path, exposure(SUBARRAY="SUB256"), "e1")
+    assert warned == [f"flat reference {path} is for SUBARRAY FULL but the exposure has SUB256"]
+
+
+def test_named_file_subarray_readpatt_and_useafter_are_warnings(tmp_path):
+    path = write_flat(tmp_path / "flat.fits", READPATT="SLOWR1", USEAFTER="2024-01-01T00:00:00")
+    warned = reffiles.named_reference_warnings("flat", path, exposure(SUBARRAY="BRIGHTSKY"), "e1")
+    assert warned == [
+        f"flat reference {path} is for READPATT SLOWR1 but the exposure has FASTR1",
+        f"flat reference {path} is for SUBARRAY FULL but the exposure has BRIGHTSKY",
+        f"flat reference {path} has USEAFTER 2024-01-01T00:00:00, later than the exposure (2023-06-01T12:00:00)",
+    ]
+
+
+@pytest.mark.parametrize(("keys", "reftype", "message"), [
+    ({"FILTER": "F1130W"}, "flat", "is for FILTER F1130W but the exposure has F770W"),
+    ({"DETECTOR": "MIRIFULONG"}, "flat", "is for DETECTOR MIRIFULONG but the exposure has MIRIMAGE"),
+    ({"INSTRUME": "NIRCAM"}, "flat", "is for INSTRUME NIRCAM but the exposure has MIRI"),
+    ({}, "photom", "has REFTYPE FLAT"),
+])
+def test_named_file_that_changes_the_science_is_refused(tmp_path, keys, reftype, message):
+    path = write_flat(tmp_path / "flat.fits", **keys)
+    with pytest.raises(ReferenceSelectionError) as err:
+        reffiles.named_reference_warnings(reftype, path, exposure(SUBARRAY="SUB256"), "jw01_mirimage")
+    assert message in str(err.value) and str(path) in str(err.value) and "jw01_mirimage" in str(err.value)
 
 
 def test_no_match_names_exposure_and_type(flats):
@@ -225,6 +266,9 @@ def test_selection_record(flats):
     crds_entry = reffiles.selection_record({"flat": path}, "jwst_0001.pmap")["flat"]
     assert crds_entry["value"] == "crds://flat_F770W_2022.fits"
     assert crds_entry["crds_context"] == "jwst_0001.pmap"
+    assert entry["warnings"] == []
+    warned = reffiles.selection_record({"flat": path}, warnings={"flat": ["is for SUBARRAY FULL"]})
+    assert warned["flat"]["warnings"] == ["is for SUBARRAY FULL"]
 
 
 # --- CRDS, on a hand-made offline cache ------------------------------------

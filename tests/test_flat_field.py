@@ -1,0 +1,119 @@
+"""flat_field pixel by pixel, as jwst 3.0.0's apply_flat_field treats each kind of flat pixel."""
+import numpy as np
+import pytest
+
+from mirical import flat_field
+from mirical.dqflags import DO_NOT_USE, JUMP_DET, NO_FLAT_FIELD, PIXEL
+
+UNRELIABLE_FLAT = PIXEL["UNRELIABLE_FLAT"]
+HOT = PIXEL["HOT"]
+FLOATS = ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
+
+# One column per kind of flat pixel; science everywhere SCI 10, VAR_POISSON 4, VAR_RNOISE 1.
+KINDS = {  # name: (flat value, flat ERR, flat DQ)
+    "good": (2.0, 0.5, 0),
+    "nan": (np.nan, 0.5, 0),
+    "zero": (0.0, 0.5, 0),
+    "no_flat_field_finite": (2.0, 0.5, NO_FLAT_FIELD),
+    "unreliable": (4.0, 0.0, UNRELIABLE_FLAT),
+    "err_nan": (2.0, np.nan, 0),
+    "other_bit": (2.0, 0.5, HOT),
+    "do_not_use_finite": (2.0, 0.5, DO_NOT_USE),
+    "infinite": (np.inf, 0.5, 0),
+}
+COLUMN = {name: i for i, name in enumerate(KINDS)}
+
+
+@pytest.fixture(scope="module")
+def out():
+    n = len(KINDS)
+    flat, err, dq = (np.array([[k[i] for k in KINDS.values()]]) for i in range(3))
+    science = {"SCI": np.full((1, n), 10.0, np.float32), "ERR": np.full((1, n), 9.0, np.float32),
+               "DQ": np.full((1, n), JUMP_DET, np.uint32),
+               "VAR_POISSON": np.full((1, n), 4.0, np.float32), "VAR_RNOISE": np.full((1, n), 1.0, np.float32)}
+    return flat_field.apply(science, flat.astype(np.float32), err.astype(np.float32), dq.astype(np.uint32))
+
+
+def values(out, kind):
+    i = COLUMN[kind]
+    return {name: float(out[name][0, i]) for name in FLOATS}, int(out["DQ"][0, i])
+
+
+def test_good_flat_pixel(out):
+    got, dq = values(out, "good")
+    # 10/2 = 5; VAR_FLAT = 5^2 / 2^2 * 0.5^2 = 1.5625; VAR_POISSON 4/4; VAR_RNOISE 1/4;
+    # ERR = sqrt(1 + 0.25 + 1.5625) = sqrt(2.8125)
+    assert got == {"SCI": 5.0, "VAR_FLAT": 1.5625, "VAR_POISSON": 1.0, "VAR_RNOISE": 0.25,
+                   "ERR": float(np.float32(np.sqrt(np.float32(2.8125))))}
+    assert dq == JUMP_DET  # the science flags stay
+
+
+@pytest.mark.parametrize("kind", ["nan", "zero"])
+def test_nan_or_zero_flat_is_no_flat_field_and_do_not_use(out, kind):
+    got, dq = values(out, kind)
+    assert all(np.isnan(v) for v in got.values())
+    assert dq == JUMP_DET | DO_NOT_USE | NO_FLAT_FIELD
+
+
+def test_no_flat_field_with_a_finite_value_is_do_not_use(out):
+    """The flat's DQ says NO_FLAT_FIELD: jwst adds DO_NOT_USE, so every float array is NaN."""
+    got, dq = values(out, "no_flat_field_finite")
+    assert all(np.isnan(v) for v in got.values())
+    assert dq == JUMP_DET | DO_NOT_USE | NO_FLAT_FIELD
+
+
+def test_unreliable_flat_is_only_carried_into_dq(out):
+    got, dq = values(out, "unreliable")
+    # 10/4 = 2.5; VAR_FLAT 0 (flat ERR 0); VAR_POISSON 4/16; VAR_RNOISE 1/16; ERR sqrt(0.3125)
+    assert got == {"SCI": 2.5, "VAR_FLAT": 0.0, "VAR_POISSON": 0.25, "VAR_RNOISE": 0.0625,
+                   "ERR": float(np.float32(np.sqrt(np.float32(0.3125))))}
+    assert dq == JUMP_DET | UNRELIABLE_FLAT
+
+
+def test_nan_flat_error_makes_the_pixel_do_not_use(out):
+    """VAR_FLAT is NaN, and a NaN in any array is NaN in all and DO_NOT_USE (match_nans_and_flags)."""
+    got, dq = values(out, "err_nan")
+    assert all(np.isnan(v) for v in got.values())
+    assert dq == JUMP_DET | DO_NOT_USE
+
+
+def test_other_flat_bits_are_or_ed_and_the_pixel_stays_valid(out):
+    got, dq = values(out, "other_bit")
+    assert got["SCI"] == 5.0 and got["VAR_FLAT"] == 1.5625
+    assert dq == JUMP_DET | HOT
+
+
+def test_do_not_use_flat_pixel(out):
+    got, dq = values(out, "do_not_use_finite")
+    assert all(np.isnan(v) for v in got.values())
+    assert dq == JUMP_DET | DO_NOT_USE
+
+
+def test_infinite_flat_is_not_flagged(out):
+    """jwst flags NaN and zero flats only: an infinite flat divides everything to 0."""
+    got, dq = values(out, "infinite")
+    assert got == {name: 0.0 for name in FLOATS}
+    assert dq == JUMP_DET
+
+
+def test_all_arrays_are_float32(out):
+    assert all(out[name].dtype == np.float32 for name in FLOATS) and out["DQ"].dtype == np.uint32
+
+
+def test_float32_arithmetic_in_the_official_order():
+    """SCI /= f; VAR_FLAT = SCI^2 / f^2 * e^2; VAR_POISSON /= f^2, each rounded to float32."""
+    s, f, e, vp = np.float32(51.67034), np.float32(1.9256955), np.float32(0.022974364), np.float32(47.48382)
+    science = {"SCI": np.array([[s]]), "ERR": np.zeros((1, 1), np.float32), "DQ": np.zeros((1, 1), np.uint32),
+               "VAR_POISSON": np.array([[vp]]), "VAR_RNOISE": np.array([[np.float32(1.0)]])}
+    got = flat_field.apply(science, np.array([[f]]), np.array([[e]]), np.zeros((1, 1), np.uint32))
+    sci = s / f
+    f2 = f * f
+    var_flat = sci * sci / f2 * (e * e)
+    assert got["SCI"][0, 0] == sci
+    assert got["VAR_FLAT"][0, 0] == var_flat == np.float32(0.1024753)
+    assert got["VAR_POISSON"][0, 0] == vp / f2 == np.float32(12.80473)
+    assert got["ERR"][0, 0] == np.sqrt(vp / f2 + np.float32(1.0) / f2 + var_flat)
+    # The same formulas in float64, rounded once at the end, give other float32 values:
+    wide = [float(x) for x in (s, f, e, vp)]
+    assert np.float32((wide[0] / wide[1]) ** 2 * wide[2] ** 2 / wide[1] ** 2) != var_flat
+    assert np.float32(wide[3] / wide[1] ** 2) != vp / f2
