@@ -48,7 +48,7 @@ IMAGE_MEDIAN, FLUX = 1e-3, 1e-4
 @dataclass
 class Matrix:
     root: Path
-    mirical_errors: dict[str, str]  # case -> the end of Snakemake's stderr, for cases whose run failed
+    mirical_errors: dict[str, str]  # case -> its jobs' ERROR lines, for cases whose run failed
     official_errors: dict[str, str]
     metrics: dict[str, dict] = field(default_factory=dict)  # case -> product -> numbers, for the table
 
@@ -66,9 +66,9 @@ def matrix(tmp_path_factory) -> Matrix:
     """Every case through the official pipeline (one subprocess) and through mirical (one run each)."""
     root = tmp_path_factory.mktemp("official_matrix")
     written = write_matrix(root, CASES)
-    log = (root / "official.log").open("w")
+    official_log = (root / "official.log").open("w")
     official = subprocess.Popen([official_python(), str(REPO / "bench" / "official.py"), "cases",
-                                 str(root / "cases.json")], stdout=subprocess.PIPE, stderr=log, text=True)
+                                 str(root / "cases.json")], stdout=subprocess.PIPE, stderr=official_log, text=True)
     mirical_errors = {}
     for case in CASES:
         workdir = root / case.name / "mirical"
@@ -81,7 +81,7 @@ def matrix(tmp_path_factory) -> Matrix:
             errors = [line for log in logs for line in log.read_text().splitlines() if line.startswith("ERROR")]
             mirical_errors[case.name] = "\n".join(errors)[-3000:] or result.stderr[-3000:]
     stdout, _ = official.communicate(timeout=1800)
-    log.close()
+    official_log.close()
     assert official.returncode == 0, f"bench/official.py cases failed: {(root / 'official.log').read_text()[-6000:]}"
     summary = json.loads(stdout.strip().splitlines()[-1])
     official_errors = {name.removesuffix("_official"): error for name, error in summary["errors"].items()}
