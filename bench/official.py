@@ -38,8 +38,8 @@ import time
 from pathlib import Path
 
 # Before anything imports crds / stpipe.
-_CRDS_EMPTY = tempfile.mkdtemp(prefix="crds_empty_")
-os.environ["CRDS_PATH"] = _CRDS_EMPTY
+_CRDS_EMPTY = tempfile.TemporaryDirectory(prefix="crds_empty_")  # removed when the process ends
+os.environ["CRDS_PATH"] = _CRDS_EMPTY.name
 os.environ["CRDS_SERVER_URL"] = "https://127.0.0.1:9"  # nothing listens: no server is contacted
 os.environ["CRDS_MODE"] = "local"
 os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "true"
