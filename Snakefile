@@ -5,10 +5,14 @@ import sys
 
 from snakemake.utils import min_version, validate
 
-min_version("8.0")
+min_version("9.0")
+# The package beside this Snakefile, for planning here and, through Snakemake's script
+# preamble (which hands this sys.path on), for the jobs' scripts.
 sys.path.insert(0, workflow.basedir)
 
 from mirical.config import typed_values
+from mirical.planning import resolved_name
+from mirical.steps import STEPS
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
@@ -16,6 +20,7 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 
 config.update(typed_values(config))
 validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"), set_default=True)
+config["name"] = resolved_name(config)  # given, else from the association or science files
 
 
 report: "report/workflow.rst"
@@ -24,17 +29,29 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/demo.smk"
 include: "rules/association.smk"
-include: "rules/background.smk"
-include: "rules/assign_wcs.smk"
-include: "rules/flat_field.smk"
-include: "rules/photom.smk"
-include: "rules/resample.smk"
-include: "rules/mosaic.smk"
+
+
+# One rule file per step of the step table (mirical/steps.py), in its order.
+for _step in STEPS:
+
+    include: f"rules/{_step.name}.smk"
+
+
 include: "rules/plots.smk"
 include: "rules/summary.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True
+
+
+onsuccess:
+    from snakemake.logging import logger
+
+    logger.info(
+        f"mirical: products (cal, i2d, mosaic {NAME}_i2d.fits, table {NAME}_summary.html) in {OUT}/, "
+        f"figures in {LAYOUT.plots}/\n"
+        "mirical: the report with every figure and the table: the same command with --report report.html"
+    )

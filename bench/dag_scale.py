@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
+sys.path.insert(0, str(REPO))
+
+from mirical.steps import REFTYPES  # noqa: E402
 
 
 def write_large_association(folder: Path, n: int, demo_data: Path, refs: str = "folder") -> Path:

@@ -24,8 +24,8 @@ JOBS = {
     "assign_wcs": ["mirical.io", "mirical.runner", "mirical.assign_wcs", "mirical.reffiles"],
     "flat_field": ["mirical.flat_field", "mirical.io", "mirical.runner", "mirical.reffiles"],
     "photom": ["mirical.association", "mirical.io", "mirical.photom", "mirical.runner", "mirical.reffiles"],
-    "resample / mosaic": ["mirical.io", "mirical.runner", "mirical.i2d", "mirical.assign_wcs",
-                          "mirical.resample", "mirical.resample_grid"],
+    "resample / mosaic": ["mirical.io", "mirical.runner", "mirical.resample", "mirical.assign_wcs",
+                          "mirical.resample_engine", "mirical.resample_grid"],
 }
 
 CODE = """

@@ -1,4 +1,4 @@
-"""The mosaic job's work (mirical.i2d.drizzle of N cal files + write), for /usr/bin/time -v.
+"""The mosaic job's work (mirical.resample.drizzle of N cal files + write), for /usr/bin/time -v.
 
     python bench/mosaic_scaling.py OUT.fits CAL1 CAL2 ...
 
@@ -9,7 +9,7 @@ import resource
 import sys
 import time
 
-from mirical.i2d import drizzle
+from mirical.resample import drizzle
 from mirical.io import write_exposure
 
 PARAMS = {"skip": False, "pixfrac": 1.0, "kernel": "square", "fillval": "NaN", "weight_type": "ivm",

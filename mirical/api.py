@@ -166,7 +166,9 @@ def run(asn_or_config: str | os.PathLike | Mapping | None = None, output_dir: st
         Step parameters merged over the config, e.g. ``steps={"resample": {"pixfrac": 0.8},
         "background": {"skip": True}}``, ``mosaic={"pixel_scale": 0.08}``.
     name, config
-        The run's name (association/mosaic file names) and any other config values.
+        The run's name (association/mosaic file names, ``results/{name}``; default: the
+        association's file name without ``_lvl2_asn.json``, see `mirical.association.run_name`)
+        and any other config values.
     workdir
         Working directory of the run (relative paths, ``.snakemake/`` metadata);
         default the current directory, which is restored afterwards.
@@ -270,15 +272,14 @@ def _mirical_cause(exc: BaseException) -> MiricalError | None:
 
 
 def _products(names: Mapping[str, Any], workdir: Path) -> dict:
-    out = workdir / names["OUT"]
-    products = list(names["PRODUCT_NAMES"])
-    name = names["NAME"]
-    plots = [workdir / p for p in names["plot_outputs"](products)] if "plot_outputs" in names else []
+    """Absolute paths of what the run made: the files of ``rule all``, by kind (mirical.planning.Layout)."""
+    layout = names["LAYOUT"]
+    made = {kind: [str(workdir / p) for p in paths] for kind, paths in layout.products(names["PRODUCT_NAMES"]).items()}
     return {
-        "cal": [str(out / f"{p}_cal.fits") for p in products],
-        "i2d": [str(out / f"{p}_i2d.fits") for p in products],
-        "mosaic": str(out / f"{name}_i2d.fits"),
-        "plots": [str(p) for p in plots],
-        "summary": str(out / f"{name}_summary.html"),
-        "output_dir": str(out),
+        "cal": made["cal"],
+        "i2d": made["i2d"],
+        "mosaic": made["mosaic"][0],
+        "plots": made["plots"],
+        "summary": made["summary"][0],
+        "output_dir": str(workdir / layout.out),
     }

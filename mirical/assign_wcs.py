@@ -246,7 +246,8 @@ def calibrate(exposure, distortion_path: str, filteroffset_path: str):
     import warnings
 
     from mirical.asdf_extension import with_wcs
-    from mirical.io import reference_name, set_status
+    from mirical.io import reference_name
+    from mirical.steps import set_step_status
     from mirical.subarray import frame
 
     missing = [k for k in POINTING_KEYWORDS if exposure.sci_header.get(k) is None]
@@ -270,5 +271,5 @@ def calibrate(exposure, distortion_path: str, filteroffset_path: str):
     exposure.asdf = with_wcs(exposure.asdf, wcs)
     exposure.primary["R_DISTOR"] = (reference_name(distortion_path), "distortion reference file")
     exposure.primary["R_FILOFF"] = (reference_name(filteroffset_path), "filter offset reference file")
-    set_status(exposure, "S_WCS", "COMPLETE")
+    set_step_status(exposure, "assign_wcs", "COMPLETE")
     return exposure

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,3 +130,55 @@ def check_product_name(name: str, source: str) -> None:
             or any(c.isspace() for c in name):
         raise MiricalError(source, f"product name {name!r} is not a plain file name "
                                    "(no '/', '..', spaces or leading '.')")
+
+
+# What the config schema allows for `name` (schemas/config.schema.yaml).
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+ASN_SUFFIXES = ("_lvl2_asn.json", "_asn.json")
+DEMO_NAME = "demo"
+
+
+def run_name(name: str | None, association: str | os.PathLike | None = None,
+             science: Sequence[str | os.PathLike] = ()) -> str:
+    """The run's name (``{name}_i2d.fits``, ``results/{name}/``) when the config gives none.
+
+    In order: ``name`` if given; for an association, its file name without
+    ``_lvl2_asn.json``/``_asn.json``, else its ``asn_id``; for a science list, the
+    common start of the file names cut at their last ``_``/``-``/``.`` (one file: its
+    name without ``_rate.fits``); with neither, the demo's ``demo``.
+    """
+    if name is not None:
+        return name
+    if association is not None:
+        return _association_name(Path(association))
+    if science:
+        return _science_name([Path(s).name for s in science])
+    return DEMO_NAME
+
+
+def _association_name(path: Path) -> str:
+    for suffix in ASN_SUFFIXES:
+        if path.name.endswith(suffix) and NAME_PATTERN.match(path.name[:-len(suffix)]):
+            return path.name[:-len(suffix)]
+    try:
+        asn_id = json.loads(path.read_text()).get("asn_id")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        asn_id = None  # load_association reports what is wrong with the file itself
+    if isinstance(asn_id, str) and NAME_PATTERN.match(asn_id):
+        return asn_id
+    raise MiricalError(str(path), "cannot name the run: the file name does not end in _lvl2_asn.json or "
+                                  "_asn.json and there is no usable asn_id; set `name` in the config "
+                                  "(--config name=... or mirical run --name ...)")
+
+
+def _science_name(files: list[str]) -> str:
+    stems = [re.sub(r"(_rate)?\.fits(\.gz)?$", "", f, flags=re.IGNORECASE) for f in files]
+    prefix = os.path.commonprefix(stems)
+    if any(len(stem) > len(prefix) and stem[len(prefix)] not in "_.-" for stem in stems):
+        prefix = re.sub(r"[^_.-]*$", "", prefix)  # no part-token: "..._0000" of _00001, _00002
+    prefix = prefix.rstrip("_.-+")
+    if NAME_PATTERN.match(prefix):
+        return prefix
+    raise MiricalError("config science", f"cannot name the run: the science file names ({', '.join(sorted(files))}) "
+                                         "have no common start; set `name` in the config (--config name=... or "
+                                         "mirical run --name ...)")

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mirical.errors import MiricalError
-from mirical.io import Exposure, set_status
+from mirical.io import Exposure
+from mirical.steps import set_step_status
 from mirical.subarray import cut, frame
 
 
@@ -84,5 +85,5 @@ def calibrate(science: Exposure, backgrounds: list[Exposure], sigma: float = 3.0
                            "(all NaN, or not overlapping the science subarray)")
     sci, dq = subtract(science.arrays["SCI"], science.arrays["DQ"], combined)
     science.arrays.update(SCI=sci, DQ=dq)
-    set_status(science, "S_BKDSUB", "COMPLETE")
+    set_step_status(science, "background", "COMPLETE")
     return science, float(np.median(combined.sci[finite]))

@@ -14,7 +14,6 @@ Snakemake option, profile and executor works as with ``snakemake`` itself.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import subprocess
 import sys
@@ -41,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("input", nargs="?", help="an image2 association (JSON) or a config file (YAML)")
     run.add_argument("--demo", action="store_true", help="run the embedded simulated demo")
     run.add_argument("-o", "--output-dir", help="output folder (default results/{name})")
-    run.add_argument("--name", help="run name: {name}_lvl2_asn.json, {name}_i2d.fits mosaic")
+    run.add_argument("--name", help="run name: {name}_lvl2_asn.json, {name}_i2d.fits mosaic, results/{name}/ "
+                     "(default: the association's file name without _lvl2_asn.json/_asn.json; see config.yaml)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="set one config value, e.g. steps.resample.pixfrac=0.8 (repeatable)")
     run.add_argument("--configfile", action="append", default=[], metavar="YAML",
@@ -139,11 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         print(shlex.join(cmd))
         return 0
     print("mirical:", shlex.join(cmd), file=sys.stderr, flush=True)
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])  # the package for the workflow's jobs
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     try:
-        return subprocess.call(cmd, env=env)
+        return subprocess.call(cmd)
     except KeyboardInterrupt:  # snakemake got the signal too and cleans up its jobs
         return 130
 

@@ -19,10 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from mirical.dqflags import DO_NOT_USE, NO_FLAT_FIELD
-from mirical.io import Exposure, ReferenceImage, reference_name, set_status
+from mirical.io import VARIANCES, Exposure, ReferenceImage, match_nans_and_flags, reference_name
+from mirical.steps import set_step_status
 from mirical.subarray import cut, frame, require_covers
-
-VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
 
 
 def prepare_flat(flat: np.ndarray, flat_dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,19 +49,10 @@ def apply(arrays: dict[str, np.ndarray], flat: np.ndarray, flat_err: np.ndarray,
         err = np.sqrt(var_p + var_r + var_f)
     out.update(SCI=sci, VAR_POISSON=var_p, VAR_RNOISE=var_r, VAR_FLAT=var_f, ERR=err,
                DQ=arrays["DQ"].astype(np.uint32) | flat_dq)
-    return match_nans_and_flags(out)
-
-
-def match_nans_and_flags(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """NaN in SCI, ERR or a VAR_*, or DO_NOT_USE -> NaN in every float array and DO_NOT_USE set."""
-    floats = ("SCI", "ERR") + tuple(v for v in VARIANCES if v in arrays)
-    bad = (arrays["DQ"] & DO_NOT_USE) != 0
-    for name in floats:
-        bad |= np.isnan(arrays[name])
-    out = dict(arrays)
-    for name in floats:
-        out[name] = np.where(bad, np.float32(np.nan), arrays[name]).astype(np.float32)
-    out["DQ"] = np.where(bad, arrays["DQ"] | DO_NOT_USE, arrays["DQ"]).astype(np.uint32)
+    out = match_nans_and_flags(out)
+    for name in ("SCI", "ERR") + VARIANCES:
+        out[name] = out[name].astype(np.float32)
+    out["DQ"] = out["DQ"].astype(np.uint32)
     return out
 
 
@@ -79,6 +69,6 @@ def calibrate(exposure: Exposure, flat: ReferenceImage) -> tuple[Exposure, float
     exposure.arrays.update(apply(exposure.arrays, f, f_err, f_dq))
     exposure.ext_headers.setdefault("VAR_FLAT", exposure.ext_headers.get("VAR_POISSON", exposure.sci_header).copy())
     exposure.primary["R_FLAT"] = (reference_name(flat.path), "flat reference file")
-    set_status(exposure, "S_FLAT", "COMPLETE")
+    set_step_status(exposure, "flat_field", "COMPLETE")
     usable = np.isfinite(f) & (f != 0)
     return exposure, float(np.median(f[usable])) if usable.any() else float("nan")

@@ -20,6 +20,7 @@ import numpy as np
 from astropy.io import fits
 
 from mirical import __version__
+from mirical.dqflags import DO_NOT_USE
 from mirical.errors import MiricalError
 
 REQUIRED = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
@@ -139,8 +140,26 @@ def check_shapes(exposure: Exposure) -> None:
                            f"SUBSIZE1/2 = {xsize}x{ysize} does not match the SCI shape {shape[1]}x{shape[0]}")
 
 
-#: Status keywords of the calibration steps, in order (their values: COMPLETE, SKIPPED).
-CAL_STEPS = ("S_BKDSUB", "S_WCS", "S_FLAT", "S_PHOTOM")
+#: The variance arrays of an exposure, in file order.
+VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
+
+
+def match_nans_and_flags(arrays: dict[str, np.ndarray | None]) -> dict[str, np.ndarray | None]:
+    """NaN and DO_NOT_USE made consistent, as jwst's ``match_nans_and_flags``.
+
+    A pixel that is NaN in SCI, ERR or a variance array, or DO_NOT_USE in DQ,
+    becomes NaN in all of them and DO_NOT_USE in DQ. Returns new arrays (dtypes
+    kept); arrays that are absent or None, and any other entry, are left alone.
+    """
+    floats = [name for name in ("SCI", "ERR") + VARIANCES if arrays.get(name) is not None]
+    bad = (arrays["DQ"] & DO_NOT_USE) != 0
+    for name in floats:
+        bad |= np.isnan(arrays[name])
+    out = dict(arrays)
+    for name in floats:
+        out[name] = np.where(bad, np.nan, arrays[name])
+    out["DQ"] = np.where(bad, arrays["DQ"] | DO_NOT_USE, arrays["DQ"])
+    return out
 
 
 def set_status(exposure: Exposure, step_keyword: str, status: str) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from mirical.errors import MiricalError
-from mirical.io import Exposure, ReferenceImage, reference_name, set_status, set_units
+from mirical.io import Exposure, ReferenceImage, reference_name, set_units
+from mirical.steps import set_step_status
 from mirical.subarray import cut, frame, require_covers
 
 MJYSR_TO_UJYA2 = 23.5044  # 1 MJy/sr in microJy/arcsec^2
@@ -115,5 +116,5 @@ def calibrate(exposure: Exposure, photom_tables: Mapping[str, np.ndarray], photo
     set_units(exposure, "MJy/sr")
     exposure.primary["R_PHOTOM"] = (reference_name(photom_path), "photom reference file")
     exposure.primary["R_AREA"] = (reference_name(area.path), "pixel area reference file")
-    set_status(exposure, "S_PHOTOM", "COMPLETE")
+    set_step_status(exposure, "photom", "COMPLETE")
     return exposure, c

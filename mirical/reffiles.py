@@ -17,6 +17,10 @@ Selection follows the CRDS matching rules (offline, no CRDS needed):
   USEAFTER not after the exposure's DATE-OBS + TIME-OBS wins; when none of
   them is old enough, the next lower weight is tried.
 
+A single file the user names is not selected but used, as the official
+``override_<reftype>`` is (`named_reference_warnings`): SUBARRAY, READPATT and
+USEAFTER only warn; REFTYPE and the other selectors must still fit.
+
 Sources: CRDS ``crds/core/selectors.py`` (Matcher, NaMatcher, GlobMatcher,
 ``MatchSelector.winnowing_match``), ``crds/core/utils.py``
 (``condition_value``: ANY -> ``*``), ``crds/jwst/locate.py`` (P_ keyword

@@ -1,235 +1,158 @@
-"""Drizzle exposures onto a common output grid (the ``resample`` step).
+"""The resample step (rules resample and mosaic): ``_i2d`` of one exposure, or all dithers in a mosaic.
 
-Follows stcal's ``Resample`` as used by jwst's ``ResampleStep`` for imaging:
-weights from 1/VAR_RNOISE (``ivm``) or the measurement time (``exptime``),
-zero for DO_NOT_USE or NON_SCIENCE pixels; no intensity rescaling
-(``iscale = 1``); each variance array drizzled as sqrt(var) with the science
-weights, squared, and combined over exposures as
-``sum(var * w**2) / (sum w)**2 / PXSCLRT**2`` with per-output-pixel weights
-``w`` (1 / resampled VAR_RNOISE, or the measurement time); ERR is the square
-root of the summed variances.
+The grid comes from ``resample_grid.py``, the drizzling from ``resample_engine.py``.
+
+The output grid is computed from the footprints first (headers and WCS only),
+then the exposures are drizzled one at a time, so memory is the output plus a
+single input.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-import gwcs
 import numpy as np
-from drizzle.resample import Drizzle
+from astropy.io import fits
 
-from mirical.dqflags import DO_NOT_USE, NON_SCIENCE
-from mirical.resample_grid import bounding_box, mean_pixel_area, output_pixel_scale, pixel_map
+from mirical import asdf_extension
+from mirical.errors import MiricalError
+from mirical.io import Exposure, read_exposure, set_units
+from mirical.steps import set_step_status
 
-__all__ = ["KERNELS", "VARIANCES", "Resampler", "drizzle_weight", "invalid_pixels"]
-
-KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
-VARIANCES = ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
-#: DQ bits that give a pixel zero weight (jwst ResampleStep GOOD_BITS "~DO_NOT_USE+NON_SCIENCE").
-BAD_BITS = DO_NOT_USE | NON_SCIENCE
-#: Square degrees per steradian expressed in arcsec^2: (3600 * 180 / pi)^2.
-ARCSEC2_PER_SR = math.degrees(3600.0) ** 2
-
-
-def invalid_pixels(dq: np.ndarray, *arrays: np.ndarray | None) -> np.ndarray:
-    """Pixels that are DO_NOT_USE or NaN in any of ``arrays`` (jwst ``match_nans_and_flags``)."""
-    bad = (dq & DO_NOT_USE) > 0
-    for arr in arrays:
-        if arr is not None:
-            bad |= np.isnan(arr)
-    return bad
+# Output keywords that stdatamodels reads from the SCI header (schema ``fits_hdu: SCI``);
+# the others (NDRIZ, PIXFRAC, PXSCLRT, RESWHT, EFFEXPTM, TMEASURE, DURATION, EXPSTART,
+# EXPEND, S_RESAMP) live in the primary header, where a copy of the first input's
+# value would otherwise be what datamodels.open reports.
+SCI_KEYWORDS = ("PIXAR_A2", "PIXAR_SR", "XPOSURE", "TELAPSE")
+# Pointing keywords that describe one exposure, not the resampled grid (dropped, as stage 3
+# does; jwst 3.0 keeps the first input's XREF_SCI, YREF_SCI and VA_SCALE, so do we).
+EXPOSURE_POINTING = ("V2_REF", "V3_REF", "RA_REF", "DEC_REF", "ROLL_REF", "V3I_YANG", "VPARITY", "S_REGION")
+# Their ``meta.wcsinfo`` names in the ASDF tree (dropped there too, else stdatamodels shows them).
+EXPOSURE_WCSINFO = ("v2_ref", "v3_ref", "ra_ref", "dec_ref", "roll_ref", "v3yangle", "vparity")
 
 
-def drizzle_weight(
-    dq: np.ndarray, var_rnoise: np.ndarray, weight_type: str, tmeasure: float
-) -> np.ndarray:
-    """Per-pixel drizzle weight (float32): 1/VAR_RNOISE or ``tmeasure``; 0 for BAD_BITS."""
-    if weight_type == "ivm":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            weight = 1.0 / var_rnoise
-        weight[~np.isfinite(weight)] = 0.0
-    elif weight_type == "exptime":
-        weight = np.full(dq.shape, np.float32(tmeasure))
-    else:
-        raise ValueError(f"unknown weight_type {weight_type!r}")
-    return (weight * ((dq & BAD_BITS) == 0)).astype(np.float32)
+def exposure_wcs(path: str, asdf_hdu: fits.BinTableHDU | None):
+    """The gwcs stored in an exposure's ASDF extension (clear error if there is none)."""
+    if asdf_hdu is None:
+        raise MiricalError(path, "no ASDF extension: assign_wcs has not run (S_WCS), cannot resample")
+    wcs = (asdf_extension.read_tree(asdf_hdu).get("meta") or {}).get("wcs")
+    if wcs is None:
+        raise MiricalError(path, "the ASDF extension holds no meta.wcs: assign_wcs has not run")
+    return wcs
 
 
-def _pixel_range(wcs: gwcs.WCS, shape: Sequence[int]) -> dict[str, int]:
-    """Inclusive input pixel range inside the bounding box (stcal ``resample_range``)."""
-    (x0, x1), (y0, y1) = bounding_box(wcs, shape)
-    xmin, ymin = max(0, int(x0 + 0.5)), max(0, int(y0 + 0.5))
-    xmax = max(xmin, min(shape[1] - 1, int(x1 + 0.5)))
-    ymax = max(ymin, min(shape[0] - 1, int(y1 + 0.5)))
-    return {"xmin": xmin, "xmax": xmax, "ymin": ymin, "ymax": ymax}
+def _header_and_wcs(path: str) -> tuple[fits.Header, fits.Header, object, tuple[int, int]]:
+    """Primary and SCI headers, gwcs and shape of a cal file without reading its arrays."""
+    try:
+        with fits.open(path) as hdul:
+            primary, sci = hdul[0].header.copy(), hdul["SCI"].header.copy()
+            asdf_hdu = hdul["ASDF"].copy() if "ASDF" in hdul else None
+    except (OSError, KeyError) as exc:
+        raise MiricalError(path, f"not a readable cal file ({exc})") from None
+    shape = (int(sci["NAXIS2"]), int(sci["NAXIS1"]))
+    return primary, sci, exposure_wcs(path, asdf_hdu), shape
 
 
-class Resampler:
-    """Streaming drizzle of exposures onto one output grid.
+def grid(paths: Sequence[str], params: Mapping):
+    """Output gwcs and shape covering every exposure in ``paths``, and the exposures' gwcs.
 
-    Parameters
-    ----------
-    output_wcs, shape
-        Output gwcs (from `mirical.resample_grid.output_grid`) and its (ny, nx).
-    pixfrac, kernel, fillval, weight_type
-        Drizzle parameters (jwst defaults 1.0, "square", NaN, "ivm").
-        ``fillval`` applies to SCI; variances and ERR without data are NaN.
-    pixel_scale_ratio
-        PXSCLRT (output/input pixel scale). When None it is derived from the
-        first exposure's PIXAR_SR (or its mean pixel area), as stcal does for a
-        user-supplied output WCS.
-    grid_step
-        Node spacing of the interpolated pixel map (`pixel_map`).
+    The exposures' gwcs are returned for the drizzle pass: deserializing one costs
+    ~0.4 s, so it is done once per file.
     """
+    from mirical.resample_grid import output_grid
 
-    def __init__(
-        self,
-        output_wcs: gwcs.WCS,
-        shape: Sequence[int],
-        pixfrac: float = 1.0,
-        kernel: str = "square",
-        fillval: float | str = "NAN",
-        weight_type: str = "ivm",
-        pixel_scale_ratio: float | None = None,
-        grid_step: int = 16,
-    ) -> None:
-        if kernel not in KERNELS:
-            raise ValueError(f"unknown kernel {kernel!r}")
-        if weight_type not in ("ivm", "exptime"):
-            raise ValueError(f"unknown weight_type {weight_type!r}")
-        self.output_wcs = output_wcs
-        self.shape = (int(shape[0]), int(shape[1]))
-        self.pixfrac = float(pixfrac)
-        self.kernel = kernel
-        self.weight_type = weight_type
-        self.pixel_scale_ratio = pixel_scale_ratio
-        self.grid_step = grid_step
-        self.pixel_scale = output_pixel_scale(output_wcs)
-        self._driz = Drizzle(kernel=kernel, fillval=fillval, out_shape=self.shape)
-        self._var_sum = {name: np.full(self.shape, np.nan, np.float32) for name in VARIANCES}
-        self._var_wt = {name: np.zeros(self.shape, np.float32) for name in VARIANCES}
-        self._n = 0
-        self._times: dict[str, list] = {"exptime": [], "tmeasure": [], "duration": [], "start": [], "end": []}
+    first_primary, first_sci, wcs0, shape0 = _header_and_wcs(paths[0])
+    wcss, shapes = [wcs0], [shape0]
+    for path in paths[1:]:
+        _, _, wcs, shape = _header_and_wcs(path)
+        wcss.append(wcs)
+        shapes.append(shape)
+    info = {key: float(first_sci[key]) for key in ("ROLL_REF", "VPARITY", "V3I_YANG", "RA_REF", "DEC_REF")
+            if key in first_sci}
+    missing = {"ROLL_REF", "VPARITY", "V3I_YANG"} - set(info)
+    if missing and params.get("rotation") is None:
+        raise MiricalError(paths[0], f"keyword(s) {', '.join(sorted(missing))} missing: cannot orient the output")
+    info.setdefault("VPARITY", -1.0)
+    info.setdefault("ROLL_REF", 0.0)
+    info.setdefault("V3I_YANG", 0.0)
+    out_wcs, shape = output_grid(wcss, shapes, info, pixel_scale_ratio=params["pixel_scale_ratio"],
+                                 pixel_scale=params.get("pixel_scale"), rotation=params.get("rotation"),
+                                 crpix=params.get("crpix"), crval=params.get("crval"),
+                                 output_shape=params.get("output_shape"))
+    return out_wcs, shape, wcss
 
-    def add(
-        self,
-        sci: np.ndarray,
-        err: np.ndarray | None,
-        dq: np.ndarray,
-        var_poisson: np.ndarray,
-        var_rnoise: np.ndarray,
-        var_flat: np.ndarray,
-        input_wcs: gwcs.WCS,
-        exptime: float,
-        *,
-        tmeasure: float | None = None,
-        duration: float | None = None,
-        expstart: float | None = None,
-        expend: float | None = None,
-        pixar_sr: float | None = None,
-    ) -> None:
-        """Drizzle one exposure (surface brightness) into the output.
 
-        ``exptime`` is EFFEXPTM; ``tmeasure`` (TMEASURE) replaces it as the
-        ``exptime`` weight when given. ``pixar_sr`` is used only to derive
-        PXSCLRT when the constructor was not given one.
-        """
-        variances = {"VAR_POISSON": var_poisson, "VAR_RNOISE": var_rnoise, "VAR_FLAT": var_flat}
-        bad = invalid_pixels(dq, sci, err, *variances.values())
-        dq = np.where(bad, dq | DO_NOT_USE, dq)
-        sci = np.where(bad, np.nan, sci)
-        variances = {k: np.where(bad, np.nan, v) for k, v in variances.items()}
-        t_weight = exptime if tmeasure is None else tmeasure
-        weight = drizzle_weight(dq, variances["VAR_RNOISE"], self.weight_type, t_weight)
+def fillval(value) -> float:
+    """The config's fillval as a float ('NaN'/'INDEF' -> NaN)."""
+    if isinstance(value, str):
+        return float("nan")
+    return float(value)
 
-        if self.pixel_scale_ratio is None:
-            area = pixar_sr if pixar_sr else mean_pixel_area(input_wcs, sci.shape)
-            self.pixel_scale_ratio = self.pixel_scale / (3600.0 * math.degrees(math.sqrt(area)))
 
-        pixmap = pixel_map(input_wcs, sci.shape, self.output_wcs, self.grid_step)
-        kwargs = {
-            "exptime": exptime,
-            "pixmap": pixmap,
-            "iscale": 1.0,
-            "pixel_scale_ratio": self.pixel_scale_ratio,
-            "weight_map": weight,
-            "wht_scale": 1.0,
-            "pixfrac": self.pixfrac,
-            "in_units": "cps",
-            **_pixel_range(input_wcs, sci.shape),
-        }
-        self._driz.add_image(sci, **kwargs)
-        self._add_variances(variances, kwargs, t_weight)
+def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
+    """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure."""
+    from mirical.assign_wcs import s_region
+    from mirical.resample_engine import Resampler
+    from mirical.resample_grid import tan_header
 
-        self._n += 1
-        for key, value in zip(self._times, (exptime, tmeasure, duration, expstart, expend), strict=True):
-            self._times[key].append(value)
+    out_wcs, shape, wcss = grid(paths, params)
+    resampler = Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
+                          fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
+                          pixel_scale_ratio=params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None)
+    first: Exposure | None = None
+    for path, wcs in zip(paths, wcss):
+        exposure = read_exposure(path)
+        if str(exposure.get("S_WCS", "")) != "COMPLETE":
+            raise MiricalError(path, "S_WCS is not COMPLETE: resampling needs the WCS from assign_wcs")
+        a = exposure.arrays
+        resampler.add(a["SCI"], a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
+                      a.get("VAR_FLAT", np.zeros_like(a["SCI"])), wcs,
+                      exposure_time(exposure), tmeasure=_float(exposure.get("TMEASURE")),
+                      duration=_float(exposure.get("DURATION")), expstart=_float(exposure.get("EXPSTART")),
+                      expend=_float(exposure.get("EXPEND")), pixar_sr=_float(exposure.get("PIXAR_SR")))
+        if first is None:
+            first = exposure
+            first.arrays = {}
+        del exposure
+    result = resampler.finish()
+    keywords = result.pop("keywords")
+    primary = first.primary.copy()
+    sci_header = first.sci_header.copy()
+    for key in EXPOSURE_POINTING:
+        sci_header.remove(key, ignore_missing=True, remove_all=True)
+        primary.remove(key, ignore_missing=True, remove_all=True)
+    _strip_wcs(sci_header)
+    sci_header.update(tan_header(out_wcs))
+    sci_header["S_REGION"] = s_region(out_wcs)
+    for key, value in keywords.items():
+        (sci_header if key in SCI_KEYWORDS else primary)[key] = value
+        (primary if key in SCI_KEYWORDS else sci_header).remove(key, ignore_missing=True, remove_all=True)
+    primary["DATAMODL"] = "ImageModel"
+    arrays = {name: result[name] for name in ("SCI", "ERR", "CON", "WHT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")}
+    out = Exposure(primary=primary, sci_header=sci_header, arrays=arrays,
+                   asdf=asdf_extension.with_wcs(first.asdf, out_wcs, EXPOSURE_WCSINFO), path="")
+    set_units(out, str(first.sci_header.get("BUNIT", "MJy/sr")))
+    set_step_status(out, "resample", "COMPLETE")
+    return out
 
-    def _add_variances(self, variances: dict[str, np.ndarray], kwargs: dict, t_weight: float) -> None:
-        """Drizzle sqrt(var) of one exposure and accumulate var * w**2 and w."""
-        resampled = {}
-        for name, var in variances.items():
-            driz = Drizzle(kernel=self.kernel, fillval="NAN", out_shape=self.shape, disable_ctx=True)
-            with np.errstate(invalid="ignore"):
-                driz.add_image(np.sqrt(var), **kwargs)
-            resampled[name] = driz.out_img**2
 
-        if self.weight_type == "ivm":
-            rn = resampled["VAR_RNOISE"]
-            ok = (rn > 0) & np.isfinite(rn)
-            weight = np.zeros(self.shape)
-            weight[ok] = np.reciprocal(rn[ok])
-        else:
-            weight = np.full(self.shape, float(t_weight))
+def exposure_time(exposure: Exposure) -> float:
+    """EFFEXPTM (primary), else XPOSURE (SCI): MAST files written by stdatamodels >= 2 carry both."""
+    value = exposure.get("EFFEXPTM")
+    if value is None:
+        value = exposure.get("XPOSURE")
+    if value is None:
+        raise MiricalError(exposure.path, "keyword EFFEXPTM (or XPOSURE) is missing: no exposure time")
+    return float(value)
 
-        for name, var in resampled.items():
-            use = (var >= 0) & np.isfinite(var) & (weight > 0)
-            w = weight[use]
-            total = self._var_sum[name]
-            total[use] = np.nansum([total[use], var[use] * w * w], axis=0)
-            self._var_wt[name][use] += w
 
-    def finish(self) -> dict:
-        """Output arrays SCI, ERR, CON, WHT, VAR_* and the keyword dict under ``"keywords"``."""
-        if self._n == 0:
-            raise RuntimeError("no exposure was added")
-        out = {"SCI": self._driz.out_img, "WHT": self._driz.out_wht, "CON": self._driz.out_ctx}
-        scaling = 1.0 / self.pixel_scale_ratio**2
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            for name in VARIANCES:
-                wt = self._var_wt[name]
-                out[name] = (self._var_sum[name] * scaling / wt / wt).astype(np.float32)
-            stack = np.array([out[name] for name in VARIANCES])
-            err = np.sqrt(np.nansum(stack, axis=0))
-        err[np.all(np.isnan(stack), axis=0)] = np.nan
-        out["ERR"] = err
-        out["keywords"] = self._keywords()
-        return out
+def _float(value) -> float | None:
+    return None if value is None else float(value)
 
-    def _keywords(self) -> dict:
-        """Resample and summed exposure-time keywords of the output."""
-        t = self._times
-        area_a2 = self.pixel_scale**2
-        keywords = {
-            "NDRIZ": self._n,
-            "RESWHT": self.weight_type,
-            "PIXFRAC": self.pixfrac,
-            "PXSCLRT": float(self.pixel_scale_ratio),
-            "PIXAR_A2": area_a2,
-            "PIXAR_SR": area_a2 / ARCSEC2_PER_SR,
-            "EFFEXPTM": float(sum(t["exptime"])),
-            "XPOSURE": float(sum(t["exptime"])),
-            "S_RESAMP": "COMPLETE",
-        }
-        if all(v is not None for v in t["tmeasure"]):
-            keywords["TMEASURE"] = float(sum(t["tmeasure"]))
-        if all(v is not None for v in t["duration"]):
-            keywords["DURATION"] = keywords["TELAPSE"] = float(sum(t["duration"]))
-        if all(v is not None for v in t["start"]):
-            keywords["EXPSTART"] = min(t["start"])
-        if all(v is not None for v in t["end"]):
-            keywords["EXPEND"] = max(t["end"])
-        return keywords
+
+def _strip_wcs(header: fits.Header) -> None:
+    """Remove the input's FITS WCS (CD/PC/CDELT, SIP) before the output TAN header goes in."""
+    for key in list(header.keys()):
+        if key.startswith(("CD1_", "CD2_", "PC1_", "PC2_", "A_", "B_", "AP_", "BP_", "CDELT", "CRPIX",
+                           "CRVAL", "CTYPE", "CUNIT")) or key in ("WCSAXES", "SIPMXERR"):
+            header.remove(key, ignore_missing=True, remove_all=True)

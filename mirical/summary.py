@@ -19,9 +19,8 @@ import numpy as np
 from astropy.io import fits
 
 from mirical.errors import MiricalError
-from mirical.io import CAL_STEPS
+from mirical.steps import CAL_STEPS, REFTYPES
 
-REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
 COLUMNS = {  # key: heading
     "product": "product",
     "science": "science exposure",

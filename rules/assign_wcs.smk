@@ -1,22 +1,23 @@
 rule assign_wcs:
     input:
-        exposure=f"{INTER}/{{product}}_bkgsub.fits",
-        distortion=ref("distortion"),
-        filteroffset=ref("filteroffset"),
+        **ref_inputs("assign_wcs"),
+        exposure=rules.background.output.exposure,
     output:
-        f"{INTER}/{{product}}_wcs.fits",
-    params:
-        step=step_params("assign_wcs"),
-        errors=ref_errors("distortion", "filteroffset"),
-        code=code_version("assign_wcs", "asdf_extension"),
-    benchmark:
-        f"{BENCH}/assign_wcs/{{product}}.tsv",
+        exposure=LAYOUT.intermediate_exposure("{product}", "wcs"),
     log:
         f"{LOGS}/assign_wcs/{{product}}.log",
+    benchmark:
+        f"{BENCH}/assign_wcs/{{product}}.tsv"
+    group:
+        EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
-    group:
-        EXPOSURE_GROUP
+    params:
+        step=step_params("assign_wcs"),
+        errors=ref_errors(*STEP["assign_wcs"].reftypes),
+        code=code_version("assign_wcs"),
     script:
         "../scripts/assign_wcs.py"

@@ -8,14 +8,16 @@ rule association:
         science=[p.science for p in PRODUCTS],
         background=sorted({b for p in PRODUCTS for b in p.backgrounds}),
     output:
-        f"{OUT}/{NAME}_lvl2_asn.json",
+        association=LAYOUT.association(),
+    log:
+        f"{LOGS}/association.log",
+    benchmark:
+        f"{BENCH}/association.tsv"
+    conda:
+        "../envs/mirical.yaml"
     params:
         name=NAME,
         products=[[p.name, p.science, list(p.backgrounds)] for p in PRODUCTS],
-    benchmark:
-        f"{BENCH}/association.tsv",
-    log:
-        f"{LOGS}/association.log",
+        code=code_version("association"),
     script:
         "../scripts/association.py"
-

@@ -3,18 +3,20 @@ rule background:
         science=science,
         backgrounds=backgrounds,
     output:
-        f"{INTER}/{{product}}_bkgsub.fits",
-    params:
-        step=step_params("background"),
-        code=code_version("background"),
-    benchmark:
-        f"{BENCH}/background/{{product}}.tsv",
+        exposure=LAYOUT.intermediate_exposure("{product}", "bkgsub"),
     log:
         f"{LOGS}/background/{{product}}.log",
+    benchmark:
+        f"{BENCH}/background/{{product}}.tsv"
+    group:
+        EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
-    group:
-        EXPOSURE_GROUP
+    params:
+        step=step_params("background"),
+        code=code_version("background"),
     script:
         "../scripts/background.py"

@@ -1,21 +1,23 @@
 # The embedded demo: simulated rate files, reference files and the truth table.
-if USE_DEMO:
+if DEMO is not None:
 
     rule simulate:
         output:
-            science=DEMO_SCIENCE,
-            background=DEMO_BACKGROUND,
-            truth=f"{DEMO_DIR}/truth.ecsv",
-            **DEMO_REFS,
-        params:
-            demo=config["demo"],
-            code=code_version("simulate", "distortion", "assign_wcs"),
-        benchmark:
-            f"{BENCH}/simulate.tsv",
+            **DEMO.references,
+            science=DEMO.science,
+            background=DEMO.background,
+            truth=f"{DEMO.folder}/truth.ecsv",
         log:
             f"{LOGS}/simulate.log",
+        benchmark:
+            f"{BENCH}/simulate.tsv"
+        conda:
+            "../envs/mirical.yaml"
         resources:
             mem_mb=2000,
             runtime=10,
+        params:
+            demo=config["demo"],
+            code=code_version("simulate"),
         script:
             "../scripts/simulate.py"

@@ -1,21 +1,23 @@
 rule flat_field:
     input:
-        exposure=f"{INTER}/{{product}}_wcs.fits",
-        flat=ref("flat"),
+        **ref_inputs("flat_field"),
+        exposure=rules.assign_wcs.output.exposure,
     output:
-        f"{INTER}/{{product}}_flat.fits",
-    params:
-        step=step_params("flat_field"),
-        errors=ref_errors("flat"),
-        code=code_version("flat_field"),
-    benchmark:
-        f"{BENCH}/flat_field/{{product}}.tsv",
+        exposure=LAYOUT.intermediate_exposure("{product}", "flat"),
     log:
         f"{LOGS}/flat_field/{{product}}.log",
+    benchmark:
+        f"{BENCH}/flat_field/{{product}}.tsv"
+    group:
+        EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
-    group:
-        EXPOSURE_GROUP
+    params:
+        step=step_params("flat_field"),
+        errors=ref_errors(*STEP["flat_field"].reftypes),
+        code=code_version("flat_field"),
     script:
         "../scripts/flat_field.py"

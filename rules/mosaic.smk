@@ -1,18 +1,20 @@
 # All dithers drizzled into one mosaic, one exposure at a time.
 rule mosaic:
     input:
-        expand(f"{OUT}/{{product}}_cal.fits", product=PRODUCT_NAMES),
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
-        f"{OUT}/{NAME}_i2d.fits",
-    params:
-        step=dict(config["mosaic"]),
-        code=code_version("i2d", "resample", "resample_grid"),
-    benchmark:
-        f"{BENCH}/mosaic.tsv",
+        i2d=LAYOUT.mosaic(),
     log:
         f"{LOGS}/mosaic.log",
+    benchmark:
+        f"{BENCH}/mosaic.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        step=step_params("mosaic"),
+        code=code_version("mosaic"),
     script:
         "../scripts/mosaic.py"

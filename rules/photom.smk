@@ -3,26 +3,27 @@
 # every reference file the product used.
 rule photom:
     input:
-        exposure=f"{INTER}/{{product}}_flat.fits",
-        photom=ref("photom"),
-        area=ref("area"),
+        **ref_inputs("photom"),
+        exposure=rules.flat_field.output.exposure,
     output:
-        cal=f"{OUT}/{{product}}_cal.fits",
-        refs=f"{INTER}/{{product}}_refs.json",
+        cal=LAYOUT.cal("{product}"),
+        refs=LAYOUT.refs("{product}"),
+    log:
+        f"{LOGS}/photom/{{product}}.log",
+    benchmark:
+        f"{BENCH}/photom/{{product}}.tsv"
+    group:
+        EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         step=step_params("photom"),
         errors=ref_errors(*REFTYPES),
         science=science,
         references=chosen_references,
-        code=code_version("photom", "reffiles"),
-    benchmark:
-        f"{BENCH}/photom/{{product}}.tsv",
-    log:
-        f"{LOGS}/photom/{{product}}.log",
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    group:
-        EXPOSURE_GROUP
+        code=code_version("photom"),
     script:
         "../scripts/photom.py"

@@ -1,26 +1,28 @@
-# Quicklook figures (PNG) under {PLOTS} = {OUT}/plots/, each also an item of the Snakemake report.
+# Quicklook figures (PNG) under {OUT}/plots/, each also an item of the Snakemake report.
 
 
 rule plot_exposure:
     input:
         rate=science,
-        cal=f"{OUT}/{{product}}_cal.fits",
+        cal=rules.photom.output.cal,
     output:
         report(
-            f"{PLOTS}/{{product}}_rate_cal.png",
+            LAYOUT.plot("{product}_rate_cal"),
             caption="../report/exposure.rst",
             category="Exposures",
             labels={"product": "{product}", "figure": "rate vs cal"},
         ),
-    params:
-        code=code_version("plots"),
-    benchmark:
-        f"{BENCH}/plots/{{product}}_rate_cal.tsv",
     log:
         f"{LOGS}/plots/{{product}}_rate_cal.log",
+    benchmark:
+        f"{BENCH}/plots/{{product}}_rate_cal.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=code_version("plot_exposure"),
     script:
         "../scripts/plot_exposure.py"
 
@@ -28,81 +30,86 @@ rule plot_exposure:
 rule plot_steps:
     input:
         rate=science,
-        bkgsub=f"{INTER}/{{product}}_bkgsub.fits",
-        flat=f"{INTER}/{{product}}_flat.fits",
-        cal=f"{OUT}/{{product}}_cal.fits",
+        bkgsub=rules.background.output.exposure,
+        flat=rules.flat_field.output.exposure,
+        cal=rules.photom.output.cal,
     output:
         report(
-            f"{PLOTS}/{{product}}_steps.png",
+            LAYOUT.plot("{product}_steps"),
             caption="../report/steps.rst",
             category="Exposures",
             labels={"product": "{product}", "figure": "through the steps"},
         ),
-    params:
-        code=code_version("plots"),
-    benchmark:
-        f"{BENCH}/plots/{{product}}_steps.tsv",
     log:
         f"{LOGS}/plots/{{product}}_steps.log",
+    benchmark:
+        f"{BENCH}/plots/{{product}}_steps.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        code=code_version("plot_steps"),
     script:
         "../scripts/plot_steps.py"
 
 
 rule plot_mosaic:
     input:
-        f"{OUT}/{NAME}_i2d.fits",
+        mosaic=rules.mosaic.output.i2d,
     output:
         sci=report(
-            f"{PLOTS}/{NAME}_mosaic.png",
+            LAYOUT.plot(f"{NAME}_mosaic"),
             caption="../report/mosaic.rst",
             category="Mosaic",
             labels={"figure": "mosaic (SCI)"},
         ),
         wht=report(
-            f"{PLOTS}/{NAME}_weight.png",
+            LAYOUT.plot(f"{NAME}_weight"),
             caption="../report/weight.rst",
             category="Mosaic",
             labels={"figure": "weight map (WHT)"},
         ),
-    params:
-        name=NAME,
-        code=code_version("plots"),
-    benchmark:
-        f"{BENCH}/plots/mosaic.tsv",
     log:
         f"{LOGS}/plots/mosaic.log",
+    benchmark:
+        f"{BENCH}/plots/mosaic.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        name=NAME,
+        code=code_version("plot_mosaic"),
     script:
         "../scripts/plot_mosaic.py"
 
 
 rule plot_footprints:
     input:
-        mosaic=f"{OUT}/{NAME}_i2d.fits",
-        cal=expand(f"{OUT}/{{product}}_cal.fits", product=PRODUCT_NAMES),
+        mosaic=rules.mosaic.output.i2d,
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
         report(
-            f"{PLOTS}/{NAME}_footprints.png",
+            LAYOUT.plot(f"{NAME}_footprints"),
             caption="../report/footprints.rst",
             category="Mosaic",
             labels={"figure": "footprints (S_REGION)"},
         ),
-    params:
-        name=NAME,
-        products=PRODUCT_NAMES,
-        code=code_version("plots"),
-    benchmark:
-        f"{BENCH}/plots/footprints.tsv",
     log:
         f"{LOGS}/plots/footprints.log",
+    benchmark:
+        f"{BENCH}/plots/footprints.tsv"
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        name=NAME,
+        products=PRODUCT_NAMES,
+        code=code_version("plot_footprints"),
     script:
         "../scripts/plot_footprints.py"
-

@@ -1,20 +1,22 @@
 # Per-exposure resampling onto an undistorted grid (the _i2d quick look).
 rule resample:
     input:
-        f"{OUT}/{{product}}_cal.fits",
+        cal=rules.photom.output.cal,
     output:
-        f"{OUT}/{{product}}_i2d.fits",
-    params:
-        step=step_params("resample"),
-        code=code_version("i2d", "resample", "resample_grid"),
-    benchmark:
-        f"{BENCH}/resample/{{product}}.tsv",
+        i2d=LAYOUT.i2d("{product}"),
     log:
         f"{LOGS}/resample/{{product}}.log",
+    benchmark:
+        f"{BENCH}/resample/{{product}}.tsv"
+    group:
+        EXPOSURE_GROUP
+    conda:
+        "../envs/mirical.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    group:
-        EXPOSURE_GROUP
+    params:
+        step=step_params("resample"),
+        code=code_version("resample"),
     script:
         "../scripts/resample.py"

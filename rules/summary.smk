@@ -2,26 +2,27 @@
 rule summary:
     input:
         rate=[PRODUCT[p].science for p in PRODUCT_NAMES],
-        bkgsub=expand(f"{INTER}/{{product}}_bkgsub.fits", product=PRODUCT_NAMES),
-        cal=expand(f"{OUT}/{{product}}_cal.fits", product=PRODUCT_NAMES),
-        refs=expand(f"{INTER}/{{product}}_refs.json", product=PRODUCT_NAMES),
+        bkgsub=expand(rules.background.output.exposure, product=PRODUCT_NAMES),
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
+        refs=expand(rules.photom.output.refs, product=PRODUCT_NAMES),
     output:
         html=report(
-            f"{OUT}/{NAME}_summary.html",
+            LAYOUT.summary("html"),
             caption="../report/summary.rst",
             category="Summary",
             labels={"table": "calibrated products"},
         ),
-        csv=f"{OUT}/{NAME}_summary.csv",
+        csv=LAYOUT.summary("csv"),
+    log:
+        f"{LOGS}/summary.log",
+    benchmark:
+        f"{BENCH}/summary.tsv"
+    localrule: True
+    conda:
+        "../envs/mirical.yaml"
     params:
         name=NAME,
         products=PRODUCT_NAMES,
         code=code_version("summary"),
-    benchmark:
-        f"{BENCH}/summary.tsv",
-    log:
-        f"{LOGS}/summary.log",
-    localrule: True
     script:
         "../scripts/summary.py"
-

@@ -1,15 +1,14 @@
 """Rule assign_wcs: attach the gwcs (ASDF extension) and its TAN-SIP header."""
-from mirical.io import add_history, read_exposure, set_status, write_exposure
+from mirical.io import add_history, read_exposure, write_exposure
 from mirical.runner import log, main, reference
+from mirical.steps import skipped
 
 
 def run(snakemake):
     params = snakemake.params.step
     product = snakemake.wildcards.product
     exposure = read_exposure(snakemake.input.exposure)
-    if params["skip"]:
-        set_status(exposure, "S_WCS", "SKIPPED")
-        log.info("%s: assign_wcs SKIPPED", product)
+    if skipped(exposure, "assign_wcs", params, product):
         refs = []
     else:
         from mirical.assign_wcs import calibrate
@@ -20,7 +19,7 @@ def run(snakemake):
         log.info("%s: WCS assigned, S_REGION %s", product, exposure.sci_header["S_REGION"])
         refs = [distortion, filteroffset]
     add_history(exposure, "assign_wcs", params, refs)
-    write_exposure(exposure, snakemake.output[0])
+    write_exposure(exposure, snakemake.output.exposure)
 
 
 main(snakemake, run)

@@ -7,7 +7,7 @@ from mirical.runner import log, main
 
 def run(snakemake):
     products = [Product(name, sci, tuple(bkgs)) for name, sci, bkgs in snakemake.params.products]
-    out = Path(snakemake.output[0])
+    out = Path(snakemake.output.association)
     write_json(association_dict(products, snakemake.params.name, out.parent), out)
     log.info("association %s: %d product(s)", out.name, len(products))
 

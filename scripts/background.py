@@ -1,7 +1,8 @@
 """Rule background: subtract the dedicated background exposures."""
 from mirical.background import calibrate
-from mirical.io import add_history, read_exposure, set_status, write_exposure
+from mirical.io import add_history, read_exposure, write_exposure
 from mirical.runner import log, main
+from mirical.steps import skipped
 
 
 def run(snakemake):
@@ -9,17 +10,13 @@ def run(snakemake):
     product = snakemake.wildcards.product
     exposure = read_exposure(snakemake.input.science)
     backgrounds = list(snakemake.input.backgrounds)
-    if params["skip"] or not backgrounds:
-        set_status(exposure, "S_BKDSUB", "SKIPPED")
-        log.info("%s: background SKIPPED (%s)", product,
-                 "skip requested" if params["skip"] else "no background members")
-    else:
+    if not skipped(exposure, "background", params, product, None if backgrounds else "no background members"):
         members = [read_exposure(path) for path in backgrounds]
         exposure, level = calibrate(exposure, members, params["sigma"], params["maxiters"])
         log.info("%s: background subtracted, median level %.6g DN/s from %d member(s)",
                  product, level, len(members))
     add_history(exposure, "background", params)
-    write_exposure(exposure, snakemake.output[0])
+    write_exposure(exposure, snakemake.output.exposure)
 
 
 main(snakemake, run)

@@ -1,16 +1,15 @@
 """Rule flat_field: divide by the FLAT reference file."""
 from mirical.flat_field import calibrate
-from mirical.io import add_history, read_exposure, read_reference_image, set_status, write_exposure
+from mirical.io import add_history, read_exposure, read_reference_image, write_exposure
 from mirical.runner import log, main, reference
+from mirical.steps import skipped
 
 
 def run(snakemake):
     params = snakemake.params.step
     product = snakemake.wildcards.product
     exposure = read_exposure(snakemake.input.exposure)
-    if params["skip"]:
-        set_status(exposure, "S_FLAT", "SKIPPED")
-        log.info("%s: flat_field SKIPPED", product)
+    if skipped(exposure, "flat_field", params, product):
         refs = []
     else:
         path = reference(snakemake, "flat", exposure.primary, exposure.path)
@@ -19,7 +18,7 @@ def run(snakemake):
         log.info("%s: flat-fielded with %s, flat median %.6g", product, path, median)
         refs = [path]
     add_history(exposure, "flat_field", params, refs)
-    write_exposure(exposure, snakemake.output[0])
+    write_exposure(exposure, snakemake.output.exposure)
 
 
 main(snakemake, run)

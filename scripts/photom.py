@@ -2,20 +2,18 @@
 import json
 
 from mirical.association import write_json
-from mirical.io import (CAL_STEPS, add_history, read_exposure, read_reference_image, read_tables, set_status,
-                        write_exposure)
+from mirical.io import add_history, read_exposure, read_reference_image, read_tables, write_exposure
 from mirical.photom import TIME_TABLES, calibrate
 from mirical.reffiles import provenance_record
 from mirical.runner import log, main, named_warnings, reference
+from mirical.steps import CAL_STEPS, skipped
 
 
 def run(snakemake):
     params = snakemake.params.step
     product = snakemake.wildcards.product
     exposure = read_exposure(snakemake.input.exposure)
-    if params["skip"]:
-        set_status(exposure, "S_PHOTOM", "SKIPPED")
-        log.info("%s: photom SKIPPED", product)
+    if skipped(exposure, "photom", params, product):
         refs = []
     else:
         photom_path = reference(snakemake, "photom", exposure.primary, exposure.path)

@@ -6,8 +6,8 @@ def run(snakemake):
     from mirical.plots import mosaic, weight_map
 
     name = snakemake.params.name
-    sci = mosaic(snakemake.input[0], snakemake.output.sci, name)
-    wht = weight_map(snakemake.input[0], snakemake.output.wht, name)
+    sci = mosaic(snakemake.input.mosaic, snakemake.output.sci, name)
+    wht = weight_map(snakemake.input.mosaic, snakemake.output.wht, name)
     log.info("%s mosaic: %s (SCI %s), %s (WHT %s)", name, snakemake.output.sci, sci.get("SCI", "n/a"),
              snakemake.output.wht, wht.get("WHT", "no WHT extension"))
 

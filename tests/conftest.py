@@ -1,4 +1,4 @@
-"""Shared fixtures: running the workflow on a reduced demo; the official pipeline's Python."""
+"""Shared fixtures: running the workflow on a reduced demo; the run-time venv; the official pipeline's Python."""
 import os
 import subprocess
 import sys
@@ -10,12 +10,19 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 # Small but real: BRIGHTSKY subarray (512x512), two dithers, one background.
 REDUCED_DEMO = "demo={n_dithers: 2, subarray: BRIGHTSKY, n_sources: 15}"
+# The run-time environment: what `./quickstart demo` installs (no test extras), kept in the
+# repository like .venv and made or updated by quickstart itself.
+RUN_VENV = REPO / ".venv-run"
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the mirical workflow with Snakemake in ``workdir`` (its own .snakemake)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           "--cores", "2", *args]
+def run_snakemake(workdir: Path, *args: str, check: bool = True, bin_dir: Path | None = None
+                  ) -> subprocess.CompletedProcess:
+    """Run the mirical workflow with Snakemake in ``workdir`` (its own .snakemake).
+
+    ``bin_dir``: run that environment's ``snakemake`` (e.g. the run-time venv's) instead of this Python's.
+    """
+    snakemake = [str(bin_dir / "snakemake")] if bin_dir else [sys.executable, "-m", "snakemake"]
+    cmd = [*snakemake, "--snakefile", str(SNAKEFILE), "--directory", str(workdir), "--cores", "2", *args]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({' '.join(cmd)}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
@@ -28,6 +35,20 @@ def demo_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("demo_run")
     run_snakemake(workdir, "--config", "output_dir=out", REDUCED_DEMO)
     return workdir / "out"
+
+
+@pytest.fixture(scope="session")
+def run_env() -> Path:
+    """The bin/ folder of the run-time venv, set up by ``./quickstart demo`` (only ``pip install -e .``)."""
+    env = dict(os.environ, MIRICAL_VENV=str(RUN_VENV))
+    result = subprocess.run([sys.executable, str(REPO / "quickstart"), "demo", "--version"], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"./quickstart demo could not set up {RUN_VENV}:\n{result.stdout}\n{result.stderr}"
+    bin_dir = RUN_VENV / ("Scripts" if os.name == "nt" else "bin")
+    freeze = subprocess.run([str(bin_dir / "python"), "-m", "pip", "freeze"], capture_output=True, text=True,
+                            check=True).stdout.lower()
+    assert "pytest" not in freeze and "stdatamodels" not in freeze  # really the run-time install
+    return bin_dir
 
 
 def official_python() -> str:

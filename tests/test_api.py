@@ -100,13 +100,18 @@ def test_python_api_gives_the_same_files_as_snakemake(demo_run, tmp_path):
 
 
 @pytest.mark.workflow
-def test_cli_gives_the_same_files_as_snakemake(demo_run, tmp_path):
+def test_cli_gives_the_same_files_as_snakemake(demo_run, tmp_path, run_env):
+    """`mirical run ... --report` from the run-time install (./quickstart demo), not the test extras."""
     sets = [f"--set=demo.{k}={v}" for k, v in DEMO.items()]
-    result = _cli("run", "--demo", "--output-dir", "out", *sets, "--cores", "2", "--report", "report.html",
-                  cwd=tmp_path)
+    result = subprocess.run([str(run_env / "mirical"), "run", "--demo", "--output-dir", "out", *sets, "--cores", "2",
+                             "--report", "report.html"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-6000:]
     assert_same_products(tmp_path / "out", demo_run)
-    assert (tmp_path / "report.html").is_file()
+    assert "filename=demo_mosaic.png;base64," in (tmp_path / "report.html").read_text(encoding="utf-8")
+    # the end-of-run message (Snakefile onsuccess:) names the products, the figures and the report command
+    assert ("mirical: products (cal, i2d, mosaic demo_i2d.fits, table demo_summary.html) in out/, "
+            "figures in out/plots/") in result.stderr
+    assert "the same command with --report report.html" in result.stderr
 
 
 @pytest.mark.workflow

@@ -234,7 +234,7 @@ def test_refuses_other_instruments_and_modes(inputs, tmp_path, overrides, messag
 
 def test_exposure_time_from_xposure_when_effexptm_is_missing(inputs):
     """A file with only XPOSURE (effective_exposure_time) still resamples: mirical falls back to it."""
-    from mirical.i2d import exposure_time
+    from mirical.resample import exposure_time
     from mirical.io import read_exposure
 
     exposure = read_exposure(inputs / "mast" / INPUTS[2].name)
@@ -316,7 +316,7 @@ def test_meta_wcs_agrees_with_mirical(real_run):
     from astropy.wcs import WCS
 
     from mirical import assign_wcs
-    from mirical.i2d import exposure_wcs
+    from mirical.resample import exposure_wcs
 
     refs = real_run.inputs / "reference"
     distortion = assign_wcs.load_distortion_model(str(refs / "jwst_miri_distortion_0001.asdf"))

@@ -225,7 +225,7 @@ def test_all_flagged_exposure_resamples_to_fill(tmp_path):
     from astropy import units as u
     from astropy.modeling import models
 
-    from mirical.resample import Resampler
+    from mirical.resample_engine import Resampler
     from mirical.resample_grid import output_grid
 
     tan = (models.Shift(-10) & models.Shift(-10) | models.Scale(3e-5) & models.Scale(3e-5)

@@ -59,9 +59,10 @@ def test_summary_table_matches_the_headers(demo_run):
 
 
 @pytest.mark.workflow
-def test_report_is_one_html_page_embedding_every_figure_and_the_table(demo_run):
+def test_report_is_one_html_page_embedding_every_figure_and_the_table(demo_run, run_env):
+    """The README's report command, from the run-time install (./quickstart demo), not the test extras."""
     workdir = demo_run.parent
-    run_snakemake(workdir, "--config", "output_dir=out", REDUCED_DEMO, "--report", "report.html")
+    run_snakemake(workdir, "--config", "output_dir=out", REDUCED_DEMO, "--report", "report.html", bin_dir=run_env)
     report = workdir / "report.html"
     assert report.is_file()
     # snakemake 9: a .html target is one self-contained page (data: URIs); .zip would be an archive

@@ -25,22 +25,23 @@ import yaml
 from astropy.io import fits
 
 from conftest import REPO, SNAKEFILE
+from mirical.steps import REFTYPES
 
 pytestmark = pytest.mark.workflow
 
 CHAIN = ("background", "assign_wcs", "flat_field", "photom", "resample")  # per product
 PIPELINE = CHAIN + ("association", "mosaic")
 PRODUCTS = ("rr_dither1", "rr_dither2")
-REFTYPES = ("distortion", "filteroffset", "flat", "photom", "area")
 COMPARED = (".fits", ".json", ".ecsv", ".asdf")
 
 
 # ----------------------------------------------------------------- running and parsing Snakemake
-def snakemake(workdir: Path, *args: str, snakefile: Path = SNAKEFILE, check: bool = True) -> str:
-    """Run Snakemake in ``workdir``; returns stdout + stderr."""
+def snakemake(workdir: Path, *args: str, snakefile: Path = SNAKEFILE, check: bool = True,
+              env: dict[str, str] | None = None) -> str:
+    """Run Snakemake in ``workdir`` (``env``: extra environment variables); returns stdout + stderr."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
            "--cores", "2", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     output = result.stdout + result.stderr
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({' '.join(cmd)}):\n{output[-6000:]}")
@@ -89,9 +90,10 @@ def parse_jobs(output: str) -> dict[tuple[str, str], Job]:
     return jobs
 
 
-def plan(workdir: Path, *args: str, snakefile: Path = SNAKEFILE) -> dict[tuple[str, str], Job]:
+def plan(workdir: Path, *args: str, snakefile: Path = SNAKEFILE,
+         env: dict[str, str] | None = None) -> dict[tuple[str, str], Job]:
     """The jobs `snakemake -n` would run."""
-    return parse_jobs(snakemake(workdir, "-n", *args, snakefile=snakefile))
+    return parse_jobs(snakemake(workdir, "-n", *args, snakefile=snakefile, env=env))
 
 
 def downstream(dag: dict[tuple[str, str], Job], start: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -131,6 +133,17 @@ def assert_plan(planned, dag, direct, expected_steps):
     assert steps(planned) == sorted(expected_steps)
     assert set(planned) == downstream(dag, direct), \
         f"planned {sorted(planned)}\nexpected {sorted(downstream(dag, direct))}"
+
+
+def assert_params_changed(planned, dag, direct):
+    """Each job of ``direct`` that no other job of ``direct`` feeds is planned because its params changed.
+
+    (Snakemake names one reason per job: the others say "Input files updated by another job".)
+    """
+    roots = {key for key in direct if key not in downstream(dag, direct - {key})}
+    assert roots
+    for key in roots:
+        assert planned[key].reason.startswith("Params have changed"), (key, planned[key].reason)
 
 
 # ----------------------------------------------------------------- fixtures
@@ -261,25 +274,77 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
     assert not any(product == "rr_dither2" for _, product in steps(planned))
 
 
-@pytest.mark.parametrize("module, rules, expected", [
-    ("flat_field", ("flat_field",),
-     chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + [("mosaic", "")]),
-    # mirical/i2d.py is resample's and mosaic's own glue (drizzle, output headers)
-    ("i2d", ("resample", "mosaic"), [("mosaic", ""), ("resample", "rr_dither1"), ("resample", "rr_dither2")]),
-])
-def test_changed_step_code_reruns_that_step_and_downstream_only(complete_run, user_config, full_dag, tmp_path,
-                                                                module, rules, expected):
-    """A comment appended to a step's module, in a copy of the repository (the repo is never touched)."""
+FIGURES = ("plot_exposure", "plot_steps", "plot_mosaic", "plot_footprints")
+# Every rule whose script imports mirical/io.py (so dqflags.py and subarray.py), directly or not:
+# all but association and the figures
+WRITES_FITS = CHAIN + ("mosaic", "summary")
+
+
+def repository_copy(tmp_path: Path) -> Path:
+    """A copy of the repository to edit (the repo itself is never touched)."""
     copy = tmp_path / "mirical_copy"
     shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
         ".git", "results", ".snakemake", ".venv", "__pycache__", ".pytest_cache"))
+    return copy
+
+
+@pytest.mark.parametrize("module, rules, expected", [
+    ("flat_field", ("flat_field",),
+     chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + [("mosaic", "")]),
+    # mirical/resample.py is the resample and mosaic step (drizzle, output headers)
+    ("resample", ("resample", "mosaic"), [("mosaic", ""), ("resample", "rr_dither1"), ("resample", "rr_dither2")]),
+    # shared code that the steps import (not listed by hand anywhere: read from the imports)
+    ("io", WRITES_FITS, chain("rr_dither1") + chain("rr_dither2") + [("mosaic", "")]),
+    ("asdf_extension", ("assign_wcs", "resample", "mosaic"),
+     chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + [("mosaic", "")]),
+    ("plots", FIGURES, []),
+])
+def test_changed_code_reruns_the_steps_that_import_it_and_downstream_only(complete_run, user_config, full_dag,
+                                                                        tmp_path, module, rules, expected):
+    """A comment appended to a module, in a copy of the repository."""
+    copy = repository_copy(tmp_path)
     path = copy / "mirical" / f"{module}.py"
     path.write_text(path.read_text() + "\n# a comment: the code changed\n")
     planned = plan(complete_run, "--configfile", str(user_config), snakefile=copy / "Snakefile")
     direct = {key for key in full_dag if key[0] in rules}
+    assert {key[0] for key in direct} == set(rules)
     assert_plan(planned, full_dag, direct, expected)
-    assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+    assert_params_changed(planned, full_dag, direct)
     assert (REPO / "mirical" / f"{module}.py").read_text() != path.read_text()
+
+
+def test_changed_code_no_step_imports_reruns_nothing(complete_run, user_config, tmp_path):
+    copy = repository_copy(tmp_path)
+    for module in ("api", "cli"):
+        path = copy / "mirical" / f"{module}.py"
+        path.write_text(path.read_text() + "\n# a comment: the code changed\n")
+    assert plan(complete_run, "--configfile", str(user_config), snakefile=copy / "Snakefile") == {}
+
+
+def installed_as(folder: Path, distribution: str, version: str) -> dict[str, str]:
+    """Environment in which ``distribution``'s metadata says ``version`` (a dist-info on PYTHONPATH).
+
+    Only the metadata that planning reads (importlib.metadata) changes; imports are untouched.
+    """
+    info = folder / f"{distribution}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+    return {"PYTHONPATH": os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p)}
+
+
+@pytest.mark.parametrize("distribution, rules, expected", [
+    ("drizzle", ("resample", "mosaic"), [("mosaic", ""), ("resample", "rr_dither1"), ("resample", "rr_dither2")]),
+    ("matplotlib", FIGURES, []),
+    ("gwcs", ("assign_wcs", "resample", "mosaic"),
+     chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + [("mosaic", "")]),
+])
+def test_new_library_version_reruns_the_steps_that_use_it(complete_run, user_config, full_dag, tmp_path,
+                                                          distribution, rules, expected):
+    env = installed_as(tmp_path / "site", distribution, "99.0")
+    planned = plan(complete_run, "--configfile", str(user_config), env=env)
+    direct = {key for key in full_dag if key[0] in rules}
+    assert_plan(planned, full_dag, direct, expected)
+    assert_params_changed(planned, full_dag, direct)
 
 
 # ----------------------------------------------------------------- 2. byte-identical outputs

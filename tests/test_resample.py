@@ -1,4 +1,4 @@
-"""Tests for mirical.resample and mirical.resample_grid (drizzle resampling)."""
+"""Tests for mirical.resample_engine and mirical.resample_grid (drizzle resampling)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from gwcs import coordinate_frames as cf
 
 from mirical import resample_grid as rg
 from mirical.dqflags import DO_NOT_USE, NON_SCIENCE
-from mirical.resample import ARCSEC2_PER_SR, Resampler
+from mirical.resample_engine import ARCSEC2_PER_SR, Resampler
 
 SCALE = 0.11  # arcsec / px
 INFO = {"ROLL_REF": 250.0, "VPARITY": -1, "V3I_YANG": 4.45}

@@ -1,0 +1,214 @@
+"""What a run makes, from its config: the products, their reference files and every output path.
+
+Used when Snakemake reads the workflow (``rules/common.smk`` keeps only the
+glue) and by the Python API; nothing here reads image data (only primary
+headers, for the reference choice).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mirical.association import Product, check_product_name, load_association, products_from_lists, run_name
+from mirical.errors import MiricalError
+from mirical.steps import REFTYPES
+
+
+def expand(patterns: list[str], key: str) -> list[str]:
+    """Paths from a list of paths/globs, sorted per pattern; a pattern matching nothing is an error."""
+    paths = []
+    for pattern in patterns:
+        hits = sorted(glob.glob(os.path.expanduser(pattern)))
+        if not hits:
+            raise MiricalError(f"config {key}", f"{pattern!r} matches no file")
+        paths.extend(hits)
+    return paths
+
+
+def resolved_name(config: Mapping) -> str:
+    """The run's name: the config's ``name``, else derived (`mirical.association.run_name`)."""
+    science = [] if uses_demo(config) or config.get("association") else expand(config["science"], "science")
+    return run_name(config.get("name"), config.get("association"), science)
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The embedded demo's files under ``{output_dir}/demo_data`` (absolute paths)."""
+
+    folder: str
+    science: list[str]
+    background: list[str]
+    references: dict[str, str]  # reftype -> path
+
+
+def demo_files(out: str, demo_config: Mapping) -> Demo:
+    """Where the simulate rule writes the demo of ``demo_config`` (the config's ``demo:``)."""
+    from mirical.simulate import DemoSettings, background_name, reference_paths, science_name
+
+    settings = DemoSettings(**demo_config)
+    folder = os.path.abspath(f"{out}/demo_data")
+    return Demo(folder=folder,
+                science=[f"{folder}/IMA_science/{science_name(i + 1, settings)}" for i in range(settings.n_dithers)],
+                background=[f"{folder}/IMA_background/{background_name(settings)}"],
+                references=reference_paths(f"{folder}/reference", settings))
+
+
+def uses_demo(config: Mapping) -> bool:
+    """Neither science files nor an association given: the run calibrates the embedded demo."""
+    return not config.get("science") and not config.get("association")
+
+
+def plan_products(config: Mapping, demo: Demo | None) -> list[Product]:
+    """The run's products: the demo's, the association's, or from the science/background lists; checked."""
+    name = config["name"]
+    source = config.get("association") or "config"
+    if demo is not None:
+        products = products_from_lists(demo.science, demo.background, name)
+    elif config.get("association"):
+        products = load_association(config["association"])
+    else:
+        products = products_from_lists(expand(config["science"], "science"),
+                                       expand(config.get("background") or [], "background"), name)
+    for product in products:
+        check_product_name(product.name, source)
+        if product.name == name:
+            raise MiricalError(source, f"product name {name!r} is the run's `name`: its _i2d.fits would be the mosaic's")
+    return products
+
+
+class References:
+    """The reference file of each type for each product, chosen once (``choose``)."""
+
+    def __init__(self, config: Mapping, products: Mapping[str, Product], demo: Demo | None = None):
+        self.sources = dict(config.get("reference_files") or {})
+        self.crds = config.get("crds")
+        self.products = products
+        self.demo = demo
+        self._chosen: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self._headers: dict[str, dict] = {}
+        self._folder_choices: dict[tuple, str] = {}  # (folder, selection key) -> file; failures are not kept
+
+    def _header(self, path: str) -> dict:
+        """Primary header of an exposure, read once however many reference types need it."""
+        if path not in self._headers:
+            from astropy.io import fits
+
+            with open(path, "rb") as f:
+                self._headers[path] = dict(fits.Header.fromfile(f).items())  # a dict: lookups are cheap
+        return self._headers[path]
+
+    def choose(self, product: str, reftype: str) -> tuple[str | None, str | None]:
+        """(path, None) for the reference file of ``reftype`` for ``product``, or (None, why not)."""
+        key = (product, reftype)
+        if key not in self._chosen:
+            try:
+                self._chosen[key] = self._choose(self.products[product].science, reftype)
+            except Exception as exc:  # reported by the job that needs the file, not here
+                self._chosen[key] = (None, str(exc))
+        return self._chosen[key]
+
+    def _choose(self, science: str, reftype: str) -> tuple[str | None, str | None]:
+        if self.demo is not None:
+            return self.demo.references[reftype], None
+        source = self.sources.get(reftype)
+        if self.crds and not source:
+            from mirical.reffiles import select_with_crds
+
+            return select_with_crds(reftype, self._header(science), self.crds["path"], self.crds.get("context")), None
+        if not source:
+            return None, f"reference_files.{reftype} is not set in the config"
+        if not os.path.exists(source):
+            return None, f"reference file {source} ({reftype}) does not exist"
+        if os.path.isdir(source):
+            from mirical.reffiles import select, selection_key
+
+            header = self._header(science)
+            same = (source, selection_key(reftype, header))  # exposures alike choose alike
+            if same not in self._folder_choices:
+                self._folder_choices[same] = select(reftype, source, header, os.path.basename(science))
+            return self._folder_choices[same], None
+        return source, None
+
+    def chosen(self, product: str) -> dict[str, str]:
+        """{reftype: path} of every reference file chosen for ``product``."""
+        paths = {t: self.choose(product, t)[0] for t in REFTYPES}
+        return {t: path for t, path in paths.items() if path}
+
+    def errors(self, product: str, reftypes: tuple[str, ...]) -> dict[str, str]:
+        """{reftype: why no reference file could be chosen ('' if one was)}."""
+        return {t: self.choose(product, t)[1] or "" for t in reftypes}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every output path of a run named ``name`` writing to ``out`` (a product may be "{product}")."""
+
+    out: str
+    name: str
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> Layout:
+        return cls((config.get("output_dir") or f"results/{config['name']}").rstrip("/"), config["name"])
+
+    @property
+    def intermediate(self) -> str:
+        return f"{self.out}/intermediate"
+
+    @property
+    def logs(self) -> str:
+        return f"{self.out}/logs"
+
+    @property
+    def benchmarks(self) -> str:
+        """Per-job wall time and peak memory (Snakemake benchmark: files)."""
+        return f"{self.out}/benchmarks"
+
+    @property
+    def plots(self) -> str:
+        """Quicklook PNGs."""
+        return f"{self.out}/plots"
+
+    def association(self) -> str:
+        return f"{self.out}/{self.name}_lvl2_asn.json"
+
+    def intermediate_exposure(self, product: str, suffix: str) -> str:
+        """A step's output before the cal file: suffix bkgsub, wcs or flat."""
+        return f"{self.intermediate}/{product}_{suffix}.fits"
+
+    def cal(self, product: str) -> str:
+        return f"{self.out}/{product}_cal.fits"
+
+    def refs(self, product: str) -> str:
+        """The provenance record of the product's reference files."""
+        return f"{self.intermediate}/{product}_refs.json"
+
+    def i2d(self, product: str) -> str:
+        return f"{self.out}/{product}_i2d.fits"
+
+    def mosaic(self) -> str:
+        return f"{self.out}/{self.name}_i2d.fits"
+
+    def plot(self, what: str) -> str:
+        """A quicklook figure: {product}_rate_cal, {product}_steps, {name}_mosaic, _weight, _footprints."""
+        return f"{self.plots}/{what}.png"
+
+    def summary(self, ext: str) -> str:
+        """The per-product table: ext html or csv."""
+        return f"{self.out}/{self.name}_summary.{ext}"
+
+    def products(self, products: list[str]) -> dict[str, list[str]]:
+        """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for)."""
+        plots = [self.plot(f"{p}_rate_cal") for p in products] + [self.plot(f"{p}_steps") for p in products[:1]]
+        plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints")]
+        return {
+            "association": [self.association()],
+            "cal": [self.cal(p) for p in products],
+            "i2d": [self.i2d(p) for p in products],
+            "refs": [self.refs(p) for p in products],
+            "mosaic": [self.mosaic()],
+            "plots": plots,
+            "summary": [self.summary("html"), self.summary("csv")],
+        }

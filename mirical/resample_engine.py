@@ -1,0 +1,225 @@
+"""The drizzle engine of the resample step (``mirical/resample.py``): exposures onto one output grid.
+
+Follows stcal's ``Resample`` as used by jwst's ``ResampleStep`` for imaging:
+weights from 1/VAR_RNOISE (``ivm``) or the measurement time (``exptime``),
+zero for DO_NOT_USE or NON_SCIENCE pixels; no intensity rescaling
+(``iscale = 1``); each variance array drizzled as sqrt(var) with the science
+weights, squared, and combined over exposures as
+``sum(var * w**2) / (sum w)**2 / PXSCLRT**2`` with per-output-pixel weights
+``w`` (1 / resampled VAR_RNOISE, or the measurement time); ERR is the square
+root of the summed variances.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import gwcs
+import numpy as np
+from drizzle.resample import Drizzle
+
+from mirical.dqflags import DO_NOT_USE, NON_SCIENCE
+from mirical.io import VARIANCES, match_nans_and_flags
+from mirical.resample_grid import bounding_box, mean_pixel_area, output_pixel_scale, pixel_map
+
+__all__ = ["KERNELS", "Resampler", "drizzle_weight"]
+
+KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
+#: DQ bits that give a pixel zero weight (jwst ResampleStep GOOD_BITS "~DO_NOT_USE+NON_SCIENCE").
+BAD_BITS = DO_NOT_USE | NON_SCIENCE
+#: Square degrees per steradian expressed in arcsec^2: (3600 * 180 / pi)^2.
+ARCSEC2_PER_SR = math.degrees(3600.0) ** 2
+
+
+def drizzle_weight(
+    dq: np.ndarray, var_rnoise: np.ndarray, weight_type: str, tmeasure: float
+) -> np.ndarray:
+    """Per-pixel drizzle weight (float32): 1/VAR_RNOISE or ``tmeasure``; 0 for BAD_BITS."""
+    if weight_type == "ivm":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weight = 1.0 / var_rnoise
+        weight[~np.isfinite(weight)] = 0.0
+    elif weight_type == "exptime":
+        weight = np.full(dq.shape, np.float32(tmeasure))
+    else:
+        raise ValueError(f"unknown weight_type {weight_type!r}")
+    return (weight * ((dq & BAD_BITS) == 0)).astype(np.float32)
+
+
+def _pixel_range(wcs: gwcs.WCS, shape: Sequence[int]) -> dict[str, int]:
+    """Inclusive input pixel range inside the bounding box (stcal ``resample_range``)."""
+    (x0, x1), (y0, y1) = bounding_box(wcs, shape)
+    xmin, ymin = max(0, int(x0 + 0.5)), max(0, int(y0 + 0.5))
+    xmax = max(xmin, min(shape[1] - 1, int(x1 + 0.5)))
+    ymax = max(ymin, min(shape[0] - 1, int(y1 + 0.5)))
+    return {"xmin": xmin, "xmax": xmax, "ymin": ymin, "ymax": ymax}
+
+
+class Resampler:
+    """Streaming drizzle of exposures onto one output grid.
+
+    Parameters
+    ----------
+    output_wcs, shape
+        Output gwcs (from `mirical.resample_grid.output_grid`) and its (ny, nx).
+    pixfrac, kernel, fillval, weight_type
+        Drizzle parameters (jwst defaults 1.0, "square", NaN, "ivm").
+        ``fillval`` applies to SCI; variances and ERR without data are NaN.
+    pixel_scale_ratio
+        PXSCLRT (output/input pixel scale). When None it is derived from the
+        first exposure's PIXAR_SR (or its mean pixel area), as stcal does for a
+        user-supplied output WCS.
+    grid_step
+        Node spacing of the interpolated pixel map (`pixel_map`).
+    """
+
+    def __init__(
+        self,
+        output_wcs: gwcs.WCS,
+        shape: Sequence[int],
+        pixfrac: float = 1.0,
+        kernel: str = "square",
+        fillval: float | str = "NAN",
+        weight_type: str = "ivm",
+        pixel_scale_ratio: float | None = None,
+        grid_step: int = 16,
+    ) -> None:
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}")
+        if weight_type not in ("ivm", "exptime"):
+            raise ValueError(f"unknown weight_type {weight_type!r}")
+        self.output_wcs = output_wcs
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.pixfrac = float(pixfrac)
+        self.kernel = kernel
+        self.weight_type = weight_type
+        self.pixel_scale_ratio = pixel_scale_ratio
+        self.grid_step = grid_step
+        self.pixel_scale = output_pixel_scale(output_wcs)
+        self._driz = Drizzle(kernel=kernel, fillval=fillval, out_shape=self.shape)
+        self._var_sum = {name: np.full(self.shape, np.nan, np.float32) for name in VARIANCES}
+        self._var_wt = {name: np.zeros(self.shape, np.float32) for name in VARIANCES}
+        self._n = 0
+        self._times: dict[str, list] = {"exptime": [], "tmeasure": [], "duration": [], "start": [], "end": []}
+
+    def add(
+        self,
+        sci: np.ndarray,
+        err: np.ndarray | None,
+        dq: np.ndarray,
+        var_poisson: np.ndarray,
+        var_rnoise: np.ndarray,
+        var_flat: np.ndarray,
+        input_wcs: gwcs.WCS,
+        exptime: float,
+        *,
+        tmeasure: float | None = None,
+        duration: float | None = None,
+        expstart: float | None = None,
+        expend: float | None = None,
+        pixar_sr: float | None = None,
+    ) -> None:
+        """Drizzle one exposure (surface brightness) into the output.
+
+        ``exptime`` is EFFEXPTM; ``tmeasure`` (TMEASURE) replaces it as the
+        ``exptime`` weight when given. ``pixar_sr`` is used only to derive
+        PXSCLRT when the constructor was not given one.
+        """
+        arrays = match_nans_and_flags({"SCI": sci, "ERR": err, "DQ": dq, "VAR_POISSON": var_poisson,
+                                       "VAR_RNOISE": var_rnoise, "VAR_FLAT": var_flat})
+        sci, dq = arrays["SCI"], arrays["DQ"]
+        variances = {name: arrays[name] for name in VARIANCES}
+        t_weight = exptime if tmeasure is None else tmeasure
+        weight = drizzle_weight(dq, variances["VAR_RNOISE"], self.weight_type, t_weight)
+
+        if self.pixel_scale_ratio is None:
+            area = pixar_sr if pixar_sr else mean_pixel_area(input_wcs, sci.shape)
+            self.pixel_scale_ratio = self.pixel_scale / (3600.0 * math.degrees(math.sqrt(area)))
+
+        pixmap = pixel_map(input_wcs, sci.shape, self.output_wcs, self.grid_step)
+        kwargs = {
+            "exptime": exptime,
+            "pixmap": pixmap,
+            "iscale": 1.0,
+            "pixel_scale_ratio": self.pixel_scale_ratio,
+            "weight_map": weight,
+            "wht_scale": 1.0,
+            "pixfrac": self.pixfrac,
+            "in_units": "cps",
+            **_pixel_range(input_wcs, sci.shape),
+        }
+        self._driz.add_image(sci, **kwargs)
+        self._add_variances(variances, kwargs, t_weight)
+
+        self._n += 1
+        for key, value in zip(self._times, (exptime, tmeasure, duration, expstart, expend), strict=True):
+            self._times[key].append(value)
+
+    def _add_variances(self, variances: dict[str, np.ndarray], kwargs: dict, t_weight: float) -> None:
+        """Drizzle sqrt(var) of one exposure and accumulate var * w**2 and w."""
+        resampled = {}
+        for name, var in variances.items():
+            driz = Drizzle(kernel=self.kernel, fillval="NAN", out_shape=self.shape, disable_ctx=True)
+            with np.errstate(invalid="ignore"):
+                driz.add_image(np.sqrt(var), **kwargs)
+            resampled[name] = driz.out_img**2
+
+        if self.weight_type == "ivm":
+            rn = resampled["VAR_RNOISE"]
+            ok = (rn > 0) & np.isfinite(rn)
+            weight = np.zeros(self.shape)
+            weight[ok] = np.reciprocal(rn[ok])
+        else:
+            weight = np.full(self.shape, float(t_weight))
+
+        for name, var in resampled.items():
+            use = (var >= 0) & np.isfinite(var) & (weight > 0)
+            w = weight[use]
+            total = self._var_sum[name]
+            total[use] = np.nansum([total[use], var[use] * w * w], axis=0)
+            self._var_wt[name][use] += w
+
+    def finish(self) -> dict:
+        """Output arrays SCI, ERR, CON, WHT, VAR_* and the keyword dict under ``"keywords"``."""
+        if self._n == 0:
+            raise RuntimeError("no exposure was added")
+        out = {"SCI": self._driz.out_img, "WHT": self._driz.out_wht, "CON": self._driz.out_ctx}
+        scaling = 1.0 / self.pixel_scale_ratio**2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for name in VARIANCES:
+                wt = self._var_wt[name]
+                out[name] = (self._var_sum[name] * scaling / wt / wt).astype(np.float32)
+            stack = np.array([out[name] for name in VARIANCES])
+            err = np.sqrt(np.nansum(stack, axis=0))
+        err[np.all(np.isnan(stack), axis=0)] = np.nan
+        out["ERR"] = err
+        out["keywords"] = self._keywords()
+        return out
+
+    def _keywords(self) -> dict:
+        """Resample and summed exposure-time keywords of the output."""
+        t = self._times
+        area_a2 = self.pixel_scale**2
+        keywords = {
+            "NDRIZ": self._n,
+            "RESWHT": self.weight_type,
+            "PIXFRAC": self.pixfrac,
+            "PXSCLRT": float(self.pixel_scale_ratio),
+            "PIXAR_A2": area_a2,
+            "PIXAR_SR": area_a2 / ARCSEC2_PER_SR,
+            "EFFEXPTM": float(sum(t["exptime"])),
+            "XPOSURE": float(sum(t["exptime"])),
+            "S_RESAMP": "COMPLETE",
+        }
+        if all(v is not None for v in t["tmeasure"]):
+            keywords["TMEASURE"] = float(sum(t["tmeasure"]))
+        if all(v is not None for v in t["duration"]):
+            keywords["DURATION"] = keywords["TELAPSE"] = float(sum(t["duration"]))
+        if all(v is not None for v in t["start"]):
+            keywords["EXPSTART"] = min(t["start"])
+        if all(v is not None for v in t["end"]):
+            keywords["EXPEND"] = max(t["end"])
+        return keywords

@@ -1,0 +1,43 @@
+"""The step table (mirical/steps.py) against the rules, scripts and config it describes."""
+import ast
+
+import pytest
+import yaml
+
+from conftest import REPO
+from mirical.io import Exposure
+from mirical.steps import CAL_STEPS, REFTYPES, STEPS, mark_skipped, skipped, step_config
+
+
+def test_derived_lists():
+    assert CAL_STEPS == ("S_BKDSUB", "S_WCS", "S_FLAT", "S_PHOTOM")
+    assert REFTYPES == ("distortion", "filteroffset", "flat", "photom", "area")
+
+
+@pytest.mark.parametrize("step", STEPS, ids=lambda s: s.name)
+def test_each_step_has_its_rule_script_module_and_config(step):
+    assert (REPO / "rules" / f"{step.name}.smk").is_file()
+    script = ast.parse((REPO / "scripts" / f"{step.name}.py").read_text())
+    imported = {n.module for n in ast.walk(script) if isinstance(n, ast.ImportFrom)}
+    assert f"mirical.{step.module}" in imported
+    defaults = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert step_config(defaults, step.name)["skip"] is False
+
+
+def _exposure():
+    from astropy.io import fits
+
+    return Exposure(primary=fits.Header(), sci_header=fits.Header(), arrays={}, asdf=None, path="x.fits")
+
+
+def test_skipped_marks_and_reports():
+    exposure = _exposure()
+    assert skipped(exposure, "flat_field", {"skip": False}, "p") is False
+    assert "S_FLAT" not in exposure.primary
+    assert skipped(exposure, "flat_field", {"skip": True}, "p") is True
+    assert exposure.primary["S_FLAT"] == "SKIPPED"
+    other = _exposure()
+    assert skipped(other, "background", {"skip": False}, "p", "no background members") is True
+    assert other.primary["S_BKDSUB"] == "SKIPPED"
+    mark_skipped(other, "mosaic", "m", "skip requested")
+    assert other.primary["S_RESAMP"] == "SKIPPED"
