@@ -18,8 +18,13 @@ Bench-only: runs in its own virtual environment with ``jwst`` installed
 
     python bench/official.py image2 ASN.json REFDIR OUTDIR
     python bench/official.py mosaic OUTDIR NAME CAL1 CAL2 ...
+    python bench/official.py cases CASES.json
 
-Each prints one JSON line of timings (seconds) on stdout.
+Each prints one JSON line of timings (seconds) on stdout. ``cases`` (what
+tests/test_official.py runs, one process for the whole matrix) reads a list of
+{"asn", "refs": {reftype: path}, "outdir", "mosaic"} and for each runs image2, the
+mosaic ``<mosaic>_i2d.fits`` of its cal files, and writes ``<cal>.radec.npy``: the
+official WCS of every cal file on a grid of pixels spanning it (x, y, RA, Dec).
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ import time
 from pathlib import Path
 
 # Before anything imports crds / stpipe.
-_CRDS_EMPTY = tempfile.mkdtemp(prefix="crds_empty_")
-os.environ["CRDS_PATH"] = _CRDS_EMPTY
+_CRDS_EMPTY = tempfile.TemporaryDirectory(prefix="crds_empty_")  # removed when the process ends
+os.environ["CRDS_PATH"] = _CRDS_EMPTY.name
 os.environ["CRDS_SERVER_URL"] = "https://127.0.0.1:9"  # nothing listens: no server is contacted
 os.environ["CRDS_MODE"] = "local"
 os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "true"
@@ -87,14 +92,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def image2(asn: str, refdir: str, outdir: str) -> dict:
+def wcs_grid(shape: tuple[int, int], n: int = 17) -> tuple:
+    """(x, y) of an n x n grid of pixels spanning the whole array, edges included."""
+    import numpy as np
+
+    ny, nx = shape
+    y, x = np.meshgrid(np.linspace(0, ny - 1, n), np.linspace(0, nx - 1, n), indexing="ij")
+    return x, y
+
+
+def image2(asn: str, refs: str | dict[str, str], outdir: str) -> dict:
+    """Image2Pipeline on ``asn``; ``refs`` is a folder (see `reference_files`) or {reftype: path}."""
     t0 = time.perf_counter()
     from jwst.pipeline import Image2Pipeline
 
     offline_crds()
     t_import = time.perf_counter() - t0
     os.makedirs(outdir, exist_ok=True)
-    steps = step_overrides(reference_files(Path(refdir)))
+    steps = step_overrides(refs if isinstance(refs, dict) else reference_files(Path(refs)))
     t1 = time.perf_counter()
     Image2Pipeline.call(asn, output_dir=outdir, save_results=True, steps=steps)
     t_run = time.perf_counter() - t1
@@ -128,8 +143,39 @@ def mosaic(outdir: str, name: str, cals: list[str]) -> dict:
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
+def save_radec(cal: Path) -> None:
+    """The official WCS of ``cal`` on `wcs_grid`: ``<cal>.radec.npy`` holds x, y, RA, Dec (4 x n x n)."""
+    import numpy as np
+    from stdatamodels.jwst import datamodels
+
+    with datamodels.open(str(cal)) as model:
+        x, y = wcs_grid(model.data.shape)
+        ra, dec = model.meta.wcs(x, y, with_bounding_box=False)
+    np.save(f"{cal}.radec.npy", np.array([x, y, ra, dec]))
+
+
+def cases(path: str) -> dict:
+    """image2 + mosaic + WCS grid for every case of a CASES.json list; timings per case."""
+    timings, errors = {}, {}
+    for case in json.loads(Path(path).read_text()):
+        t0 = time.perf_counter()
+        try:
+            os.chdir(Path(case["asn"]).parent)  # the pipeline opens members relative to the working folder
+            image2(case["asn"], case["refs"], case["outdir"])
+            cals = sorted(Path(case["outdir"]).glob("*_cal.fits"))
+            for cal in cals:
+                save_radec(cal)
+            mosaic(case["outdir"], case["mosaic"], [str(c) for c in cals])
+        except Exception as exc:  # one failing case must not hide the others' results
+            errors[case["mosaic"]] = f"{type(exc).__name__}: {exc}"
+        timings[case["mosaic"]] = round(time.perf_counter() - t0, 3)
+    return {"case_s": timings, "errors": errors, "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) >= 4 and argv[0] == "image2":
+    if len(argv) == 2 and argv[0] == "cases":
+        result = cases(argv[1])
+    elif len(argv) >= 4 and argv[0] == "image2":
         result = image2(argv[1], argv[2], argv[3])
     elif len(argv) >= 4 and argv[0] == "mosaic":
         result = mosaic(argv[1], argv[2], argv[3:])

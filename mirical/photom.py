@@ -41,19 +41,30 @@ def find_row(table: np.ndarray, filter_name: str, subarray: str) -> int:
 
 
 def time_correction(tables: Mapping[str, np.ndarray], row: int, expmid: float) -> float:
-    """Product of the time-dependence corrections present, at MJD ``expmid``."""
+    """Product of the time-dependence corrections present, at MJD ``expmid``.
+
+    Evaluated as the official pipeline does: the coefficient columns are float32
+    (stdatamodels' mirimg_photom schema), so each formula runs in float32 over the
+    whole table, ``expmid`` rounded to float32 first (0.004 d at MJD 60000); the
+    corrections of the tables present multiply in float64.
+    """
+    t = np.float32(expmid)
     corr = 1.0
     if "TIMECOEFF_LINEAR" in tables:
-        r = tables["TIMECOEFF_LINEAR"][row]
-        corr *= 1.0 - float(r["lossperyear"]) * (expmid - float(r["t0"])) / 365.0
+        t0, loss = _columns(tables["TIMECOEFF_LINEAR"], "t0", "lossperyear")
+        corr *= float((np.float32(1.0) - loss * (t - t0) / np.float32(365.0))[row])
     if "TIMECOEFF_EXPONENTIAL" in tables:
-        r = tables["TIMECOEFF_EXPONENTIAL"][row]
-        corr *= float(r["amplitude"]) * np.exp(-(expmid - float(r["t0"])) / float(r["tau"])) + float(r["const"])
+        t0, amplitude, tau, const = _columns(tables["TIMECOEFF_EXPONENTIAL"], "t0", "amplitude", "tau", "const")
+        corr *= float((amplitude * np.exp(-(t - t0) / tau) + const)[row])
     if "TIMECOEFF_POWERLAW" in tables:
-        r = tables["TIMECOEFF_POWERLAW"][row]
-        tsoft, alpha = float(r["tsoft"]), float(r["alpha"])
-        corr *= (expmid - float(r["t0"]) + tsoft) ** alpha / ((365.0 + tsoft) ** alpha / float(r["year1value"]))
-    return float(corr)
+        t0, year1value, tsoft, alpha = _columns(tables["TIMECOEFF_POWERLAW"], "t0", "year1value", "tsoft", "alpha")
+        norm = (np.float32(365.0) + tsoft) ** alpha / year1value
+        corr *= float(((t - t0 + tsoft) ** alpha / norm)[row])
+    return corr
+
+
+def _columns(table: np.ndarray, *names: str) -> list[np.ndarray]:
+    return [np.asarray(table[name], dtype=np.float32) for name in names]
 
 
 def conversion(table: np.ndarray, tables: Mapping[str, np.ndarray], filter_name: str,

@@ -327,13 +327,13 @@ def write_flat(path: str, flat: np.ndarray, err: np.ndarray, dq: np.ndarray, fil
 
 
 def _dq_def() -> fits.BinTableHDU:
-    names = ["DO_NOT_USE", "NO_FLAT_FIELD", "REFERENCE_PIXEL"]
+    names = ["DO_NOT_USE", "NO_FLAT_FIELD", "UNRELIABLE_FLAT", "REFERENCE_PIXEL"]
     values = [dqflags.PIXEL[n] for n in names]
     cols = [fits.Column("BIT", "J", array=[int(np.log2(v)) for v in values]),
             fits.Column("VALUE", "K", array=values),
             fits.Column("NAME", "40A", array=names),
             fits.Column("DESCRIPTION", "80A", array=["Bad pixel", "Flat field cannot be measured",
-                                                      "Reference pixel"])]
+                                                      "Flat variance large", "Reference pixel"])]
     return fits.BinTableHDU.from_columns(cols, name="DQ_DEF")
 
 

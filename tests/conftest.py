@@ -1,4 +1,4 @@
-"""Shared fixtures: running the workflow on a reduced demo."""
+"""Shared fixtures: running the workflow on a reduced demo; the run-time venv; the official pipeline's Python."""
 import os
 import subprocess
 import sys
@@ -49,3 +49,26 @@ def run_env() -> Path:
                             check=True).stdout.lower()
     assert "pytest" not in freeze and "stdatamodels" not in freeze  # really the run-time install
     return bin_dir
+
+
+def official_python() -> str:
+    """The Python of the official pipeline's own venv (jwst 3.0.0): ``$MIRICAL_OFFICIAL_PYTHON``
+    (``./quickstart test`` makes ``.venv-official`` and sets it), else ``.venv-official`` here.
+
+    jwst lives in its own venv (it pins its own drizzle and brings asdf extensions that
+    mirical's jobs must not load), so tests run it in a subprocess with this Python.
+    """
+    python = os.environ.get("MIRICAL_OFFICIAL_PYTHON") or str(REPO / ".venv-official" / "bin" / "python")
+    if not Path(python).is_file():
+        pytest.fail(f"no official pipeline Python at {python}: run the tests with ./quickstart test "
+                    "(it makes .venv-official with jwst) or set MIRICAL_OFFICIAL_PYTHON")
+    return python
+
+
+def run_official(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``python ARGS`` in the official pipeline's venv; fails the test with its output if it fails."""
+    result = subprocess.run([official_python(), *args], capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(f"official pipeline failed ({' '.join(args)[:300]}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result

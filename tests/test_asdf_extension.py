@@ -149,7 +149,7 @@ def sip(wcs):
 
 
 def test_stdatamodels_opens_our_file(tmp_path, wcs, sip):
-    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+    from stdatamodels.jwst import datamodels
     path = tmp_path / "ours_cal.fits"
     write_exposure(path, asdf_extension.with_wcs(asdf_extension.make_hdu(mast_like_tree()), wcs), sip=sip)
     with warnings.catch_warnings():
@@ -173,7 +173,7 @@ def test_stdatamodels_opens_our_file(tmp_path, wcs, sip):
 
 def test_stdatamodels_tree_precedence(tmp_path, wcs):
     """Why with_wcs cleans the tree: absent keywords let stale tree values through."""
-    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+    from stdatamodels.jwst import datamodels
     tree = mast_like_tree(wcs)
     del tree["_fits_hash"], tree["zeroframe"]
     path = tmp_path / "raw_tree.fits"
@@ -184,7 +184,7 @@ def test_stdatamodels_tree_precedence(tmp_path, wcs):
 
 
 def test_stdatamodels_needs_datamodl(tmp_path, wcs):
-    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+    from stdatamodels.jwst import datamodels
     path = tmp_path / "no_datamodl.fits"
     write_exposure(path, asdf_extension.with_wcs(None, wcs))
     with fits.open(path, mode="update") as hdul:
@@ -194,7 +194,7 @@ def test_stdatamodels_needs_datamodl(tmp_path, wcs):
 
 
 def test_read_tree_of_stdatamodels_file(tmp_path, wcs):
-    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+    from stdatamodels.jwst import datamodels
     model = datamodels.ImageModel(SHAPE)
     model.meta.instrument.name = "MIRI"
     model.meta.wcs = wcs

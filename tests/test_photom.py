@@ -40,6 +40,20 @@ def test_photom_time_dependence_formulas():
     assert photom.conversion(table, {"TIMECOEFF_LINEAR": lin}, "F770W", "FULL", t, False) == pytest.approx(0.3)
 
 
+def test_photom_time_dependence_in_float32_as_the_official_pipeline():
+    """EXPMID 59820.001 is 59820.0 in float32: 1 - 0.25 * 100 / 365 in float32, not 1 - 0.25 * 100.001 / 365."""
+    lin = np.array([(59720.0, 0.25), (59000.0, 0.5)], dtype=[("t0", "f8"), ("lossperyear", "f8")])
+    corr = photom.time_correction({"TIMECOEFF_LINEAR": lin}, 0, 59820.001)
+    assert corr == float(np.float32(1.0) - np.float32(25.0) / np.float32(365.0))
+    assert abs(corr - (1 - 0.25 * 100.001 / 365)) > 6e-7
+    pw = np.array([(59720.0, 0.95, 30.0, -0.08)],
+                  dtype=[("t0", "f8"), ("year1value", "f8"), ("tsoft", "f8"), ("alpha", "f8")])
+    # 59954.29103 -> 59954.29296875 in float32, so (t - t0 + tsoft) = 264.29296875 exactly
+    x, a = np.float32(264.29296875), np.float32(-0.08)
+    expected = float(x**a / (np.float32(395.0) ** a / np.float32(0.95)))
+    assert photom.time_correction({"TIMECOEFF_POWERLAW": pw}, 0, 59954.29103251507) == expected
+
+
 def test_photom_apply_scales_data_and_variances():
     arrays = {"SCI": np.array([[2.0]]), "ERR": np.array([[0.5]]), "VAR_POISSON": np.array([[0.16]]),
               "VAR_RNOISE": np.array([[0.09]]), "VAR_FLAT": np.array([[0.0]]), "DQ": np.zeros((1, 1), np.uint32)}

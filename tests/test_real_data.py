@@ -35,14 +35,14 @@ import numpy as np
 import pytest
 import yaml
 from astropy.io import fits
+from stdatamodels.jwst import datamodels
 
 from mirical import __version__
 from mirical import simulate as sim
 from mirical.errors import MiricalError
 
-from conftest import run_snakemake
-
-datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+from conftest import REPO, run_official, run_snakemake
+from mast_like import read_plain, write_mast_rate
 
 SUB256 = (413, 51, 256, 256)  # SUBSTRT1, SUBSTRT2, SUBSIZE1, SUBSIZE2
 OLD, NEW = "2022-05-01T00:00:00", "2024-01-01T00:00:00"
@@ -80,88 +80,7 @@ def settings_for(filter_name: str, subarray: str, date: str) -> sim.DemoSettings
                             n_dithers=1, n_sources=6, seed=7)
 
 
-# ------------------------------------------------------------------ writing MAST-like files
-
-def write_mast_rate(path: Path, arrays: dict, primary: fits.Header, sci: fits.Header,
-                    **meta_overrides) -> None:
-    """A rate file as the official pipeline writes it: ImageModel with meta filled, ``.save()``.
-
-    ``meta_overrides`` are dotted meta paths (``"instrument.name": "NIRCAM"``).
-    """
-    model = datamodels.ImageModel(data=arrays["SCI"].astype(np.float32), err=arrays["ERR"].astype(np.float32),
-                                  dq=arrays["DQ"].astype(np.uint32),
-                                  var_poisson=arrays["VAR_POISSON"].astype(np.float32),
-                                  var_rnoise=arrays["VAR_RNOISE"].astype(np.float32))
-    m = model.meta
-    m.telescope = "JWST"
-    m.filetype = "countrate"
-    m.calibration_software_name = "jwst"
-    m.calibration_software_version = "1.19.1"
-    m.program.pi_name = "Mirical, Test"
-    m.observation.program_number = "01234"
-    m.observation.observation_number = str(primary["OBSERVTN"])
-    m.observation.visit_number = "001"
-    m.observation.exposure_number = "00001"
-    m.observation.date = primary["DATE-OBS"]
-    m.observation.time = primary["TIME-OBS"]
-    m.target.proposer_name = primary["TARGNAME"]
-    m.target.ra, m.target.dec = primary["TARG_RA"], primary["TARG_DEC"]
-    m.instrument.name = primary["INSTRUME"]
-    m.instrument.detector = primary["DETECTOR"]
-    m.instrument.filter = primary["FILTER"]
-    m.instrument.band = primary["BAND"]
-    m.instrument.channel = primary["CHANNEL"]
-    e = m.exposure
-    e.type = primary["EXP_TYPE"]
-    e.readpatt = primary["READPATT"]
-    e.nints, e.ngroups, e.nframes, e.groupgap = (primary[k] for k in ("NINTS", "NGROUPS", "NFRAMES", "GROUPGAP"))
-    e.start_time, e.mid_time, e.end_time = primary["EXPSTART"], primary["EXPMID"], primary["EXPEND"]
-    e.frame_time, e.group_time = primary["TFRAME"], primary["TGROUP"]
-    e.integration_time, e.duration = primary["EFFINTTM"], primary["DURATION"]
-    e.effective_exposure_time = primary["EFFEXPTM"]  # XPOSURE (SCI)
-    e.measurement_time = primary["TMEASURE"]
-    e.elapsed_exposure_time = primary["DURATION"]  # TELAPSE (SCI)
-    e.exposure_time = primary["EFFEXPTM"]  # EFFEXPTM (primary)
-    s = m.subarray
-    s.name = primary["SUBARRAY"]
-    s.xstart, s.ystart, s.xsize, s.ysize = (primary[k] for k in ("SUBSTRT1", "SUBSTRT2", "SUBSIZE1", "SUBSIZE2"))
-    s.fastaxis, s.slowaxis = 1, 2
-    m.aperture.name = primary["APERNAME"]
-    m.dither.primary_type = "NONE"
-    m.pointing.pa_v3 = sci["PA_V3"]
-    w = m.wcsinfo
-    for attr, key in (("v2_ref", "V2_REF"), ("v3_ref", "V3_REF"), ("roll_ref", "ROLL_REF"), ("ra_ref", "RA_REF"),
-                      ("dec_ref", "DEC_REF"), ("vparity", "VPARITY"), ("v3yangle", "V3I_YANG"),
-                      ("siaf_xref_sci", "XREF_SCI"), ("siaf_yref_sci", "YREF_SCI"),
-                      ("crpix1", "CRPIX1"), ("crpix2", "CRPIX2"), ("crval1", "CRVAL1"), ("crval2", "CRVAL2"),
-                      ("ctype1", "CTYPE1"), ("ctype2", "CTYPE2"), ("cunit1", "CUNIT1"), ("cunit2", "CUNIT2"),
-                      ("cdelt1", "CDELT1"), ("cdelt2", "CDELT2"), ("pc1_1", "PC1_1"), ("pc1_2", "PC1_2"),
-                      ("pc2_1", "PC2_1"), ("pc2_2", "PC2_2")):
-        setattr(w, attr, sci[key])
-    w.wcsaxes = 2
-    m.coordinates.reference_frame = sci["RADESYS"]  # RADESYS (SCI)
-    m.velocity_aberration.scale_factor = sci["VA_SCALE"]
-    for step in ("dq_init", "saturation", "refpix", "linearity", "dark_sub", "jump", "ramp_fit"):
-        setattr(m.cal_step, step, "COMPLETE")
-    m.bunit_data = m.bunit_err = "DN/s"
-    for dotted, value in meta_overrides.items():
-        node = m
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            node = getattr(node, p)
-        setattr(node, leaf, value)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # our inputs themselves must be schema-valid
-        model.save(path)
-    model.close()
-
-
-def read_plain(path: Path) -> tuple[dict, fits.Header, fits.Header]:
-    """Arrays and headers of a (mirical-simulated) rate file."""
-    with fits.open(path) as hdul:
-        arrays = {n: hdul[n].data.copy() for n in ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")}
-        return arrays, hdul[0].header.copy(), hdul["SCI"].header.copy()
-
+# ------------------------------------------------------------------ the inputs
 
 def cut_subarray(arrays: dict, primary: fits.Header, sci: fits.Header, frame=SUB256):
     """The ``frame`` (SUBSTRT1/2, SUBSIZE1/2) of a full-frame exposure, keywords updated."""
@@ -523,34 +442,24 @@ def test_provenance_in_headers(real_run):
 
 @pytest.mark.workflow
 def test_association_loads_with_jwst(real_run):
-    pytest.importorskip("jwst")
-    from jwst.associations import load_asn
-
-    path = real_run.out / "real_lvl2_asn.json"
-    with path.open() as handle:
-        asn = load_asn(handle)
-    assert asn["asn_type"] == "image2"
-    assert sorted(m["expname"].split("/")[-1] for p in asn["products"] for m in p["members"]) == \
-        sorted(i.name for i in INPUTS)
+    """jwst's own association loader (in the official venv) reads mirical's image2 association."""
+    code = ("import json, sys; from jwst.associations import load_asn; asn = load_asn(open(sys.argv[1])); "
+            "print(json.dumps([asn['asn_type'], [m['expname'] for p in asn['products'] for m in p['members']]]))")
+    result = run_official("-c", code, str(real_run.out / "real_lvl2_asn.json"))
+    asn_type, members = json.loads(result.stdout.strip().splitlines()[-1])
+    assert asn_type == "image2"
+    assert sorted(m.split("/")[-1] for m in members) == sorted(i.name for i in INPUTS)
 
 
 @pytest.mark.workflow
-def test_official_resample_accepts_cal(real_run, tmp_path, monkeypatch):
-    """jwst's ResampleStep (the calwebb_image3 resample) runs on a mirical cal file, offline."""
-    pytest.importorskip("jwst")
-    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "true")  # no pars-resamplestep lookup
-    from stpipe import crds_client
-
-    monkeypatch.setattr(crds_client, "get_context_used", lambda observatory: "N/A (offline)")
-    from jwst.resample import ResampleStep
-
+def test_official_resample_accepts_cal(real_run, tmp_path):
+    """jwst's ResampleStep (the calwebb_image3 resample, official venv, offline) runs on a mirical cal file."""
     product = real_run.product[INPUTS[2].name]
     cal = tmp_path / f"{product}_cal.fits"
     shutil.copy(real_run.out / cal.name, cal)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = ResampleStep.call(str(cal), output_dir=str(tmp_path))
-    with result, open_strict(real_run.out / f"{product}_i2d.fits") as ours:
+    run_official(str(REPO / "bench" / "official.py"), "mosaic", str(tmp_path), "official", str(cal))
+    with datamodels.open(tmp_path / "official_i2d.fits") as result, \
+            open_strict(real_run.out / f"{product}_i2d.fits") as ours:
         assert result.meta.cal_step.resample == "COMPLETE"
         assert np.isfinite(result.data).mean() > 0.95
         flux = [np.nansum(m.data) * m.meta.photometry.pixelarea_steradians for m in (result, ours)]
