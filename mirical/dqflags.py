@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 PIXEL: dict[str, int] = {
     "GOOD": 0,
     "DO_NOT_USE": 1 << 0,
@@ -44,3 +46,22 @@ NON_SCIENCE = PIXEL["NON_SCIENCE"]
 HOT = PIXEL["HOT"]
 NO_FLAT_FIELD = PIXEL["NO_FLAT_FIELD"]
 REFERENCE_PIXEL = PIXEL["REFERENCE_PIXEL"]
+
+
+def standard_dq(dq: np.ndarray, dq_def: np.ndarray | None) -> np.ndarray:
+    """A reference file's DQ in the standard bits, through its DQ_DEF table.
+
+    As stdatamodels' ``dynamic_mask`` when a reference model is opened: each
+    DQ_DEF row (NAME, VALUE) maps the file's bit VALUE to the standard bit of
+    NAME; bits no row names, and rows whose NAME is not a standard mnemonic,
+    are dropped. Without a (non-empty) DQ_DEF the DQ is used as it is.
+    """
+    if dq_def is None or len(dq_def) == 0:
+        return dq
+    out = np.zeros(dq.shape, dtype=dq.dtype)
+    for name, value in zip(dq_def["NAME"], dq_def["VALUE"]):
+        text = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+        standard = PIXEL.get(text.strip())
+        if standard is not None:
+            out[(dq & int(value)) != 0] |= standard
+    return out

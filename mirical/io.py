@@ -20,7 +20,7 @@ import numpy as np
 from astropy.io import fits
 
 from mirical import __version__
-from mirical.dqflags import DO_NOT_USE
+from mirical.dqflags import DO_NOT_USE, standard_dq
 from mirical.errors import MiricalError
 
 REQUIRED = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
@@ -280,6 +280,8 @@ def read_reference_image(path: str | os.PathLike, extensions: tuple[str, ...]) -
         if missing:
             raise MiricalError(path, f"reference file lacks extension(s) {', '.join(missing)}")
         arrays = {n: np.asarray(hdul[n].data) for n in extensions}
+        if "DQ" in arrays and "DQ_DEF" in names:  # the file's bits -> the standard ones
+            arrays["DQ"] = standard_dq(arrays["DQ"], hdul["DQ_DEF"].data)
         header = hdul[0].header.copy()
     return ReferenceImage(arrays, header, path)
 

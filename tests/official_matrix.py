@@ -104,18 +104,20 @@ def full_area() -> tuple[np.ndarray, float]:
 
 def defective_flat(case: Case, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`sim.flat_pattern` plus, inside the case's subarray: NaN and zero pixels with DQ 0, finite
-    NO_FLAT_FIELD pixels and finite UNRELIABLE_FLAT pixels (``n`` of each)."""
+    NO_FLAT_FIELD pixels, finite UNRELIABLE_FLAT pixels and HOT pixels, a bit the flat's DQ_DEF
+    does not define (dropped when the flat is read) (``n`` of each)."""
     flat, err, dq = sim.flat_pattern(rng)
     xs, ys, nx, ny = sim.SUBARRAYS[case.subarray]
     n = max(3, nx * ny // 4000)
-    rows = rng.integers(ys - 1, ys - 1 + ny, 4 * n)
-    cols = rng.integers(max(xs - 1, 4), min(xs - 1 + nx, FULL[2] - 4), 4 * n)
+    rows = rng.integers(ys - 1, ys - 1 + ny, 5 * n)
+    cols = rng.integers(max(xs - 1, 4), min(xs - 1 + nx, FULL[2] - 4), 5 * n)
     pixels = (rows, cols)
     dq[pixels] = 0
     flat[rows[:n], cols[:n]] = np.nan
     flat[rows[n:2 * n], cols[n:2 * n]] = 0.0
     dq[rows[2 * n:3 * n], cols[2 * n:3 * n]] |= dqflags.NO_FLAT_FIELD
-    dq[rows[3 * n:], cols[3 * n:]] |= UNRELIABLE_FLAT
+    dq[rows[3 * n:4 * n], cols[3 * n:4 * n]] |= UNRELIABLE_FLAT
+    dq[rows[4 * n:], cols[4 * n:]] |= dqflags.HOT
     return flat, err, dq
 
 
