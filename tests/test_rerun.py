@@ -274,7 +274,7 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
     assert not any(product == "rr_dither2" for _, product in steps(planned))
 
 
-FIGURES = ("plot_exposure", "plot_steps", "plot_mosaic", "plot_footprints")
+FIGURES = ("plot_exposure", "plot_steps", "plot_mosaic")
 # Every rule whose script imports mirical/io.py (so dqflags.py and subarray.py), directly or not:
 # all but association and the figures
 WRITES_FITS = CHAIN + ("mosaic", "summary")
