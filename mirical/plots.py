@@ -146,9 +146,13 @@ def stretch_ticks(norm: Normalize, min_gap: float = 0.11, max_ticks: int = 8) ->
     every tick already kept, so a log stretch gets ticks spread along the bar.
     """
     lo, hi = float(norm.vmin), float(norm.vmax)
-    position = lambda v: float(np.ma.filled(norm(np.array([v])), np.nan)[0])  # noqa: E731
+
+    def positions(values: list[float]) -> np.ndarray:  # one call per candidate set, not per value
+        return np.ma.filled(norm(np.array(values, dtype=np.float64)), np.nan)
+
     ticks = [_round_inward(lo, upper=False), _round_inward(hi, upper=True)]
     ticks = [t for t in ticks if lo <= t <= hi] or [lo, hi]
+    kept = [float(u) for u in positions(ticks)]
     kmax = int(np.floor(np.log10(max(abs(lo), abs(hi), 1e-30))))
     for k in range(kmax, kmax - 5, -1):
         for mantissa in (5, 2, 1):
@@ -156,12 +160,11 @@ def stretch_ticks(norm: Normalize, min_gap: float = 0.11, max_ticks: int = 8) ->
             first, last = int(np.ceil(lo / step)), int(np.floor(hi / step))
             if last - first > 400:
                 continue
-            for n in range(first, last + 1):
-                value = float(f"{n * step:.6g}")
-                u = position(value)
-                if len(ticks) < max_ticks and np.isfinite(u) and \
-                        all(abs(u - position(t)) >= min_gap for t in ticks):
+            values = [float(f"{n * step:.6g}") for n in range(first, last + 1)]
+            for value, u in zip(values, positions(values)):
+                if len(ticks) < max_ticks and np.isfinite(u) and all(abs(u - t) >= min_gap for t in kept):
                     ticks.append(value)
+                    kept.append(float(u))
     return sorted(set(ticks))
 
 

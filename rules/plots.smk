@@ -1,4 +1,5 @@
 # Quicklook figures (PNG) under {OUT}/plots/, each also an item of the Snakemake report.
+import re
 
 
 rule plot_exposure:
@@ -27,6 +28,10 @@ rule plot_exposure:
         "../scripts/plot_exposure.py"
 
 
+# The first product's job draws its rate vs cal figure too: one job (one start-up) for both.
+ruleorder: plot_steps > plot_exposure
+
+
 rule plot_steps:
     input:
         rate=science,
@@ -34,7 +39,13 @@ rule plot_steps:
         flat=rules.flat_field.output.exposure,
         cal=rules.photom.output.cal,
     output:
-        report(
+        rate_cal=report(
+            LAYOUT.plot("{product}_rate_cal"),
+            caption="../report/exposure.rst",
+            category="Exposures",
+            labels={"product": "{product}", "figure": "rate vs cal"},
+        ),
+        steps=report(
             LAYOUT.plot("{product}_steps"),
             caption="../report/steps.rst",
             category="Exposures",
@@ -44,6 +55,8 @@ rule plot_steps:
         f"{LOGS}/plots/{{product}}_steps.log",
     benchmark:
         f"{BENCH}/plots/{{product}}_steps.tsv"
+    wildcard_constraints:
+        product=re.escape(PRODUCT_NAMES[0]) if PRODUCT_NAMES else "(?!)",
     conda:
         "../envs/mirical.yaml"
     resources:
@@ -55,9 +68,11 @@ rule plot_steps:
         "../scripts/plot_steps.py"
 
 
+# One job reads the mosaic once for its three figures (the footprints need the cal headers too).
 rule plot_mosaic:
     input:
         mosaic=rules.mosaic.output.i2d,
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
         sci=report(
             LAYOUT.plot(f"{NAME}_mosaic"),
@@ -71,6 +86,12 @@ rule plot_mosaic:
             category="Mosaic",
             labels={"figure": "weight map (WHT)"},
         ),
+        footprints=report(
+            LAYOUT.plot(f"{NAME}_footprints"),
+            caption="../report/footprints.rst",
+            category="Mosaic",
+            labels={"figure": "footprints (S_REGION)"},
+        ),
     log:
         f"{LOGS}/plots/mosaic.log",
     benchmark:
@@ -82,34 +103,7 @@ rule plot_mosaic:
         runtime=5,
     params:
         name=NAME,
+        products=PRODUCT_NAMES,
         code=code_version("plot_mosaic"),
     script:
         "../scripts/plot_mosaic.py"
-
-
-rule plot_footprints:
-    input:
-        mosaic=rules.mosaic.output.i2d,
-        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
-    output:
-        report(
-            LAYOUT.plot(f"{NAME}_footprints"),
-            caption="../report/footprints.rst",
-            category="Mosaic",
-            labels={"figure": "footprints (S_REGION)"},
-        ),
-    log:
-        f"{LOGS}/plots/footprints.log",
-    benchmark:
-        f"{BENCH}/plots/footprints.tsv"
-    conda:
-        "../envs/mirical.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        name=NAME,
-        products=PRODUCT_NAMES,
-        code=code_version("plot_footprints"),
-    script:
-        "../scripts/plot_footprints.py"

@@ -1,15 +1,20 @@
-"""Rule plot_mosaic: the mosaic on RA/Dec axes and its weight map."""
+"""Rule plot_mosaic: the mosaic on RA/Dec axes, its weight map and the cal exposures' footprints."""
 from mirical.runner import log, main
 
 
 def run(snakemake):
-    from mirical.plots import mosaic, weight_map
+    from mirical.plots import footprints, mosaic, weight_map
 
     name = snakemake.params.name
     sci = mosaic(snakemake.input.mosaic, snakemake.output.sci, name)
     wht = weight_map(snakemake.input.mosaic, snakemake.output.wht, name)
     log.info("%s mosaic: %s (SCI %s), %s (WHT %s)", name, snakemake.output.sci, sci.get("SCI", "n/a"),
              snakemake.output.wht, wht.get("WHT", "no WHT extension"))
+    cals = list(zip(snakemake.params.products, snakemake.input.cal))
+    drawn = footprints(snakemake.input.mosaic, cals, snakemake.output.footprints, name)
+    missing = [p for p, _ in cals if p not in drawn]
+    log.info("%s: footprints of %d exposure(s) in %s%s", name, len(drawn), snakemake.output.footprints,
+             f" (no S_REGION: {', '.join(missing)})" if missing else "")
 
 
 main(snakemake, run)

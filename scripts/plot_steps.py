@@ -1,16 +1,19 @@
-"""Rule plot_steps: one exposure through the steps (rate, bkgsub, flat, cal) side by side."""
+"""Rule plot_steps: the first exposure's figures, rate vs cal and the step strip (rate, bkgsub, flat, cal)."""
 from mirical.runner import log, main
 
 STEPS = ("rate", "bkgsub", "flat", "cal")
 
 
 def run(snakemake):
-    from mirical.plots import step_strip
+    from mirical.plots import rate_vs_cal, step_strip
 
     product = snakemake.wildcards.product
+    limits = rate_vs_cal(snakemake.input.rate, snakemake.input.cal, snakemake.output.rate_cal, product)
+    log.info("%s: rate vs cal quicklook %s (%s)", product, snakemake.output.rate_cal,
+             "; ".join(f"{k}: {v}" for k, v in limits.items()))
     panels = [(step, getattr(snakemake.input, step)) for step in STEPS]
-    limits = step_strip(panels, snakemake.output[0], product)
-    log.info("%s: step strip %s (%s)", product, snakemake.output[0],
+    limits = step_strip(panels, snakemake.output.steps, product)
+    log.info("%s: step strip %s (%s)", product, snakemake.output.steps,
              "; ".join(f"{k}: {v}" for k, v in limits.items()))
 
 

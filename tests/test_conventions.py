@@ -140,7 +140,7 @@ def test_each_rule_environment_lists_what_its_script_imports():
         missing = third_party_imports(rule["script"]) - env
         assert not missing, f"rule {name}: {rule['conda'].name} lacks {sorted(missing)} ({rule['script'].name})"
         checked += 1
-    assert checked >= 13
+    assert checked >= 12  # the rules that have a script
 
 
 def _conda_to_pypi(packages: dict[str, str]) -> dict[str, str]:

@@ -77,7 +77,7 @@ def test_report_is_one_html_page_embedding_every_figure_and_the_table(demo_run, 
     assert "Exposure <strong>demo_dither2</strong> before and after calibration" in html
     assert "footprint of every calibrated exposure" in html
     assert "JWST MIRI imager Stage-2 calibration" in html
-    assert '"plot_footprints"' in html and "runtimes" in html
+    assert '"plot_mosaic"' in html and "runtimes" in html
 
 
 def test_log_stretch_keeps_nan_bad_and_clips_the_rest():

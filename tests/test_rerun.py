@@ -291,10 +291,20 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
     assert [rule for rule, product in steps(planned) if product == "rr_dither2"] == ["mosaic_drizzle"]
 
 
-FIGURES = ("plot_exposure", "plot_steps", "plot_mosaic", "plot_footprints")
+FIGURES = ("plot_exposure", "plot_steps", "plot_mosaic")
 # Every rule whose script imports mirical/io.py (so dqflags.py and subarray.py), directly or not:
 # all but association and the figures
 WRITES_FITS = CHAIN + MOSAIC + ("summary",)
+
+
+def test_one_figure_job_per_input_file(full_dag):
+    """The first exposure's job draws its rate-vs-cal figure and the step strip, one job the mosaic's three."""
+    figures = {key: sorted(Path(o).name for o in job.outputs) for key, job in full_dag.items() if key[0] in FIGURES}
+    assert figures == {
+        ("plot_steps", "product=rr_dither1"): ["rr_dither1_rate_cal.png", "rr_dither1_steps.png"],
+        ("plot_exposure", "product=rr_dither2"): ["rr_dither2_rate_cal.png"],
+        ("plot_mosaic", ""): ["rr_footprints.png", "rr_mosaic.png", "rr_weight.png"],
+    }
 
 
 def repository_copy(tmp_path: Path) -> Path:
