@@ -239,6 +239,14 @@ def test_background_parameter_reruns_every_chain_from_background(complete_run, u
     assert all(planned[key].reason.startswith("Params have changed") for key in direct)
 
 
+@pytest.mark.parametrize("step, option", [("flat_field", {"inverse": True}), ("photom", {"inverse": True})])
+def test_step_option_reruns_that_step_and_downstream_only(complete_run, user_config, full_dag, tmp_path, step, option):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {step: option}}))
+    direct = {key for key in full_dag if key[0] == step}
+    assert_plan(planned, full_dag, direct, chain("rr_dither1", step) + chain("rr_dither2", step) + [("mosaic", "")])
+    assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+
+
 def test_new_flat_reruns_flat_field_and_downstream_only(complete_run, user_config, full_dag):
     flat = Path(yaml.safe_load(user_config.read_text())["reference_files"]["flat"])
 
