@@ -247,6 +247,24 @@ def test_step_option_reruns_that_step_and_downstream_only(complete_run, user_con
     assert all(planned[key].reason.startswith("Params have changed") for key in direct)
 
 
+def test_save_combined_background_runs_only_its_own_jobs(complete_run, user_config, full_dag, tmp_path):
+    override = {"steps": {"background": {"save_combined_background": True}}}
+    planned = plan(complete_run, *with_override(user_config, tmp_path, override))
+    assert sorted(key for key in planned if key[0] != "all") == [("combined_background", f"product={p}")
+                                                                 for p in PRODUCTS]
+    for product in PRODUCTS:
+        assert planned["combined_background", f"product={product}"].outputs == (
+            f"out/intermediate/{product}_combinedbackground.fits",)
+    snakemake(complete_run, *with_override(user_config, tmp_path, override))
+    science = sorted(Path(yaml.safe_load(user_config.read_text())["science"][0]).parent.glob("*_rate.fits"))[0]
+    out = complete_run / "out" / "intermediate"
+    with fits.open(out / "rr_dither1_combinedbackground.fits") as combined, fits.open(science) as rate, \
+            fits.open(out / "rr_dither1_bkgsub.fits") as bkgsub:
+        assert [h.name for h in combined] == ["PRIMARY", "SCI", "DQ", "ERR"]
+        np.testing.assert_array_equal(rate["SCI"].data - combined["SCI"].data, bkgsub["SCI"].data)
+    assert plan(complete_run, *with_override(user_config, tmp_path, override)) == {}
+
+
 def test_new_flat_reruns_flat_field_and_downstream_only(complete_run, user_config, full_dag):
     flat = Path(yaml.safe_load(user_config.read_text())["reference_files"]["flat"])
 

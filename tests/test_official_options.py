@@ -1,0 +1,156 @@
+"""The step options of issue 17 against jwst 3.0.0 (offline), on a small generated case.
+
+One small subarray exposure (planted NaN / DO_NOT_USE science pixels; NaN, zero,
+NO_FLAT_FIELD and DO_NOT_USE flat pixels) is flat-fielded and
+photom-calibrated by mirical and by the official code (`official_options_run.py`, run
+once for every case with the official pipeline's Python, ``$MIRICAL_OFFICIAL_PYTHON``)
+with each combination of ``flat_field.inverse`` and ``photom.inverse``. Arrays agree as
+the cal files do (relative difference <= 1e-6 on pixels finite in both), NaN pattern and
+DQ identical, same BUNIT, status keywords and PHOTMJSR.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from mirical import flat_field, photom, simulate
+from mirical.dqflags import DO_NOT_USE, JUMP_DET, NO_FLAT_FIELD
+from mirical.io import Exposure, read_reference_image, read_tables
+
+HERE = Path(__file__).parent
+FRAME = {"SUBSTRT1": 101, "SUBSTRT2": 201, "SUBSIZE1": 16, "SUBSIZE2": 12}
+EXPOSURE = {"FILTER": "F770W", "SUBARRAY": "SUB16X12", "EXPMID": 60123.25, **FRAME}
+CASES = {
+    "default": {"flat_field": {"inverse": False}, "photom": {"inverse": False, "apply_time_correction": True}},
+    "flat_inverse": {"flat_field": {"inverse": True}, "photom": {"inverse": False, "apply_time_correction": True}},
+    "photom_inverse": {"flat_field": {"inverse": False}, "photom": {"inverse": True, "apply_time_correction": True}},
+    "both_inverse": {"flat_field": {"inverse": True}, "photom": {"inverse": True, "apply_time_correction": False}},
+}
+# Background members: two on the science frame, one larger (cut to it); their other
+# keywords are the science exposure's.
+BACKGROUND_FRAMES = (dict(FRAME), {"SUBSTRT1": 99, "SUBSTRT2": 199, "SUBSIZE1": 20, "SUBSIZE2": 16}, dict(FRAME))
+FLOATS = ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "AREA")
+RTOL = 1e-6
+
+
+def official_python() -> str:
+    """The official pipeline's Python (jwst 3.0.0), from ``$MIRICAL_OFFICIAL_PYTHON``; a failure without it."""
+    python = os.environ.get("MIRICAL_OFFICIAL_PYTHON", "")
+    if not Path(python).is_file():
+        pytest.fail(f"MIRICAL_OFFICIAL_PYTHON={python!r} is not a Python with jwst 3.0.0: "
+                    "run the tests with ./quickstart test, or set it to such a Python")
+    return python
+
+
+def write_case(folder: Path) -> None:
+    """science.npz, exposure.json, cases.json and the three reference files."""
+    rng = np.random.default_rng(17)
+    ny, nx = 1024, 1032
+    flat = rng.uniform(0.8, 1.2, (ny, nx)).astype(np.float32)
+    flat_err = rng.uniform(0.01, 0.05, (ny, nx)).astype(np.float32)
+    flat_dq = np.zeros((ny, nx), np.uint32)
+    y0, x0 = FRAME["SUBSTRT2"] - 1, FRAME["SUBSTRT1"] - 1
+    flat[y0 + 1, x0 + 2] = np.nan
+    flat[y0 + 2, x0 + 3] = 0.0
+    flat_dq[y0 + 3, x0 + 4] = NO_FLAT_FIELD
+    flat_dq[y0 + 4, x0 + 5] = DO_NOT_USE
+    simulate.write_flat(str(folder / "flat.fits"), flat, flat_err, flat_dq, EXPOSURE["FILTER"])
+    simulate.write_photom(str(folder / "photom.fits"))
+    simulate.write_area(str(folder / "area.fits"), rng.uniform(0.95, 1.05, (ny, nx)).astype(np.float32), 0.0121)
+    shape = (FRAME["SUBSIZE2"], FRAME["SUBSIZE1"])
+    science = {"SCI": rng.uniform(1, 100, shape).astype(np.float32),
+               "ERR": rng.uniform(0.5, 1, shape).astype(np.float32),
+               "DQ": np.zeros(shape, np.uint32),
+               "VAR_POISSON": rng.uniform(0.1, 0.5, shape).astype(np.float32),
+               "VAR_RNOISE": rng.uniform(0.1, 0.5, shape).astype(np.float32)}
+    science["SCI"][6, 7] = np.nan
+    science["DQ"][7, 8] = DO_NOT_USE
+    science["DQ"][8, 9] = JUMP_DET
+    np.savez(folder / "science.npz", **science)
+    (folder / "exposure.json").write_text(json.dumps(EXPOSURE))
+    for i, (keys, level) in enumerate(zip(BACKGROUND_FRAMES, (5.0, 5.5, 30.0))):
+        bshape = (keys["SUBSIZE2"], keys["SUBSIZE1"])
+        member = {"SCI": rng.normal(level, 0.3, bshape).astype(np.float32),
+                  "ERR": rng.uniform(0.1, 0.3, bshape).astype(np.float32), "DQ": np.zeros(bshape, np.uint32),
+                  "VAR_POISSON": np.ones(bshape, np.float32), "VAR_RNOISE": np.ones(bshape, np.float32)}
+        member["SCI"][i + 2, 4] = np.nan  # one member NaN (and DO_NOT_USE) per pixel
+        member["DQ"][i + 2, 4] = DO_NOT_USE
+        member["DQ"][1, i + 1] = JUMP_DET
+        np.savez(folder / f"background_{i}.npz", **member)
+        (folder / f"background_{i}.json").write_text(json.dumps({**EXPOSURE, **keys}))
+    (folder / "cases.json").write_text(json.dumps(CASES))
+
+
+@pytest.fixture(scope="module")
+def case_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("official_options")
+    write_case(folder)
+    result = subprocess.run([official_python(), str(HERE / "official_options_run.py"), str(folder)],
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise AssertionError(f"official run failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return folder
+
+
+def mirical_run(folder: Path, options: dict) -> Exposure:
+    arrays = dict(np.load(folder / "science.npz"))
+    exposure = Exposure(fits.Header(EXPOSURE), fits.Header({"BUNIT": "DN/s"}), arrays, path="science")
+    flat = read_reference_image(str(folder / "flat.fits"), ("SCI", "ERR", "DQ"))
+    exposure, _ = flat_field.calibrate(exposure, flat, options["flat_field"]["inverse"])
+    tables, _ = read_tables(str(folder / "photom.fits"), ("PHOTOM",) + photom.TIME_TABLES, required=("PHOTOM",))
+    area = read_reference_image(str(folder / "area.fits"), ("SCI",))
+    exposure, _ = photom.calibrate(exposure, tables, str(folder / "photom.fits"), area,
+                                   options["photom"]["apply_time_correction"], options["photom"]["inverse"])
+    return exposure
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_flat_field_and_photom_options_match_the_official(case_folder, case):
+    official = np.load(case_folder / f"{case}.npz")
+    meta = json.loads(str(official["meta"]))
+    mine = mirical_run(case_folder, CASES[case])
+    for name in FLOATS:
+        m, o = mine.arrays[name], official[name]
+        assert m.dtype == np.float32 and o.dtype.kind == "f" and o.dtype.itemsize == 4, name
+        np.testing.assert_array_equal(np.isnan(m), np.isnan(o), err_msg=name)
+        np.testing.assert_allclose(m[np.isfinite(o)], o[np.isfinite(o)], rtol=RTOL, atol=0, err_msg=name)
+    np.testing.assert_array_equal(mine.arrays["DQ"], official["DQ"])
+    assert mine.sci_header["BUNIT"] == meta["BUNIT"] == meta["BUNIT_ERR"]
+    assert mine.primary["S_FLAT"] == meta["S_FLAT"] and mine.primary["S_PHOTOM"] == meta["S_PHOTOM"]
+    assert mine.sci_header["PHOTMJSR"] == pytest.approx(meta["PHOTMJSR"], rel=1e-7)
+
+
+def test_the_case_exercises_each_kind_of_pixel(case_folder):
+    """The planted pixels are there: NaN in the official result where the flat or science is bad."""
+    official = np.load(case_folder / "flat_inverse.npz")
+    assert np.isnan(official["SCI"]).sum() == 6  # NaN, zero, NO_FLAT_FIELD, DO_NOT_USE flat; NaN, DO_NOT_USE sci
+    assert official["DQ"][3, 4] == DO_NOT_USE | NO_FLAT_FIELD and official["DQ"][8, 9] == JUMP_DET
+
+
+def test_save_combined_background_matches_the_official_file(case_folder):
+    """The official BackgroundStep's {P}_combinedbackground.fits vs mirical's, from the same members."""
+    from mirical.background import combined_background, combined_background_hdulist
+
+    def exposure(stem, keys):
+        return Exposure(fits.Header(keys), fits.Header(), dict(np.load(case_folder / f"{stem}.npz")), path=stem)
+
+    members = [exposure(f"background_{i}", json.loads((case_folder / f"background_{i}.json").read_text()))
+               for i in range(len(BACKGROUND_FRAMES))]
+    science = exposure("science", EXPOSURE)
+    mine = combined_background_hdulist(combined_background(science, members), science, [m.path for m in members])
+    with fits.open(case_folder / "official_background" / "science_combinedbackground.fits") as official:
+        assert [h.name for h in official][:4] == [h.name for h in mine] == ["PRIMARY", "SCI", "DQ", "ERR"]
+        assert official[0].header["DATAMODL"] == mine[0].header["DATAMODL"] == "ImageModel"
+        for name in ("SCI", "ERR"):
+            o, m = official[name].data, mine[name].data
+            np.testing.assert_array_equal(np.isnan(m), np.isnan(o), err_msg=name)
+            np.testing.assert_allclose(m, o, rtol=RTOL, atol=0, err_msg=name)
+        np.testing.assert_array_equal(mine["DQ"].data, official["DQ"].data)
+        # three members (3 sigma cannot clip one of three): their mean, (5 + 5.5 + 30) / 3
+        assert np.nanmedian(official["SCI"].data) == pytest.approx(13.5, abs=0.2)
