@@ -16,7 +16,7 @@ from astropy.io import fits
 
 from mirical import asdf_extension
 from mirical.errors import MiricalError
-from mirical.io import Exposure, read_exposure, set_units
+from mirical.io import IMAGE_ORDER, Exposure, read_exposure, set_units
 from mirical.steps import set_step_status
 
 # Output keywords that stdatamodels reads from the SCI header (schema ``fits_hdu: SCI``);
@@ -29,6 +29,10 @@ SCI_KEYWORDS = ("PIXAR_A2", "PIXAR_SR", "XPOSURE", "TELAPSE")
 EXPOSURE_POINTING = ("V2_REF", "V3_REF", "RA_REF", "DEC_REF", "ROLL_REF", "V3I_YANG", "VPARITY", "S_REGION")
 # Their ``meta.wcsinfo`` names in the ASDF tree (dropped there too, else stdatamodels shows them).
 EXPOSURE_WCSINFO = ("v2_ref", "v3_ref", "ra_ref", "dec_ref", "roll_ref", "v3yangle", "vparity")
+
+
+#: The step options that choose the output arrays (jwst ResampleStep; `Resampler`).
+OUTPUT_OPTIONS = ("enable_ctx", "enable_err", "report_var", "propagate_dq")
 
 
 def exposure_wcs(path: str, asdf_hdu: fits.BinTableHDU | None):
@@ -98,7 +102,8 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
     out_wcs, shape, wcss = grid(paths, params)
     resampler = Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
                           fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
-                          pixel_scale_ratio=params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None)
+                          pixel_scale_ratio=params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None,
+                          **{option: params[option] for option in OUTPUT_OPTIONS})
     first: Exposure | None = None
     for path, wcs in zip(paths, wcss):
         exposure = read_exposure(path)
@@ -128,7 +133,7 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
         (sci_header if key in SCI_KEYWORDS else primary)[key] = value
         (primary if key in SCI_KEYWORDS else sci_header).remove(key, ignore_missing=True, remove_all=True)
     primary["DATAMODL"] = "ImageModel"
-    arrays = {name: result[name] for name in ("SCI", "ERR", "CON", "WHT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")}
+    arrays = {name: result[name] for name in IMAGE_ORDER if name in result}
     out = Exposure(primary=primary, sci_header=sci_header, arrays=arrays,
                    asdf=asdf_extension.with_wcs(first.asdf, out_wcs, EXPOSURE_WCSINFO), path="")
     set_units(out, str(first.sci_header.get("BUNIT", "MJy/sr")))

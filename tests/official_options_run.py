@@ -8,7 +8,10 @@
 of the science arrays; the result is ``{name}.npz`` with every array, BUNIT and the statuses.
 Then ``BackgroundStep`` runs with ``save_combined_background`` on the science exposure and
 the background members ``background_{i}.npz`` (+ ``background_{i}.json``, their frames),
-written as rate files; its combined background goes to ``official_background/``.
+written as rate files; its combined background goes to ``official_background/``. And
+``ResampleStep`` runs on the cal files of each case in ``resample_cases.json`` (name ->
+inputs, options), writing ``official_resample/{name}_i2d.fits``. Each part runs only if
+its inputs are in FOLDER.
 Offline: the reference files are given, CRDS is pointed at nothing. Imports jwst, so it
 never runs in mirical's venv.
 """
@@ -78,10 +81,34 @@ def run_background(folder: Path) -> None:
                         save_combined_background=True, output_dir=str(folder / "official_background"))
 
 
+def run_resample(folder: Path) -> None:
+    """ResampleStep with each case's options on its cal files (one: that exposure's i2d; more: a mosaic)."""
+    from jwst.resample import ResampleStep
+
+    out = folder / "official_resample"
+    out.mkdir()
+    for name, case in json.loads((folder / "resample_cases.json").read_text()).items():
+        inputs = case["inputs"]
+        if len(inputs) > 1:
+            asn = {"asn_type": "image3", "asn_rule": "test", "asn_id": "a3001", "program": "noprogram",
+                   "target": "none", "asn_pool": "test_pool",
+                   "products": [{"name": name, "members": [{"expname": c, "exptype": "science"} for c in inputs]}]}
+            source = out / f"{name}_asn.json"
+            source.write_text(json.dumps(asn))
+        else:
+            source = inputs[0]
+        ResampleStep.call(str(source), **case["options"]).save(str(out / f"{name}_i2d.fits"))
+
+
 def main(folder: Path) -> None:
-    for name, options in json.loads((folder / "cases.json").read_text()).items():
-        np.savez(folder / f"{name}.npz", **run_case(folder, options))
-    run_background(folder)
+    """Each part whose inputs are in ``folder``: flat/photom cases, the background, resample cases."""
+    if (folder / "cases.json").exists():
+        for name, options in json.loads((folder / "cases.json").read_text()).items():
+            np.savez(folder / f"{name}.npz", **run_case(folder, options))
+    if list(folder.glob("background_*.npz")):
+        run_background(folder)
+    if (folder / "resample_cases.json").exists():
+        run_resample(folder)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,14 @@ photom-calibrated by mirical and by the official code (`official_options_run.py`
 once for every case with the official pipeline's Python, ``$MIRICAL_OFFICIAL_PYTHON``)
 with each combination of ``flat_field.inverse`` and ``photom.inverse``. Arrays agree as
 the cal files do (relative difference <= 1e-6 on pixels finite in both), NaN pattern and
-DQ identical, same BUNIT, status keywords and PHOTMJSR.
+DQ identical, same BUNIT, status keywords and PHOTMJSR. ``save_combined_background``: the
+official BackgroundStep's file and mirical's from the same members, equally close.
+
+The resample options (``enable_ctx``, ``enable_err``, ``report_var``, ``propagate_dq``) run
+on the reduced demo's cal files through the official ``ResampleStep`` and mirical's
+resample (one exposure, and a two-exposure mosaic): the same extensions present or absent,
+arrays within the i2d agreement of the matrix (median relative difference <= 1e-3), CON
+and DQ equal on >= 99.9 % of the pixels (the pixel maps differ by < 0.01 px, see README).
 """
 from __future__ import annotations
 
@@ -154,3 +161,58 @@ def test_save_combined_background_matches_the_official_file(case_folder):
         np.testing.assert_array_equal(mine["DQ"].data, official["DQ"].data)
         # three members (3 sigma cannot clip one of three): their mean, (5 + 5.5 + 30) / 3
         assert np.nanmedian(official["SCI"].data) == pytest.approx(13.5, abs=0.2)
+
+
+# ----------------------------------------------------------------- resample output options
+RESAMPLE_CASES = {  # name: (dithers, options)
+    "one_default": ([1], {}),
+    "one_no_ctx_no_err": ([1], {"enable_ctx": False, "enable_err": False}),
+    "one_dq_no_var": ([1], {"report_var": False, "propagate_dq": True}),
+    "mosaic_dq_no_ctx": ([1, 2], {"propagate_dq": True, "enable_ctx": False}),
+}
+IMAGE_MEDIAN = 1e-3  # the i2d/mosaic agreement of the matrix (tests/test_official.py)
+NOT_ARRAYS = {"PRIMARY", "ASDF", "HDRTAB"}
+
+
+@pytest.fixture(scope="module")
+def resample_folder(demo_run, tmp_path_factory) -> Path:
+    """The official ResampleStep on the reduced demo's cal files, with each case's options."""
+    folder = tmp_path_factory.mktemp("official_resample_options")
+    cases = {name: {"inputs": [str(demo_run / f"demo_dither{d}_cal.fits") for d in dithers], "options": options}
+             for name, (dithers, options) in RESAMPLE_CASES.items()}
+    (folder / "resample_cases.json").write_text(json.dumps(cases))
+    result = subprocess.run([official_python(), str(HERE / "official_options_run.py"), str(folder)],
+                            capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise AssertionError(f"official run failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return folder
+
+
+def median_relative(mine: np.ndarray, official: np.ndarray) -> float:
+    both = np.isfinite(mine) & np.isfinite(official) & (official != 0)
+    assert both.sum() > 0.2 * official.size
+    return float(np.median(np.abs(mine[both] / official[both] - 1)))
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("case", list(RESAMPLE_CASES))
+def test_resample_options_match_the_official(demo_run, resample_folder, case):
+    import yaml
+
+    from mirical.resample import drizzle
+
+    dithers, options = RESAMPLE_CASES[case]
+    params = {**yaml.safe_load((HERE.parent / "config.yaml").read_text())["steps"]["resample"], **options}
+    mine = drizzle([str(demo_run / f"demo_dither{d}_cal.fits") for d in dithers], params)
+    with fits.open(resample_folder / "official_resample" / f"{case}_i2d.fits") as official:
+        assert set(mine.arrays) == {h.name for h in official} - NOT_ARRAYS
+        assert mine.shape == official["SCI"].shape
+        for name in set(mine.arrays) & {"SCI", "WHT", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"}:
+            assert median_relative(mine.arrays[name], official[name].data) <= IMAGE_MEDIAN, name
+        if "CON" in mine.arrays:
+            assert np.mean(mine.arrays["CON"] == official["CON"].data) >= 0.999
+        if "DQ" in mine.arrays:
+            m, o = mine.arrays["DQ"], official["DQ"].data
+            assert o.any()  # the demo's flags reach the output
+            assert np.mean(m == o) >= 0.999
+            assert mine.arrays["DQ"].dtype == np.uint32

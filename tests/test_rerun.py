@@ -232,6 +232,16 @@ def test_mosaic_parameter_reruns_only_mosaic(complete_run, user_config, full_dag
     assert planned["mosaic", ""].reason.startswith("Params have changed")
 
 
+def test_enable_err_reruns_only_resample_and_the_mosaic(complete_run, user_config, full_dag, tmp_path):
+    override = {"steps": {"resample": {"enable_err": False}}, "mosaic": {"enable_err": False}}
+    planned = plan(complete_run, *with_override(user_config, tmp_path, override))
+    direct = {key for key in full_dag if key[0] in ("resample", "mosaic")}
+    assert_plan(planned, full_dag, direct, [("resample", p) for p in PRODUCTS] + [("mosaic", "")])
+    for key in direct:
+        assert planned[key].reason.startswith("Params have changed"), planned[key].reason
+        assert "'enable_err': False" in planned[key].reason
+
+
 def test_background_parameter_reruns_every_chain_from_background(complete_run, user_config, full_dag, tmp_path):
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {"background": {"sigma": 2.5}}}))
     direct = {key for key in full_dag if key[0] == "background"}
