@@ -58,12 +58,13 @@ def _header_and_wcs(path: str) -> tuple[fits.Header, fits.Header, object, tuple[
 
 
 def grid(paths: Sequence[str], params: Mapping):
-    """Output gwcs and shape covering every exposure in ``paths``, and the exposures' gwcs.
+    """Output gwcs and shape covering every exposure in ``paths`` (or the ``output_wcs`` file's),
+    its pixel scale in arcsec, and the exposures' gwcs.
 
     The exposures' gwcs are returned for the drizzle pass: deserializing one costs
     ~0.4 s, so it is done once per file.
     """
-    from mirical.resample_grid import output_grid
+    from mirical.resample_grid import output_grid, output_pixel_scale
 
     first_primary, first_sci, wcs0, shape0 = _header_and_wcs(paths[0])
     wcss, shapes = [wcs0], [shape0]
@@ -71,6 +72,11 @@ def grid(paths: Sequence[str], params: Mapping):
         _, _, wcs, shape = _header_and_wcs(path)
         wcss.append(wcs)
         shapes.append(shape)
+    if params.get("output_wcs"):
+        from mirical.output_wcs import load_output_wcs
+
+        given = load_output_wcs(params["output_wcs"], params.get("output_shape"))
+        return given.wcs, given.shape, given.pixel_scale, wcss
     info = {key: float(first_sci[key]) for key in ("ROLL_REF", "VPARITY", "V3I_YANG", "RA_REF", "DEC_REF")
             if key in first_sci}
     missing = {"ROLL_REF", "VPARITY", "V3I_YANG"} - set(info)
@@ -83,7 +89,7 @@ def grid(paths: Sequence[str], params: Mapping):
                                  pixel_scale=params.get("pixel_scale"), rotation=params.get("rotation"),
                                  crpix=params.get("crpix"), crval=params.get("crval"),
                                  output_shape=params.get("output_shape"))
-    return out_wcs, shape, wcss
+    return out_wcs, shape, output_pixel_scale(out_wcs), wcss
 
 
 def fillval(value) -> float:
@@ -96,13 +102,16 @@ def fillval(value) -> float:
 def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
     """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure."""
     from mirical.assign_wcs import s_region
+    from mirical.output_wcs import linear_header, with_bounding_box
     from mirical.resample_engine import Resampler
     from mirical.resample_grid import tan_header
 
-    out_wcs, shape, wcss = grid(paths, params)
+    out_wcs, shape, pixel_scale, wcss = grid(paths, params)
+    derive_ratio = params.get("pixel_scale") is not None or bool(params.get("output_wcs"))
     resampler = Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
                           fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
-                          pixel_scale_ratio=params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None,
+                          pixel_scale_ratio=None if derive_ratio else params["pixel_scale_ratio"],
+                          pixel_scale=pixel_scale,
                           **{option: params[option] for option in OUTPUT_OPTIONS})
     first: Exposure | None = None
     for path, wcs in zip(paths, wcss):
@@ -127,8 +136,8 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
         sci_header.remove(key, ignore_missing=True, remove_all=True)
         primary.remove(key, ignore_missing=True, remove_all=True)
     _strip_wcs(sci_header)
-    sci_header.update(tan_header(out_wcs))
-    sci_header["S_REGION"] = s_region(out_wcs)
+    sci_header.update(linear_header(out_wcs, shape) if params.get("output_wcs") else tan_header(out_wcs))
+    sci_header["S_REGION"] = s_region(with_bounding_box(out_wcs, shape))
     for key, value in keywords.items():
         (sci_header if key in SCI_KEYWORDS else primary)[key] = value
         (primary if key in SCI_KEYWORDS else sci_header).remove(key, ignore_missing=True, remove_all=True)

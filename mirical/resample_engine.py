@@ -79,6 +79,8 @@ class Resampler:
         user-supplied output WCS.
     grid_step
         Node spacing of the interpolated pixel map (`pixel_map`).
+    pixel_scale
+        Output pixel scale in arcsec (default: that of an `output_grid` gwcs).
     enable_ctx, enable_err, report_var, propagate_dq
         Which output arrays are made (jwst defaults True, True, True, False):
         CON; ERR and the variances; the VAR_* arrays; DQ.
@@ -94,6 +96,7 @@ class Resampler:
         weight_type: str = "ivm",
         pixel_scale_ratio: float | None = None,
         grid_step: int = 16,
+        pixel_scale: float | None = None,
         enable_ctx: bool = True,
         enable_err: bool = True,
         report_var: bool = True,
@@ -113,7 +116,7 @@ class Resampler:
         self.enable_err = enable_err
         self.report_var = enable_err and report_var
         self.propagate_dq = propagate_dq
-        self.pixel_scale = output_pixel_scale(output_wcs)
+        self.pixel_scale = output_pixel_scale(output_wcs) if pixel_scale is None else float(pixel_scale)
         self._driz = Drizzle(kernel=kernel, fillval=fillval, out_shape=self.shape, disable_ctx=not enable_ctx,
                              out_dq=np.zeros(self.shape, np.uint32) if propagate_dq else None)
         self._var_sum = {name: np.full(self.shape, np.nan, np.float32) for name in VARIANCES}

@@ -104,6 +104,12 @@ def step_params(step, omit=()):
     return {key: value for key, value in step_config(config, step).items() if key not in omit}
 
 
+def output_wcs_input(step):
+    """Named input {output_wcs: path} when the step drizzles onto a given grid, so a new file re-runs it."""
+    path = step_config(config, step).get("output_wcs")
+    return {"output_wcs": path} if path else {}
+
+
 def all_outputs():
     """Everything a complete run makes (the API returns the same, by kind)."""
     combined = combined_background_products(config, PRODUCTS)

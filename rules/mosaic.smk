@@ -1,6 +1,7 @@
 # All dithers drizzled into one mosaic, one exposure at a time.
 rule mosaic:
     input:
+        **output_wcs_input("mosaic"),
         cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
         i2d=LAYOUT.mosaic(),

@@ -9,10 +9,11 @@ the cal files do (relative difference <= 1e-6 on pixels finite in both), NaN pat
 DQ identical, same BUNIT, status keywords and PHOTMJSR. ``save_combined_background``: the
 official BackgroundStep's file and mirical's from the same members, equally close.
 
-The resample options (``enable_ctx``, ``enable_err``, ``report_var``, ``propagate_dq``) run
+The resample options (``enable_ctx``, ``enable_err``, ``report_var``, ``propagate_dq``,
+``output_wcs``: a rotated 0.15"/px TAN grid in an ASDF file) run
 on the reduced demo's cal files through the official ``ResampleStep`` and mirical's
 resample (one exposure, and a two-exposure mosaic): the same extensions present or absent,
-arrays within the i2d agreement of the matrix (median relative difference <= 1e-3), CON
+arrays with a median relative difference <= 1e-5 (measured 1.2e-7 to 2.4e-7), CON
 and DQ equal on >= 99.9 % of the pixels (the pixel maps differ by < 0.01 px, see README).
 """
 from __future__ import annotations
@@ -169,23 +170,62 @@ RESAMPLE_CASES = {  # name: (dithers, options)
     "one_no_ctx_no_err": ([1], {"enable_ctx": False, "enable_err": False}),
     "one_dq_no_var": ([1], {"report_var": False, "propagate_dq": True}),
     "mosaic_dq_no_ctx": ([1, 2], {"propagate_dq": True, "enable_ctx": False}),
+    "one_output_wcs": ([1], {"output_wcs": "GRID"}),  # GRID: the file written by `write_grid`
+    "mosaic_output_wcs": ([1, 2], {"output_wcs": "GRID", "enable_err": False}),
 }
-IMAGE_MEDIAN = 1e-3  # the i2d/mosaic agreement of the matrix (tests/test_official.py)
+IMAGE_MEDIAN = 1e-5  # measured: 1.2e-7 to 2.4e-7 (the matrix allows 1e-3 for whole pipelines)
 NOT_ARRAYS = {"PRIMARY", "ASDF", "HDRTAB"}
+
+
+def write_grid(demo_run: Path, path: Path) -> None:
+    """An output_wcs file: a TAN gwcs of 0.15"/px rotated by 20 deg, 300 x 320 px (from its bounding
+    box: the official needs one for the S_REGION), centred on the first dither's centre pixel."""
+    import asdf
+    import gwcs
+    from astropy import coordinates as coord
+    from astropy import units as u
+    from astropy.modeling import models
+    from gwcs import coordinate_frames as cf
+
+    from mirical.resample import _header_and_wcs
+
+    _, _, wcs, shape = _header_and_wcs(str(demo_run / "demo_dither1_cal.fits"))
+    ra, dec = wcs(shape[1] / 2, shape[0] / 2)
+    t = np.deg2rad(20.0)
+    scale = 0.15 / 3600
+    tan = (models.Shift(-160.0) & models.Shift(-150.0)
+           | models.AffineTransformation2D(scale * np.array([[-np.cos(t), np.sin(t)], [np.sin(t), np.cos(t)]]))
+           | models.Pix2Sky_TAN() | models.RotateNative2Celestial(ra, dec, 180.0))
+    grid = gwcs.WCS([(cf.Frame2D(name="detector", unit=(u.pix, u.pix)), tan),
+                     (cf.CelestialFrame(reference_frame=coord.ICRS(), name="world"), None)])
+    grid.bounding_box = ((-0.5, 319.5), (-0.5, 299.5))
+    asdf.AsdfFile({"wcs": grid}).write_to(path)
+
+
+def case_options(case: str, grid: Path) -> dict:
+    return {k: str(grid) if v == "GRID" else v for k, v in RESAMPLE_CASES[case][1].items()}
 
 
 @pytest.fixture(scope="module")
 def resample_folder(demo_run, tmp_path_factory) -> Path:
     """The official ResampleStep on the reduced demo's cal files, with each case's options."""
     folder = tmp_path_factory.mktemp("official_resample_options")
-    cases = {name: {"inputs": [str(demo_run / f"demo_dither{d}_cal.fits") for d in dithers], "options": options}
-             for name, (dithers, options) in RESAMPLE_CASES.items()}
+    write_grid(demo_run, folder / "grid.asdf")
+    cases = {name: {"inputs": [str(demo_run / f"demo_dither{d}_cal.fits") for d in dithers],
+                    "options": case_options(name, folder / "grid.asdf")}
+             for name, (dithers, _) in RESAMPLE_CASES.items()}
     (folder / "resample_cases.json").write_text(json.dumps(cases))
     result = subprocess.run([official_python(), str(HERE / "official_options_run.py"), str(folder)],
                             capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         raise AssertionError(f"official run failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return folder
+
+
+def mine_wcs(exposure):
+    from mirical.asdf_extension import read_tree
+
+    return read_tree(exposure.asdf)["meta"]["wcs"]
 
 
 def median_relative(mine: np.ndarray, official: np.ndarray) -> float:
@@ -201,12 +241,24 @@ def test_resample_options_match_the_official(demo_run, resample_folder, case):
 
     from mirical.resample import drizzle
 
-    dithers, options = RESAMPLE_CASES[case]
+    dithers = RESAMPLE_CASES[case][0]
+    options = case_options(case, resample_folder / "grid.asdf")
     params = {**yaml.safe_load((HERE.parent / "config.yaml").read_text())["steps"]["resample"], **options}
     mine = drizzle([str(demo_run / f"demo_dither{d}_cal.fits") for d in dithers], params)
     with fits.open(resample_folder / "official_resample" / f"{case}_i2d.fits") as official:
         assert set(mine.arrays) == {h.name for h in official} - NOT_ARRAYS
         assert mine.shape == official["SCI"].shape
+        if "output_wcs" in options:  # the grid of the file: (ny, nx) from its bounding box, the same sky
+            from stdatamodels.jwst import datamodels
+
+            assert mine.shape == (300, 320)
+            with datamodels.open(str(resample_folder / "official_resample" / f"{case}_i2d.fits")) as model:
+                x, y = np.meshgrid([0.0, 160.0, 319.0], [0.0, 150.0, 299.0])
+                np.testing.assert_allclose(np.array(model.meta.wcs(x, y)), np.array(mine_wcs(mine)(x, y)),
+                                           rtol=0, atol=1e-10)
+                # the scale from the grid's mean pixel area: stcal's spherical_geometry polygon area
+                # and mirical's agree to ~3e-7
+                assert mine.get("PIXAR_A2") == pytest.approx(model.meta.photometry.pixelarea_arcsecsq, rel=1e-6)
         for name in set(mine.arrays) & {"SCI", "WHT", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"}:
             assert median_relative(mine.arrays[name], official[name].data) <= IMAGE_MEDIAN, name
         if "CON" in mine.arrays:

@@ -242,6 +242,22 @@ def test_enable_err_reruns_only_resample_and_the_mosaic(complete_run, user_confi
         assert "'enable_err': False" in planned[key].reason
 
 
+def test_output_wcs_file_is_an_input_of_resample_only(complete_run, user_config, full_dag, tmp_path):
+    import asdf
+
+    from mirical.resample import _header_and_wcs
+
+    cal = complete_run / "out" / "rr_dither1_cal.fits"
+    _, _, wcs, _ = _header_and_wcs(str(cal))
+    grid = tmp_path / "grid.asdf"
+    asdf.AsdfFile({"wcs": wcs}).write_to(grid)  # the exposure's own (bounded) gwcs as the output grid
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {"resample": {"output_wcs": str(grid)}}}))
+    direct = {key for key in full_dag if key[0] == "resample"}
+    assert_plan(planned, full_dag, direct, [("resample", p) for p in PRODUCTS])
+    for key in direct:
+        assert str(grid) in planned[key].inputs
+
+
 def test_background_parameter_reruns_every_chain_from_background(complete_run, user_config, full_dag, tmp_path):
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {"background": {"sigma": 2.5}}}))
     direct = {key for key in full_dag if key[0] == "background"}
