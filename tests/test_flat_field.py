@@ -24,14 +24,19 @@ KINDS = {  # name: (flat value, flat ERR, flat DQ)
 COLUMN = {name: i for i, name in enumerate(KINDS)}
 
 
-@pytest.fixture(scope="module")
-def out():
+def apply_to_kinds(inverse: bool = False) -> dict[str, np.ndarray]:
     n = len(KINDS)
     flat, err, dq = (np.array([[k[i] for k in KINDS.values()]]) for i in range(3))
     science = {"SCI": np.full((1, n), 10.0, np.float32), "ERR": np.full((1, n), 9.0, np.float32),
                "DQ": np.full((1, n), JUMP_DET, np.uint32),
                "VAR_POISSON": np.full((1, n), 4.0, np.float32), "VAR_RNOISE": np.full((1, n), 1.0, np.float32)}
-    return flat_field.apply(science, flat.astype(np.float32), err.astype(np.float32), dq.astype(np.uint32))
+    return flat_field.apply(science, flat.astype(np.float32), err.astype(np.float32), dq.astype(np.uint32),
+                            inverse=inverse)
+
+
+@pytest.fixture(scope="module")
+def out():
+    return apply_to_kinds()
 
 
 def values(out, kind):
@@ -167,13 +172,7 @@ def test_flat_field_nan_science_gets_do_not_use():
 # ----------------------------------------------------------------- inverse (jwst's flat_field inverse=True)
 @pytest.fixture(scope="module")
 def inverse_out():
-    n = len(KINDS)
-    flat, err, dq = (np.array([[k[i] for k in KINDS.values()]]) for i in range(3))
-    science = {"SCI": np.full((1, n), 10.0, np.float32), "ERR": np.full((1, n), 9.0, np.float32),
-               "DQ": np.full((1, n), JUMP_DET, np.uint32),
-               "VAR_POISSON": np.full((1, n), 4.0, np.float32), "VAR_RNOISE": np.full((1, n), 1.0, np.float32)}
-    return flat_field.apply(science, flat.astype(np.float32), err.astype(np.float32), dq.astype(np.uint32),
-                            inverse=True)
+    return apply_to_kinds(inverse=True)
 
 
 def test_inverse_multiplies_by_the_flat(inverse_out):
