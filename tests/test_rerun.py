@@ -251,11 +251,22 @@ def test_output_wcs_file_is_an_input_of_resample_only(complete_run, user_config,
     _, _, wcs, _ = _header_and_wcs(str(cal))
     grid = tmp_path / "grid.asdf"
     asdf.AsdfFile({"wcs": wcs}).write_to(grid)  # the exposure's own (bounded) gwcs as the output grid
-    planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {"resample": {"output_wcs": str(grid)}}}))
+    given = with_override(user_config, tmp_path, {"steps": {"resample": {"output_wcs": str(grid)}}})
+    planned = plan(complete_run, *given)
     direct = {key for key in full_dag if key[0] == "resample"}
     assert_plan(planned, full_dag, direct, [("resample", p) for p in PRODUCTS])
     for key in direct:
         assert str(grid) in planned[key].inputs
+    try:
+        snakemake(complete_run, *given)
+        with fits.open(complete_run / "out" / "rr_dither2_i2d.fits") as i2d, fits.open(cal) as first:
+            assert i2d["SCI"].data.shape == first["SCI"].data.shape  # dither 2 drizzled onto dither 1's grid
+        with Changed(grid, lambda path: asdf.AsdfFile({"wcs": wcs, "pixel_scale": 0.2}).write_to(path)):
+            planned = plan(complete_run, *given)
+        assert steps(planned) == [("resample", p) for p in PRODUCTS]
+        assert all(planned[key].reason.startswith("Updated input files") for key in direct)
+    finally:
+        snakemake(complete_run, "--configfile", str(user_config))  # back to the default grid for the next tests
 
 
 def test_background_parameter_reruns_every_chain_from_background(complete_run, user_config, full_dag, tmp_path):
