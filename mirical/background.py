@@ -5,15 +5,18 @@ SCI arrays (cut to the science frame) are stacked, sigma-clipped along the
 stack (centre median, spread std, NaNs masked) and averaged; their ERR are
 combined as sqrt(sum ERR^2 over unclipped) / N_unclipped; their DQ are OR-ed.
 The science SCI loses the background and its DQ gains the background DQ; its
-ERR and variances are left to flat_field to rebuild.
+ERR and variances are left to flat_field to rebuild. ``save_combined_background``
+writes the combined background (SCI, DQ, ERR) as ``{product}_combinedbackground.fits``.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.io import fits
 
 from mirical.errors import MiricalError
 from mirical.io import Exposure
@@ -61,9 +64,9 @@ def subtract(sci: np.ndarray, dq: np.ndarray, background: Background) -> tuple[n
 MATCH_KEYS = ("INSTRUME", "DETECTOR", "FILTER", "SUBARRAY")
 
 
-def calibrate(science: Exposure, backgrounds: list[Exposure], sigma: float = 3.0,
-              maxiters: int | None = None) -> tuple[Exposure, float]:
-    """Subtract the combined background; returns the exposure and the median level removed."""
+def combined_background(science: Exposure, backgrounds: list[Exposure], sigma: float = 3.0,
+                        maxiters: int | None = None) -> Background:
+    """The combined background of ``backgrounds`` on ``science``'s frame (what the step subtracts)."""
     for bkg in backgrounds:
         for key in MATCH_KEYS:
             a, b = str(science.get(key, "")).strip().upper(), str(bkg.get(key, "")).strip().upper()
@@ -78,12 +81,44 @@ def calibrate(science: Exposure, backgrounds: list[Exposure], sigma: float = 3.0
         errs.append(cut(bkg.arrays["ERR"], source, target, fill=np.nan))
         dqs.append(cut(bkg.arrays["DQ"], source, target, fill=0))
     combined = combine(scis, errs, dqs, sigma=sigma, maxiters=maxiters)
-    finite = np.isfinite(combined.sci)
-    if not finite.any():
+    if not np.isfinite(combined.sci).any():
         raise MiricalError(", ".join(b.path for b in backgrounds),
                            "the combined background has no finite pixel on the science frame "
                            "(all NaN, or not overlapping the science subarray)")
+    return combined
+
+
+def calibrate(science: Exposure, backgrounds: list[Exposure], sigma: float = 3.0,
+              maxiters: int | None = None) -> tuple[Exposure, float]:
+    """Subtract the combined background; returns the exposure and the median level removed."""
+    combined = combined_background(science, backgrounds, sigma, maxiters)
     sci, dq = subtract(science.arrays["SCI"], science.arrays["DQ"], combined)
     science.arrays.update(SCI=sci, DQ=dq)
     set_step_status(science, "background", "COMPLETE")
-    return science, float(np.median(combined.sci[finite]))
+    return science, float(np.median(combined.sci[np.isfinite(combined.sci)]))
+
+
+#: Keywords of the science exposure repeated in the combined background file (its frame and kind).
+COMBINED_KEYS = ("TELESCOP", "INSTRUME", "DETECTOR", "FILTER", "SUBARRAY", "EXP_TYPE",
+                 "SUBSTRT1", "SUBSTRT2", "SUBSIZE1", "SUBSIZE2")
+
+
+def combined_background_hdulist(background: Background, science: Exposure, members: list[str]) -> fits.HDUList:
+    """The combined background as jwst's ``_combinedbackground.fits``: an ImageModel with SCI, DQ, ERR.
+
+    The official file holds only those arrays (float32 SCI/ERR in DN/s, uint32 DQ) and
+    DATAMODL; this one also names the science frame and the background members.
+    """
+    primary = fits.Header()
+    primary["DATAMODL"] = ("ImageModel", "Type of data model")
+    for key in COMBINED_KEYS:
+        if science.get(key) is not None:
+            primary[key] = science.get(key)
+    primary["NBKGMEMB"] = (len(members), "background exposures combined")
+    for path in members:
+        primary.add_history(f"background member {os.path.basename(path)}")
+    unit = fits.Header({"BUNIT": "DN/s"})
+    return fits.HDUList([fits.PrimaryHDU(header=primary),
+                         fits.ImageHDU(background.sci.astype(np.float32), header=unit, name="SCI"),
+                         fits.ImageHDU(background.dq.astype(np.uint32), name="DQ"),
+                         fits.ImageHDU(background.err.astype(np.float32), header=unit.copy(), name="ERR")])

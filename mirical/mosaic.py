@@ -1,21 +1,26 @@
 """The dither mosaic as map/reduce: one grid, one drizzle per exposure, one sum.
 
 1. `write_grid`: the output grid (gwcs, shape, PXSCLRT) from all exposures'
-   footprints, computed once (`mirical.resample.grid`) and written to an ASDF file
-   that every later job reads, so all of them use the same grid.
+   footprints, or the ``output_wcs`` file's, computed once (`mirical.resample.grid`)
+   and written to an ASDF file with its pixel scale, that every later job reads, so
+   all of them use the same grid.
 2. `drizzle_part` (map, one job per exposure): the exposure drizzled alone
    onto the crop of the grid that its pixels reach. The part holds the
    exposure's drizzled SCI and weight WHT (drizzle's running weighted mean and
    weight sum over its own pixels), its coverage CON (1 where it has weight),
-   and its resampled variances VAR_* (drizzled sqrt(var), squared; before any
-   weighting or 1/PXSCLRT**2). That is a single-exposure image on the common
-   grid, what stage-3 outlier detection needs too.
+   its resampled variances VAR_* (drizzled sqrt(var), squared; before any
+   weighting or 1/PXSCLRT**2) only with ``enable_err``, and with ``propagate_dq``
+   drizzle's DQ (OR of the DQ of the input pixels reaching each output pixel).
+   That is a single-exposure image on the common grid, what stage-3 outlier
+   detection needs too. CON is in every part (the reduce needs the coverage).
 3. `reduce_parts` (reduce, streaming the parts one at a time):
    SCI = sum(WHT_i * SCI_i) / sum(WHT_i) and WHT = sum(WHT_i), summed in
    float64 and rounded once to float32; bit i of CON plane i // 32 set where
    part i covers (drizzle's context bitfield); the variances accumulated exactly
    as the serial drizzle does, from the same per-exposure arrays
-   (`Resampler.add_variances`).
+   (`Resampler.add_variances`); DQ the OR of the parts' DQ. The output arrays
+   follow the options as in the serial drizzle: CON only with ``enable_ctx``,
+   ERR with ``enable_err``, VAR_* with ``report_var`` too, DQ with ``propagate_dq``.
 
 The serial drizzle (`mirical.resample.drizzle`) updates SCI as a float32 running
 mean, contribution by contribution; the sum above is the same mean, rounded
@@ -42,15 +47,21 @@ from mirical.io import VARIANCES, Exposure, read_exposure, write_atomic
 
 #: Keywords of the exposure copied into its part: the summed time keywords of the mosaic.
 TIME_KEYWORDS = ("EFFEXPTM", "TMEASURE", "DURATION", "EXPSTART", "EXPEND")
+#: The extensions of a part file in order (VAR_* only with enable_err, DQ only with propagate_dq).
+PART_ARRAYS = ("SCI", "WHT", "CON", *VARIANCES, "DQ")
 
 
 @dataclass
 class Grid:
-    """The mosaic's output grid: TAN gwcs, (ny, nx) and PXSCLRT."""
+    """The mosaic's output grid: gwcs, (ny, nx), PXSCLRT, pixel scale (arcsec; None: that of the
+    TAN gwcs) and whether it is an ``output_wcs`` file's (FITS WCS then its linear approximation,
+    else the TAN header)."""
 
     wcs: object
     shape: tuple[int, int]
     pixel_scale_ratio: float
+    pixel_scale: float | None = None
+    given: bool = False
 
 
 @dataclass
@@ -60,7 +71,7 @@ class Part:
     x0: int
     y0: int
     grid_shape: tuple[int, int]
-    arrays: dict[str, np.ndarray]  # SCI, WHT, CON, VAR_POISSON, VAR_RNOISE, VAR_FLAT
+    arrays: dict[str, np.ndarray]  # SCI, WHT, CON; VAR_* with enable_err; DQ with propagate_dq
     times: dict[str, float | None]  # TIME_KEYWORDS
 
     @property
@@ -74,32 +85,32 @@ class Part:
 def compute_grid(paths: Sequence[str], params: Mapping) -> Grid:
     """The output grid covering the cal files ``paths`` (`mirical.resample.grid`) and its PXSCLRT.
 
-    PXSCLRT is ``pixel_scale_ratio``, or with ``pixel_scale`` set, the output
-    scale over the first exposure's pixel (PIXAR_SR, else its mean pixel area),
-    as the serial drizzle derives it.
+    PXSCLRT is ``pixel_scale_ratio``, or with ``pixel_scale`` or ``output_wcs``
+    set, the output scale over the first exposure's pixel (PIXAR_SR, else its
+    mean pixel area), as the serial drizzle derives it.
     """
-    from mirical.resample import grid
+    from mirical.resample import derives_ratio, grid
     from mirical.resample_engine import derived_pixel_scale_ratio
-    from mirical.resample_grid import output_pixel_scale
 
-    out_wcs, shape, wcss = grid(paths, params)
-    if params.get("pixel_scale") is None:
+    out_wcs, shape, pixel_scale, wcss = grid(paths, params)
+    if not derives_ratio(params):
         ratio = float(params["pixel_scale_ratio"])
     else:
         with fits.open(paths[0]) as hdul:
             primary, sci = hdul[0].header, hdul["SCI"].header
             pixar_sr = primary.get("PIXAR_SR", sci.get("PIXAR_SR"))
             first_shape = (int(sci["NAXIS2"]), int(sci["NAXIS1"]))
-        ratio = derived_pixel_scale_ratio(output_pixel_scale(out_wcs), wcss[0], first_shape,
+        ratio = derived_pixel_scale_ratio(pixel_scale, wcss[0], first_shape,
                                           None if pixar_sr is None else float(pixar_sr))
-    return Grid(out_wcs, (int(shape[0]), int(shape[1])), ratio)
+    return Grid(out_wcs, (int(shape[0]), int(shape[1])), ratio, float(pixel_scale), bool(params.get("output_wcs")))
 
 
 def write_grid(grid: Grid, path: str | os.PathLike) -> None:
     """Write ``grid`` as an ASDF file (byte-reproducible)."""
     from mirical.asdf_extension import asdf_bytes
 
-    tree = {"wcs": grid.wcs, "shape": list(grid.shape), "pixel_scale_ratio": grid.pixel_scale_ratio}
+    tree = {"wcs": grid.wcs, "shape": list(grid.shape), "pixel_scale_ratio": grid.pixel_scale_ratio,
+            "pixel_scale": grid.pixel_scale, "given": grid.given}
     _write_bytes(asdf_bytes(tree), path)
 
 
@@ -111,7 +122,7 @@ def read_grid(path: str | os.PathLike) -> Grid:
         with asdf.open(path, lazy_load=False, memmap=False) as af:
             tree = af.tree
             return Grid(tree["wcs"], (int(tree["shape"][0]), int(tree["shape"][1])),
-                        float(tree["pixel_scale_ratio"]))
+                        float(tree["pixel_scale_ratio"]), _float(tree.get("pixel_scale")), bool(tree.get("given", False)))
     except (OSError, ValueError, KeyError) as exc:
         raise MiricalError(str(path), f"not a mosaic grid file ({exc})") from None
 
@@ -174,10 +185,13 @@ def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Pa
     except ValueError as exc:
         raise MiricalError(exposure.path, f"cannot drizzle onto the mosaic grid: {exc}") from None
     pixmap -= np.array([x0, y0], dtype=float)  # exact: 0 < x - x0 <= x is a multiple of ulp(x)
-    resampler = make_resampler(grid.wcs, (ny, nx), params, grid.pixel_scale_ratio)
+    resampler = make_resampler(grid.wcs, (ny, nx), params, grid.pixel_scale_ratio, grid.pixel_scale,
+                               enable_ctx=True)
     variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap)
     result = resampler.finish()
     arrays = {"SCI": result["SCI"], "WHT": result["WHT"], "CON": result["CON"][0], **variances}
+    if "DQ" in result:
+        arrays["DQ"] = result["DQ"]
     times = {key: _float(exposure.get(key)) for key in TIME_KEYWORDS}
     times["EFFEXPTM"] = exposure_time(exposure)  # EFFEXPTM, else XPOSURE
     return Part(x0, y0, grid.shape, arrays, times)
@@ -185,7 +199,7 @@ def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Pa
 
 def write_part(part: Part, grid: Grid, path: str | os.PathLike, source: str) -> None:
     """Write ``part`` as FITS: the arrays as image extensions, SCI with the crop's TAN WCS."""
-    from mirical.resample_grid import tan_header
+    from mirical.resample import grid_header
 
     primary = fits.Header()
     primary["FILENAME"] = Path(path).name
@@ -198,14 +212,15 @@ def write_part(part: Part, grid: Grid, path: str | os.PathLike, source: str) -> 
     for key, value in part.times.items():
         if value is not None:
             primary[key] = value
-    sci_header = tan_header(grid.wcs)
+    sci_header = grid_header(grid.wcs, grid.shape, grid.given)
     sci_header["CRPIX1"] -= part.x0
     sci_header["CRPIX2"] -= part.y0
     hdus = [fits.PrimaryHDU(header=primary), fits.ImageHDU(part.arrays["SCI"], sci_header, name="SCI")]
-    for name in ("WHT", "CON", *VARIANCES):
-        hdus.append(fits.ImageHDU(part.arrays[name], name=name))
-    for hdu in hdus[3:]:
-        hdu.header["BUNIT"] = ("(MJy/sr)**2", "drizzled, before weights and 1/PXSCLRT**2")
+    for name in PART_ARRAYS[1:]:
+        if name in part.arrays:
+            hdus.append(fits.ImageHDU(part.arrays[name], name=name))
+            if name in VARIANCES:
+                hdus[-1].header["BUNIT"] = ("(MJy/sr)**2", "drizzled, before weights and 1/PXSCLRT**2")
     write_atomic(fits.HDUList(hdus), path)
 
 
@@ -215,7 +230,10 @@ def read_part(path: str | os.PathLike) -> Part:
     try:
         with fits.open(path) as hdul:
             h = hdul[0].header
-            arrays = {name: np.asarray(hdul[name].data) for name in ("SCI", "WHT", "CON", *VARIANCES)}
+            arrays = {name: np.asarray(hdul[name].data) for name in PART_ARRAYS if name in hdul}
+            for name in ("SCI", "WHT", "CON"):
+                if name not in arrays:
+                    raise KeyError(f"no {name} extension")
             return Part(int(h["CROPX0"]), int(h["CROPY0"]), (int(h["GRIDNY"]), int(h["GRIDNX"])), arrays,
                         {key: _float(h.get(key)) for key in TIME_KEYWORDS})
     except (OSError, KeyError) as exc:
@@ -228,8 +246,9 @@ def reduce_parts(parts: Iterable[Part], count: int, grid: Grid, params: Mapping)
     from mirical.resample import fillval, make_resampler
 
     ny, nx = grid.shape
-    resampler = make_resampler(grid.wcs, grid.shape, params, grid.pixel_scale_ratio)
+    resampler = make_resampler(grid.wcs, grid.shape, params, grid.pixel_scale_ratio, grid.pixel_scale)
     weighted = np.zeros(grid.shape)
+    dq = np.zeros(grid.shape, np.uint32)
     weight = np.zeros(grid.shape)
     touched = np.zeros(grid.shape, bool)
     con = np.zeros(((count - 1) // 32 + 1, ny, nx), np.int32)
@@ -245,7 +264,13 @@ def reduce_parts(parts: Iterable[Part], count: int, grid: Grid, params: Mapping)
         touched[region] |= hit
         con[i // 32][region] |= np.where(part.arrays["CON"] != 0, np.uint32(1 << (i % 32)).view(np.int32), 0)
         times = part.times
-        resampler.add_variances({name: part.arrays[name] for name in VARIANCES},
+        if resampler.propagate_dq:
+            if "DQ" not in part.arrays:
+                raise ValueError(f"part {i} has no DQ (drizzled without propagate_dq)")
+            dq[region] |= part.arrays["DQ"]
+        if resampler.enable_err and not set(VARIANCES) <= set(part.arrays):
+            raise ValueError(f"part {i} has no variances (drizzled without enable_err)")
+        resampler.add_variances({name: part.arrays[name] for name in VARIANCES if resampler.enable_err},
                                 times["EFFEXPTM"] if times["TMEASURE"] is None else times["TMEASURE"], region)
         resampler.record(times["EFFEXPTM"], times["TMEASURE"], times["DURATION"], times["EXPSTART"], times["EXPEND"])
         n += 1
@@ -254,7 +279,8 @@ def reduce_parts(parts: Iterable[Part], count: int, grid: Grid, params: Mapping)
     sci = np.full(grid.shape, fillval(params["fillval"]), np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         sci[touched] = weighted[touched] / weight[touched]
-    return resampler.result(sci, weight.astype(np.float32), con)
+    return resampler.result(sci, weight.astype(np.float32), con if params.get("enable_ctx", True) else None,
+                            dq)
 
 
 def header_exposure(path: str) -> Exposure:
@@ -276,7 +302,7 @@ def mosaic(part_paths: Sequence[str], grid_path: str, first_cal: str, params: Ma
         result = reduce_parts((read_part(p) for p in part_paths), len(part_paths), grid, params)
     except ValueError as exc:
         raise MiricalError(grid_path, f"the parts do not fit this grid: {exc}") from None
-    return i2d_exposure(header_exposure(first_cal), grid.wcs, result)
+    return i2d_exposure(header_exposure(first_cal), grid.wcs, grid.shape, result, grid.given)
 
 
 def _float(value) -> float | None:

@@ -4,7 +4,9 @@ As calwebb_image2's photom for MIRI imaging: the PHOTOM row is chosen by FILTER
 and SUBARRAY (case-insensitive), falling back to SUBARRAY = GENERIC; the
 optional time-dependence tables (linear, exponential, power law, rows aligned
 with PHOTOM) are evaluated at EXPMID and divide the factor; SCI and ERR are
-multiplied by the factor c and the variances by c^2.
+multiplied by the factor c and the variances by c^2 (BUNIT MJy/sr). With
+``inverse`` (undo a calibration) they are divided instead and BUNIT is DN/s;
+PHOTMJSR, PHOTUJA2 and the AREA extension are written either way.
 """
 
 from __future__ import annotations
@@ -79,20 +81,23 @@ def conversion(table: np.ndarray, tables: Mapping[str, np.ndarray], filter_name:
     return photmjsr
 
 
-def apply(arrays: dict[str, np.ndarray], c: float) -> dict[str, np.ndarray]:
-    """SCI, ERR times c; VAR_POISSON, VAR_RNOISE, VAR_FLAT times c^2."""
+def apply(arrays: dict[str, np.ndarray], c: float, inverse: bool = False) -> dict[str, np.ndarray]:
+    """SCI, ERR times c; VAR_POISSON, VAR_RNOISE, VAR_FLAT times c^2 (divided by them with ``inverse``)."""
     out = dict(arrays)
     for name in ("SCI", "ERR"):
-        out[name] = (arrays[name].astype(np.float64) * c).astype(np.float32)
+        value = arrays[name].astype(np.float64)
+        out[name] = (value / c if inverse else value * c).astype(np.float32)
     for name in ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"):
         if name in arrays:
-            out[name] = (arrays[name].astype(np.float64) * c * c).astype(np.float32)
+            value = arrays[name].astype(np.float64)
+            out[name] = (value / (c * c) if inverse else value * c * c).astype(np.float32)
     return out
 
 
 def calibrate(exposure: Exposure, photom_tables: Mapping[str, np.ndarray], photom_path: str,
-              area: ReferenceImage, apply_time_correction: bool = True) -> tuple[Exposure, float]:
-    """Apply the flux calibration and attach the pixel area; returns the exposure and c."""
+              area: ReferenceImage, apply_time_correction: bool = True,
+              inverse: bool = False) -> tuple[Exposure, float]:
+    """Apply the flux calibration (undo it with ``inverse``) and attach the pixel area; returns the exposure and c."""
     tables = {k: v for k, v in photom_tables.items() if k in TIME_TABLES}
     filter_name = str(exposure.require("FILTER"))
     subarray = str(exposure.require("SUBARRAY"))
@@ -101,7 +106,7 @@ def calibrate(exposure: Exposure, photom_tables: Mapping[str, np.ndarray], photo
                        exposure.get("EXPMID"), apply_time_correction)
     except PhotomRowError as exc:
         raise MiricalError(photom_path, f"{exc} (exposure {exposure.path})") from None
-    exposure.arrays.update(apply(exposure.arrays, c))
+    exposure.arrays.update(apply(exposure.arrays, c, inverse))
     target, source = frame(exposure.primary), area.frame
     require_covers(area.path, "area map", source, exposure.path, target)
     exposure.arrays["AREA"] = cut(area.arrays["SCI"], source, target).astype(np.float32)
@@ -113,7 +118,7 @@ def calibrate(exposure: Exposure, photom_tables: Mapping[str, np.ndarray], photo
     sci["PHOTUJA2"] = (c * MJYSR_TO_UJYA2, "flux conversion factor, (uJy/arcsec2)/(DN/s)")
     sci["PIXAR_SR"] = (float(area.header["PIXAR_SR"]), "nominal pixel area, sr")
     sci["PIXAR_A2"] = (float(area.header["PIXAR_A2"]), "nominal pixel area, arcsec^2")
-    set_units(exposure, "MJy/sr")
+    set_units(exposure, "DN/s" if inverse else "MJy/sr")
     exposure.primary["R_PHOTOM"] = (reference_name(photom_path), "photom reference file")
     exposure.primary["R_AREA"] = (reference_name(area.path), "pixel area reference file")
     set_step_status(exposure, "photom", "COMPLETE")

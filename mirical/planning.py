@@ -79,6 +79,15 @@ def plan_products(config: Mapping, demo: Demo | None) -> list[Product]:
     return products
 
 
+def combined_background_products(config: Mapping, products: list[Product]) -> list[str]:
+    """Products whose combined background is written: ``save_combined_background`` set, the step not
+    skipped, and background members to combine (as the official step, which writes it only then)."""
+    options = config["steps"]["background"]
+    if not options.get("save_combined_background") or options["skip"]:
+        return []
+    return [p.name for p in products if p.backgrounds]
+
+
 class References:
     """The reference file of each type for each product, chosen once (``choose``)."""
 
@@ -178,6 +187,10 @@ class Layout:
         """A step's output before the cal file: suffix bkgsub, wcs or flat."""
         return f"{self.intermediate}/{product}_{suffix}.fits"
 
+    def combined_background(self, product: str) -> str:
+        """The background step's combined background (``steps.background.save_combined_background``)."""
+        return f"{self.intermediate}/{product}_combinedbackground.fits"
+
     def cal(self, product: str) -> str:
         return f"{self.out}/{product}_cal.fits"
 
@@ -207,8 +220,9 @@ class Layout:
         """The per-product table: ext html or csv."""
         return f"{self.out}/{self.name}_summary.{ext}"
 
-    def products(self, products: list[str]) -> dict[str, list[str]]:
-        """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for)."""
+    def products(self, products: list[str], combined_background: list[str] = ()) -> dict[str, list[str]]:
+        """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for);
+        ``combined_background``: the products whose combined background is saved."""
         plots = [self.plot(f"{p}_rate_cal") for p in products] + [self.plot(f"{p}_steps") for p in products[:1]]
         plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints")]
         return {
@@ -216,6 +230,7 @@ class Layout:
             "cal": [self.cal(p) for p in products],
             "i2d": [self.i2d(p) for p in products],
             "refs": [self.refs(p) for p in products],
+            "combined_background": [self.combined_background(p) for p in combined_background],
             "mosaic": [self.mosaic()],
             "plots": plots,
             "summary": [self.summary("html"), self.summary("csv")],

@@ -16,7 +16,7 @@ from astropy.io import fits
 
 from mirical import asdf_extension
 from mirical.errors import MiricalError
-from mirical.io import Exposure, read_exposure, set_units
+from mirical.io import IMAGE_ORDER, Exposure, read_exposure, set_units
 from mirical.steps import set_step_status
 
 # Output keywords that stdatamodels reads from the SCI header (schema ``fits_hdu: SCI``);
@@ -29,6 +29,10 @@ SCI_KEYWORDS = ("PIXAR_A2", "PIXAR_SR", "XPOSURE", "TELAPSE")
 EXPOSURE_POINTING = ("V2_REF", "V3_REF", "RA_REF", "DEC_REF", "ROLL_REF", "V3I_YANG", "VPARITY", "S_REGION")
 # Their ``meta.wcsinfo`` names in the ASDF tree (dropped there too, else stdatamodels shows them).
 EXPOSURE_WCSINFO = ("v2_ref", "v3_ref", "ra_ref", "dec_ref", "roll_ref", "v3yangle", "vparity")
+
+
+#: The step options that choose the output arrays (jwst ResampleStep; `Resampler`).
+OUTPUT_OPTIONS = ("enable_ctx", "enable_err", "report_var", "propagate_dq")
 
 
 def exposure_wcs(path: str, asdf_hdu: fits.BinTableHDU | None):
@@ -54,12 +58,13 @@ def _header_and_wcs(path: str) -> tuple[fits.Header, fits.Header, object, tuple[
 
 
 def grid(paths: Sequence[str], params: Mapping):
-    """Output gwcs and shape covering every exposure in ``paths``, and the exposures' gwcs.
+    """Output gwcs and shape covering every exposure in ``paths`` (or the ``output_wcs`` file's),
+    its pixel scale in arcsec, and the exposures' gwcs.
 
     The exposures' gwcs are returned for the drizzle pass: deserializing one costs
     ~0.4 s, so it is done once per file.
     """
-    from mirical.resample_grid import output_grid
+    from mirical.resample_grid import output_grid, output_pixel_scale
 
     first_primary, first_sci, wcs0, shape0 = _header_and_wcs(paths[0])
     wcss, shapes = [wcs0], [shape0]
@@ -67,6 +72,11 @@ def grid(paths: Sequence[str], params: Mapping):
         _, _, wcs, shape = _header_and_wcs(path)
         wcss.append(wcs)
         shapes.append(shape)
+    if params.get("output_wcs"):
+        from mirical.output_wcs import load_output_wcs
+
+        given = load_output_wcs(params["output_wcs"], params.get("output_shape"))
+        return given.wcs, given.shape, given.pixel_scale, wcss
     info = {key: float(first_sci[key]) for key in ("ROLL_REF", "VPARITY", "V3I_YANG", "RA_REF", "DEC_REF")
             if key in first_sci}
     missing = {"ROLL_REF", "VPARITY", "V3I_YANG"} - set(info)
@@ -79,7 +89,7 @@ def grid(paths: Sequence[str], params: Mapping):
                                  pixel_scale=params.get("pixel_scale"), rotation=params.get("rotation"),
                                  crpix=params.get("crpix"), crval=params.get("crval"),
                                  output_shape=params.get("output_shape"))
-    return out_wcs, shape, wcss
+    return out_wcs, shape, output_pixel_scale(out_wcs), wcss
 
 
 def fillval(value) -> float:
@@ -89,20 +99,28 @@ def fillval(value) -> float:
     return float(value)
 
 
-def make_resampler(out_wcs, shape: Sequence[int], params: Mapping, pixel_scale_ratio: float | None):
-    """A `Resampler` onto ``out_wcs`` (array ``shape``) with the step's drizzle parameters."""
+def make_resampler(out_wcs, shape: Sequence[int], params: Mapping, pixel_scale_ratio: float | None,
+                   pixel_scale: float | None = None, **options):
+    """A `Resampler` onto ``out_wcs`` (array ``shape``) with the step's drizzle parameters and
+    output options (`OUTPUT_OPTIONS`; ``options`` override them)."""
     from mirical.resample_engine import Resampler
 
+    chosen = {option: params[option] for option in OUTPUT_OPTIONS if option in params} | options
     return Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
                      fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
-                     pixel_scale_ratio=pixel_scale_ratio)
+                     pixel_scale_ratio=pixel_scale_ratio, pixel_scale=pixel_scale, **chosen)
+
+
+def derives_ratio(params: Mapping) -> bool:
+    """Whether PXSCLRT comes from the first exposure's pixel (``pixel_scale`` or ``output_wcs`` set)."""
+    return params.get("pixel_scale") is not None or bool(params.get("output_wcs"))
 
 
 def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
     """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure."""
-    out_wcs, shape, wcss = grid(paths, params)
+    out_wcs, shape, pixel_scale, wcss = grid(paths, params)
     resampler = make_resampler(out_wcs, shape, params,
-                               params["pixel_scale_ratio"] if params.get("pixel_scale") is None else None)
+                               None if derives_ratio(params) else params["pixel_scale_ratio"], pixel_scale)
     first: Exposure | None = None
     for path, wcs in zip(paths, wcss):
         exposure = read_exposure(path)
@@ -111,7 +129,7 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
             first = exposure
             first.arrays = {}
         del exposure
-    return i2d_exposure(first, out_wcs, resampler.finish())
+    return i2d_exposure(first, out_wcs, shape, resampler.finish(), bool(params.get("output_wcs")))
 
 
 def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -127,10 +145,19 @@ def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None =
                          pixmap=pixmap)
 
 
-def i2d_exposure(first: Exposure, out_wcs, result: dict) -> Exposure:
-    """The i2d product: ``result`` of `Resampler.finish` with the first input's headers and metadata."""
-    from mirical.assign_wcs import s_region
+def grid_header(out_wcs, shape: Sequence[int], given: bool) -> fits.Header:
+    """FITS WCS of the grid: the linear approximation of a given ``output_wcs``, else its TAN header."""
+    from mirical.output_wcs import linear_header
     from mirical.resample_grid import tan_header
+
+    return linear_header(out_wcs, shape) if given else tan_header(out_wcs)
+
+
+def i2d_exposure(first: Exposure, out_wcs, shape: Sequence[int], result: dict, given_wcs: bool) -> Exposure:
+    """The i2d product: ``result`` of `Resampler.finish` with the first input's headers and metadata
+    (``given_wcs``: the grid is an ``output_wcs`` file's)."""
+    from mirical.assign_wcs import s_region
+    from mirical.output_wcs import with_bounding_box
 
     keywords = result.pop("keywords")
     primary = first.primary.copy()
@@ -139,13 +166,13 @@ def i2d_exposure(first: Exposure, out_wcs, result: dict) -> Exposure:
         sci_header.remove(key, ignore_missing=True, remove_all=True)
         primary.remove(key, ignore_missing=True, remove_all=True)
     _strip_wcs(sci_header)
-    sci_header.update(tan_header(out_wcs))
-    sci_header["S_REGION"] = s_region(out_wcs)
+    sci_header.update(grid_header(out_wcs, shape, given_wcs))
+    sci_header["S_REGION"] = s_region(with_bounding_box(out_wcs, shape))
     for key, value in keywords.items():
         (sci_header if key in SCI_KEYWORDS else primary)[key] = value
         (primary if key in SCI_KEYWORDS else sci_header).remove(key, ignore_missing=True, remove_all=True)
     primary["DATAMODL"] = "ImageModel"
-    arrays = {name: result[name] for name in ("SCI", "ERR", "CON", "WHT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")}
+    arrays = {name: result[name] for name in IMAGE_ORDER if name in result}
     out = Exposure(primary=primary, sci_header=sci_header, arrays=arrays,
                    asdf=asdf_extension.with_wcs(first.asdf, out_wcs, EXPOSURE_WCSINFO), path="")
     set_units(out, str(first.sci_header.get("BUNIT", "MJy/sr")))

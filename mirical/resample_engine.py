@@ -8,6 +8,12 @@ weights, squared, and combined over exposures as
 ``sum(var * w**2) / (sum w)**2 / PXSCLRT**2`` with per-output-pixel weights
 ``w`` (1 / resampled VAR_RNOISE, or the measurement time); ERR is the square
 root of the summed variances.
+
+The output arrays follow jwst's ``ResampleStep`` options: CON only with
+``enable_ctx``; ERR and the variances only with ``enable_err`` (the variances
+are then not even computed without it), the VAR_* arrays only if also
+``report_var``; a DQ array (drizzle's OR of the DQ of every input pixel that
+contributes) only with ``propagate_dq``.
 """
 
 from __future__ import annotations
@@ -81,6 +87,11 @@ class Resampler:
         user-supplied output WCS.
     grid_step
         Node spacing of the interpolated pixel map (`pixel_map`).
+    pixel_scale
+        Output pixel scale in arcsec (default: that of an `output_grid` gwcs).
+    enable_ctx, enable_err, report_var, propagate_dq
+        Which output arrays are made (jwst defaults True, True, True, False):
+        CON; ERR and the variances; the VAR_* arrays; DQ.
     """
 
     def __init__(
@@ -93,6 +104,11 @@ class Resampler:
         weight_type: str = "ivm",
         pixel_scale_ratio: float | None = None,
         grid_step: int = 16,
+        pixel_scale: float | None = None,
+        enable_ctx: bool = True,
+        enable_err: bool = True,
+        report_var: bool = True,
+        propagate_dq: bool = False,
     ) -> None:
         if kernel not in KERNELS:
             raise ValueError(f"unknown kernel {kernel!r}")
@@ -105,8 +121,12 @@ class Resampler:
         self.weight_type = weight_type
         self.pixel_scale_ratio = pixel_scale_ratio
         self.grid_step = grid_step
-        self.pixel_scale = output_pixel_scale(output_wcs)
-        self._driz = Drizzle(kernel=kernel, fillval=fillval, out_shape=self.shape)
+        self.enable_err = enable_err
+        self.report_var = enable_err and report_var
+        self.propagate_dq = propagate_dq
+        self.pixel_scale = output_pixel_scale(output_wcs) if pixel_scale is None else float(pixel_scale)
+        self._driz = Drizzle(kernel=kernel, fillval=fillval, out_shape=self.shape, disable_ctx=not enable_ctx,
+                             out_dq=np.zeros(self.shape, np.uint32) if propagate_dq else None)
         self._var_sum = {name: np.full(self.shape, np.nan, np.float32) for name in VARIANCES}
         self._var_wt = {name: np.zeros(self.shape, np.float32) for name in VARIANCES}
         self._n = 0
@@ -162,8 +182,8 @@ class Resampler:
             "in_units": "cps",
             **_pixel_range(input_wcs, sci.shape),
         }
-        self._driz.add_image(sci, **kwargs)
-        resampled = self._resample_variances(variances, kwargs)
+        self._driz.add_image(sci, dq=dq if self.propagate_dq else None, **kwargs)
+        resampled = self._resample_variances(variances, kwargs) if self.enable_err else {}
         self.add_variances(resampled, t_weight)
         self.record(exptime, tmeasure, duration, expstart, expend)
         return resampled
@@ -187,7 +207,10 @@ class Resampler:
 
     def add_variances(self, resampled: dict[str, np.ndarray], t_weight: float,
                       region: tuple[slice, slice] = (slice(None), slice(None))) -> None:
-        """Accumulate var * w**2 and w of one exposure's resampled variances on ``region`` of the grid."""
+        """Accumulate var * w**2 and w of one exposure's resampled variances on ``region`` of the grid
+        (nothing when ``resampled`` is empty: no variances without ``enable_err``)."""
+        if not resampled:
+            return
         if self.weight_type == "ivm":
             rn = resampled["VAR_RNOISE"]
             ok = (rn > 0) & np.isfinite(rn)
@@ -204,14 +227,29 @@ class Resampler:
             self._var_wt[name][region][use] += w
 
     def finish(self) -> dict:
-        """Output arrays SCI, ERR, CON, WHT, VAR_* and the keyword dict under ``"keywords"``."""
-        return self.result(self._driz.out_img, self._driz.out_wht, self._driz.out_ctx)
+        """Output arrays SCI, WHT and those the options ask for (ERR, CON, DQ, VAR_*); the keyword
+        dict under ``"keywords"``."""
+        return self.result(self._driz.out_img, self._driz.out_wht, self._driz.out_ctx,
+                           self._driz.out_dq if self.propagate_dq else None)
 
-    def result(self, sci: np.ndarray, wht: np.ndarray, con: np.ndarray) -> dict:
-        """`finish` with the given SCI, WHT and CON (e.g. summed from per-exposure drizzles)."""
+    def result(self, sci: np.ndarray, wht: np.ndarray, con: np.ndarray | None, dq: np.ndarray | None = None) -> dict:
+        """`finish` with the given SCI, WHT, CON and DQ (e.g. summed from per-exposure drizzles);
+        CON is left out when None, DQ unless ``propagate_dq``."""
         if self._n == 0:
             raise RuntimeError("no exposure was added")
-        out = {"SCI": sci, "WHT": wht, "CON": con}
+        out = {"SCI": sci, "WHT": wht}
+        if con is not None:
+            out["CON"] = con
+        if self.propagate_dq:
+            out["DQ"] = dq
+        if self.enable_err:
+            out.update(self._variances())
+        out["keywords"] = self._keywords()
+        return out
+
+    def _variances(self) -> dict[str, np.ndarray]:
+        """ERR and (with ``report_var``) VAR_POISSON, VAR_RNOISE, VAR_FLAT of the output."""
+        out = {}
         scaling = 1.0 / self.pixel_scale_ratio**2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -222,7 +260,9 @@ class Resampler:
             err = np.sqrt(np.nansum(stack, axis=0))
         err[np.all(np.isnan(stack), axis=0)] = np.nan
         out["ERR"] = err
-        out["keywords"] = self._keywords()
+        if not self.report_var:
+            for name in VARIANCES:
+                del out[name]
         return out
 
     def _keywords(self) -> dict:

@@ -12,7 +12,7 @@ os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/
 
 from mirical.code_hash import code_hash, installed_version
 from mirical.errors import MiricalError
-from mirical.planning import Layout, References, demo_files, plan_products, uses_demo
+from mirical.planning import Layout, References, combined_background_products, demo_files, plan_products, uses_demo
 from mirical.steps import REFTYPES, STEP, step_config
 
 LAYOUT = Layout.from_config(config)  # every output path (mirical/planning.py)
@@ -99,13 +99,23 @@ def code_version(script):
     return code_hash(MIRICAL_ROOT / "scripts" / f"{script}.py", MIRICAL_ROOT / "mirical", _installed_version)
 
 
-def step_params(step):
-    return step_config(config, step)
+def step_params(step, omit=()):
+    """The step's parameters (a rule param, so a change re-runs it), without the keys in ``omit``."""
+    return {key: value for key, value in step_config(config, step).items() if key not in omit}
+
+
+def output_wcs_input(step):
+    """Named input {output_wcs: path} when the step drizzles onto a given grid, so a new file re-runs it."""
+    path = step_config(config, step).get("output_wcs")
+    return {"output_wcs": path} if path else {}
 
 
 # ----------------------------------------------------------------- the mosaic (rules/mosaic.smk)
-# The mosaic keys that shape its grid (mosaic_grid); the others only change the drizzle.
-MOSAIC_GRID_KEYS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "crval", "output_shape")
+# The mosaic keys that shape its grid (mosaic_grid); the others change the drizzle of the parts
+# (mosaic_drizzle) and the sum (mosaic), except MOSAIC_REDUCE_KEYS, which only choose the sum's
+# output arrays (config.yaml lists which option is which).
+MOSAIC_GRID_KEYS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "crval", "output_shape", "output_wcs")
+MOSAIC_REDUCE_KEYS = ("enable_ctx", "report_var")
 
 
 def mosaic_inputs(wildcards):
@@ -119,4 +129,5 @@ def mosaic_inputs(wildcards):
 
 def all_outputs():
     """Everything a complete run makes (the API returns the same, by kind)."""
-    return [path for paths in LAYOUT.products(PRODUCT_NAMES).values() for path in paths]
+    combined = combined_background_products(config, PRODUCTS)
+    return [path for paths in LAYOUT.products(PRODUCT_NAMES, combined).values() for path in paths]

@@ -3,6 +3,7 @@
 # product, in parallel), and the sum of those parts into the mosaic (mosaic).
 rule mosaic_grid:
     input:
+        **output_wcs_input("mosaic"),
         cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
     output:
         grid=LAYOUT.mosaic_grid(),
@@ -38,7 +39,7 @@ rule mosaic_drizzle:
         mem_mb=2000,
         runtime=10,
     params:
-        step=step_params("mosaic"),
+        step=step_params("mosaic", omit=MOSAIC_REDUCE_KEYS),
         code=code_version("mosaic_drizzle"),
     script:
         "../scripts/mosaic_drizzle.py"

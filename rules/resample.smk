@@ -1,6 +1,7 @@
 # Per-exposure resampling onto an undistorted grid (the _i2d quick look).
 rule resample:
     input:
+        **output_wcs_input("resample"),
         cal=rules.photom.output.cal,
     output:
         i2d=LAYOUT.i2d("{product}"),

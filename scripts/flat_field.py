@@ -1,4 +1,4 @@
-"""Rule flat_field: divide by the FLAT reference file."""
+"""Rule flat_field: divide by the FLAT reference file (multiply with inverse)."""
 from mirical.flat_field import calibrate
 from mirical.io import add_history, read_exposure, read_reference_image, write_exposure
 from mirical.runner import log, main, reference
@@ -14,8 +14,9 @@ def run(snakemake):
     else:
         path = reference(snakemake, "flat", exposure.primary, exposure.path)
         flat = read_reference_image(path, ("SCI", "ERR", "DQ"))
-        exposure, median = calibrate(exposure, flat)
-        log.info("%s: flat-fielded with %s, flat median %.6g", product, path, median)
+        exposure, median = calibrate(exposure, flat, params["inverse"])
+        how = "flat field undone (inverse)" if params["inverse"] else "flat-fielded"
+        log.info("%s: %s with %s, flat median %.6g", product, how, path, median)
         refs = [path]
     add_history(exposure, "flat_field", params, refs)
     write_exposure(exposure, snakemake.output.exposure)

@@ -20,8 +20,10 @@ def run(snakemake):
         area_path = reference(snakemake, "area", exposure.primary, exposure.path)
         tables, _ = read_tables(photom_path, ("PHOTOM",) + TIME_TABLES, required=("PHOTOM",))
         area = read_reference_image(area_path, ("SCI",))
-        exposure, c = calibrate(exposure, tables, photom_path, area, params["apply_time_correction"])
-        log.info("%s: PHOTMJSR %.6g (MJy/sr)/(DN/s) applied, PIXAR_SR %.6g", product, c,
+        exposure, c = calibrate(exposure, tables, photom_path, area, params["apply_time_correction"],
+                                params["inverse"])
+        log.info("%s: PHOTMJSR %.6g (MJy/sr)/(DN/s) %s, PIXAR_SR %.6g", product, c,
+                 "undone (inverse)" if params["inverse"] else "applied",
                  exposure.sci_header["PIXAR_SR"])
         refs = [photom_path, area_path]
     add_history(exposure, "photom", params, refs)

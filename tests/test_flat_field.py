@@ -24,14 +24,19 @@ KINDS = {  # name: (flat value, flat ERR, flat DQ)
 COLUMN = {name: i for i, name in enumerate(KINDS)}
 
 
-@pytest.fixture(scope="module")
-def out():
+def apply_to_kinds(inverse: bool = False) -> dict[str, np.ndarray]:
     n = len(KINDS)
     flat, err, dq = (np.array([[k[i] for k in KINDS.values()]]) for i in range(3))
     science = {"SCI": np.full((1, n), 10.0, np.float32), "ERR": np.full((1, n), 9.0, np.float32),
                "DQ": np.full((1, n), JUMP_DET, np.uint32),
                "VAR_POISSON": np.full((1, n), 4.0, np.float32), "VAR_RNOISE": np.full((1, n), 1.0, np.float32)}
-    return flat_field.apply(science, flat.astype(np.float32), err.astype(np.float32), dq.astype(np.uint32))
+    return flat_field.apply(science, flat.astype(np.float32), err.astype(np.float32), dq.astype(np.uint32),
+                            inverse=inverse)
+
+
+@pytest.fixture(scope="module")
+def out():
+    return apply_to_kinds()
 
 
 def values(out, kind):
@@ -162,3 +167,44 @@ def test_flat_field_nan_science_gets_do_not_use():
     assert out["DQ"][0, 0] == DO_NOT_USE
     assert out["DQ"][0, 1] == JUMP_DET  # informational flags leave the data alone
     assert np.isnan(out["VAR_POISSON"][0, 0]) and out["SCI"][0, 1] == 1.0
+
+
+# ----------------------------------------------------------------- inverse (jwst's flat_field inverse=True)
+@pytest.fixture(scope="module")
+def inverse_out():
+    return apply_to_kinds(inverse=True)
+
+
+def test_inverse_multiplies_by_the_flat(inverse_out):
+    got, dq = values(inverse_out, "good")
+    # 10*2 = 20; VAR_FLAT 0 (the flat's error is not used); VAR_POISSON 4*4; VAR_RNOISE 1*4;
+    # ERR = sqrt(16 + 4), the flat's variance left out
+    assert got == {"SCI": 20.0, "VAR_FLAT": 0.0, "VAR_POISSON": 16.0, "VAR_RNOISE": 4.0,
+                   "ERR": float(np.float32(np.sqrt(np.float32(20.0))))}
+    assert dq == JUMP_DET
+
+
+def test_inverse_treats_bad_flat_pixels_as_the_forward_step(inverse_out):
+    for kind in ("nan", "zero", "no_flat_field_finite", "do_not_use_finite"):
+        got, dq = values(inverse_out, kind)
+        assert all(np.isnan(v) for v in got.values()), kind
+        assert dq & DO_NOT_USE, kind
+    got, dq = values(inverse_out, "unreliable")  # a carried flag: 10*4, variances *16
+    assert (got["SCI"], got["VAR_POISSON"], got["VAR_FLAT"], dq) == (40.0, 64.0, 0.0, JUMP_DET | UNRELIABLE_FLAT)
+    got, _ = values(inverse_out, "err_nan")  # the flat's ERR is not used: the pixel stays valid
+    assert got["SCI"] == 20.0 and got["ERR"] == float(np.float32(np.sqrt(np.float32(20.0))))
+
+
+def test_inverse_undoes_the_flat_field():
+    rng = np.random.default_rng(5)
+    flat = rng.uniform(0.5, 2.0, (4, 5)).astype(np.float32)
+    science = {"SCI": rng.uniform(1, 100, (4, 5)).astype(np.float32), "ERR": np.ones((4, 5), np.float32),
+               "DQ": np.zeros((4, 5), np.uint32), "VAR_POISSON": rng.uniform(1, 2, (4, 5)).astype(np.float32),
+               "VAR_RNOISE": np.full((4, 5), 0.5, np.float32)}
+    zeros = np.zeros((4, 5), np.float32)
+    flat_dq = np.zeros((4, 5), np.uint32)
+    back = flat_field.apply(flat_field.apply(science, flat, zeros, flat_dq), flat, zeros, flat_dq, inverse=True)
+    for name in ("SCI", "VAR_POISSON", "VAR_RNOISE"):
+        np.testing.assert_allclose(back[name], science[name], rtol=3e-7)
+    assert not back["VAR_FLAT"].any()
+    assert back["SCI"].dtype == np.float32 and back["VAR_FLAT"].dtype == np.float32

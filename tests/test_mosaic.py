@@ -181,6 +181,59 @@ def test_map_reduce_equals_serial(dithers, kernel, pixfrac, weight_type):
     assert_same_mosaic(serial.finish(), reduce_parts(parts, 3, grid, params), parts)
 
 
+@pytest.mark.parametrize("options", [
+    {"enable_ctx": False, "report_var": False, "propagate_dq": True},
+    {"enable_ctx": True, "enable_err": False, "propagate_dq": True},
+])
+def test_map_reduce_equals_serial_with_output_options(dithers, options):
+    """Non-default output options: the map/reduce mosaic has the serial drizzle's arrays, no more, no
+    fewer; DQ (OR of the contributing pixels' DQ) identical; parts carry variances only with enable_err
+    and DQ with propagate_dq, and always their coverage CON."""
+    wcss, exposures, grid = dithers
+    flagged = []
+    for i, exposure in enumerate(exposures):
+        dq = exposure.arrays["DQ"].copy()
+        dq[30 + 3 * i : 45 + 3 * i, 40:52] |= np.uint32(4 << i)  # bits 4, 8, 16 on overlapping blocks
+        flagged.append(Exposure(primary=exposure.primary, sci_header=exposure.sci_header,
+                                arrays={**exposure.arrays, "DQ": dq}, path=exposure.path))
+    params = {**PARAMS, "enable_ctx": True, "enable_err": True, "report_var": True, **options}
+    serial = make_resampler(grid.wcs, grid.shape, params, 1.0)
+    for exposure, wcs in zip(flagged, wcss):
+        add_exposure(serial, exposure, wcs)
+    expected = serial.finish()
+    parts = [drizzle_exposure(e, w, grid, params) for e, w in zip(flagged, wcss)]
+    for part in parts:
+        assert set(part.arrays) == {"SCI", "WHT", "CON", "DQ"} | (
+            {"VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"} if params["enable_err"] else set())
+    reduced = reduce_parts(parts, 3, grid, params)
+    assert set(reduced) == set(expected)
+    assert ("CON" in reduced) == params["enable_ctx"] and "DQ" in reduced
+    assert ("ERR" in reduced) == params["enable_err"] and "VAR_RNOISE" not in reduced
+    np.testing.assert_array_equal(reduced["DQ"], expected["DQ"])
+    assert set(np.unique(reduced["DQ"]).tolist()) >= {4, 8, 12, 16}  # each block, and 4 | 8 where two meet
+    if params["enable_ctx"]:
+        np.testing.assert_array_equal(reduced["CON"], expected["CON"])
+    if params["enable_err"]:
+        np.testing.assert_allclose(reduced["ERR"], expected["ERR"], rtol=1e-6, atol=0)
+    np.testing.assert_allclose(reduced["WHT"], expected["WHT"], rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(np.isnan(reduced["SCI"]), np.isnan(expected["SCI"]))
+    assert reduced["keywords"] == expected["keywords"]
+
+
+def test_reduce_ors_dq_by_hand(tiny_grid):
+    """DQ 1 on A's crop, 4 on B's: the overlap is 5, elsewhere each part's own, 0 where none reaches."""
+    a = _part(0, 0, (3, 4), 2.0, 1.0, 1.0, 4.0, TIMES_A)
+    b = _part(2, 1, (3, 4), 5.0, 3.0, 0.5, 2.0, TIMES_B)
+    a.arrays["DQ"] = np.full((3, 4), 1, np.uint32)
+    b.arrays["DQ"] = np.full((3, 4), 4, np.uint32)
+    out = reduce_parts([a, b], 2, tiny_grid, {**PARAMS, "propagate_dq": True, "enable_ctx": False})
+    assert [out["DQ"][p] for p in ((0, 0), (3, 5), (1, 2), (3, 0))] == [1, 4, 5, 0]
+    assert "CON" not in out
+    del b.arrays["DQ"]
+    with pytest.raises(ValueError, match="part 1 has no DQ"):
+        reduce_parts([a, b], 2, tiny_grid, {**PARAMS, "propagate_dq": True})
+
+
 def test_part_is_the_exposure_alone_on_the_grid(dithers):
     """A part is the full-grid drizzle of its exposure alone, cut to the crop (nothing falls outside)."""
     wcss, exposures, grid = dithers
@@ -212,6 +265,11 @@ def test_grid_and_part_files_round_trip(dithers, tmp_path):
         assert np.asarray(back.arrays[name], array.dtype).tobytes() == array.tobytes(), name
     with fits.open(tmp_path / "p_mosaic_part.fits") as hdul:  # the crop's own TAN WCS
         assert hdul["SCI"].header["CRPIX1"] == rg.tan_header(grid.wcs)["CRPIX1"] - part.x0
+    lean = drizzle_exposure(exposures[0], wcss[0], grid, {**PARAMS, "enable_err": False, "propagate_dq": True})
+    write_part(lean, grid, tmp_path / "q_mosaic_part.fits", "dither0_cal.fits")
+    back = read_part(tmp_path / "q_mosaic_part.fits")
+    assert set(back.arrays) == {"SCI", "WHT", "CON", "DQ"}
+    assert back.arrays["DQ"].tobytes() == lean.arrays["DQ"].tobytes()
 
 
 # ----------------------------------------------------------------- the workflow's mosaic == serial, reduced demo

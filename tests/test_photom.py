@@ -62,3 +62,41 @@ def test_photom_apply_scales_data_and_variances():
     assert out["ERR"][0, 0] == pytest.approx(1.5)
     assert out["VAR_POISSON"][0, 0] == pytest.approx(1.44)
     assert out["VAR_RNOISE"][0, 0] == pytest.approx(0.81)
+
+
+def test_photom_apply_inverse_divides_data_and_variances():
+    arrays = {"SCI": np.array([[2.0]], np.float32), "ERR": np.array([[0.5]], np.float32),
+              "VAR_POISSON": np.array([[0.16]], np.float32), "VAR_RNOISE": np.array([[0.08]], np.float32),
+              "VAR_FLAT": np.array([[0.32]], np.float32), "DQ": np.zeros((1, 1), np.uint32)}
+    out = photom.apply(arrays, 4.0, inverse=True)
+    assert (out["SCI"][0, 0], out["ERR"][0, 0]) == (0.5, 0.125)  # / 4
+    assert out["VAR_POISSON"][0, 0] == np.float32(np.float32(0.16) / 16.0)  # / 4^2
+    assert out["VAR_RNOISE"][0, 0] == np.float32(np.float32(0.08) / 16.0)
+    assert out["VAR_FLAT"][0, 0] == np.float32(np.float32(0.32) / 16.0)
+    assert all(out[name].dtype == np.float32 for name in ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"))
+
+
+@pytest.mark.parametrize("inverse, sci, unit", [(False, 3.0, "MJy/sr"), (True, 0.75, "DN/s")])
+def test_photom_calibrate_inverse_units_and_keywords(inverse, sci, unit):
+    """inverse: SCI / PHOTMJSR, BUNIT DN/s (variances (DN/s)^2); PHOTMJSR and AREA written either way."""
+    from astropy.io import fits
+
+    from mirical.io import Exposure, ReferenceImage
+
+    primary = fits.Header({"FILTER": "F770W", "SUBARRAY": "FULL", "SUBSTRT1": 1, "SUBSTRT2": 1,
+                           "SUBSIZE1": 2, "SUBSIZE2": 1})
+    arrays = {"SCI": np.full((1, 2), 1.5, np.float32), "ERR": np.full((1, 2), 0.5, np.float32),
+              "VAR_POISSON": np.full((1, 2), 0.25, np.float32), "DQ": np.zeros((1, 2), np.uint32)}
+    exposure = Exposure(primary, fits.Header(), arrays, path="x_rate.fits")
+    area_header = fits.Header({"PIXAR_SR": 2.8e-13, "PIXAR_A2": 0.0121, "SUBSTRT1": 1, "SUBSTRT2": 1})
+    area = ReferenceImage({"SCI": np.array([[1.0, 1.1]], np.float32)}, area_header, "area.fits")
+    table = np.array([("F770W", "GENERIC", 2.0, 0.01)], dtype=PHOTOM.dtype)
+    exposure, c = photom.calibrate(exposure, {"PHOTOM": table}, "photom.fits", area, inverse=inverse)
+    assert c == 2.0
+    assert exposure.arrays["SCI"][0, 0] == sci
+    assert exposure.arrays["VAR_POISSON"][0, 0] == (0.0625 if inverse else 1.0)
+    assert exposure.sci_header["BUNIT"] == unit
+    assert exposure.ext_headers["VAR_POISSON"]["BUNIT"] == f"({unit})^2"
+    assert exposure.sci_header["PHOTMJSR"] == 2.0
+    assert exposure.arrays["AREA"].tolist() == [[1.0, np.float32(1.1)]]
+    assert exposure.primary["S_PHOTOM"] == "COMPLETE"

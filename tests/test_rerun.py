@@ -248,11 +248,109 @@ def test_mosaic_grid_parameter_reruns_the_mosaic_jobs_only(complete_run, user_co
     assert planned["mosaic_grid", ""].reason.startswith("Params have changed")
 
 
+def test_enable_err_reruns_only_resample_and_the_mosaic(complete_run, user_config, full_dag, tmp_path):
+    """enable_err is a drizzle option of the mosaic (the parts carry variances only with it): resample,
+    the parts and the sum re-run, the grid stays."""
+    override = {"steps": {"resample": {"enable_err": False}}, "mosaic": {"enable_err": False}}
+    planned = plan(complete_run, *with_override(user_config, tmp_path, override))
+    direct = {key for key in full_dag if key[0] in ("resample", "mosaic_drizzle")}
+    assert_plan(planned, full_dag, direct, [("resample", p) for p in PRODUCTS] + [("mosaic", "")]
+                + [("mosaic_drizzle", p) for p in PRODUCTS])
+    for key in direct:
+        assert planned[key].reason.startswith("Params have changed"), planned[key].reason
+        assert "'enable_err': False" in planned[key].reason
+
+
+@pytest.mark.parametrize("option, jobs", [
+    ({"enable_ctx": False}, ("mosaic",)),  # the sum's output arrays only: the parts always carry CON
+    ({"report_var": False}, ("mosaic",)),
+    ({"propagate_dq": True}, ("mosaic_drizzle", "mosaic")),  # the parts carry DQ only with it
+])
+def test_mosaic_output_option_reruns_its_jobs_only(complete_run, user_config, full_dag, tmp_path, option, jobs):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"mosaic": option}))
+    direct = {key for key in full_dag if key[0] == jobs[0]}
+    assert_plan(planned, full_dag, direct, [(job, p) for job in jobs if job != "mosaic" for p in PRODUCTS]
+                + [("mosaic", "")])
+    assert_params_changed(planned, full_dag, direct)
+
+
+def test_mosaic_output_wcs_file_is_an_input_of_the_mosaic_grid(complete_run, user_config, full_dag, tmp_path):
+    """The mosaic's output_wcs is a grid option: mosaic_grid reads the file, the parts and the sum follow."""
+    import asdf
+
+    from mirical.resample import _header_and_wcs
+
+    _, _, wcs, _ = _header_and_wcs(str(complete_run / "out" / "rr_dither1_cal.fits"))
+    grid = tmp_path / "grid.asdf"
+    asdf.AsdfFile({"wcs": wcs}).write_to(grid)
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"mosaic": {"output_wcs": str(grid)}}))
+    direct = {("mosaic_grid", "")}
+    assert_plan(planned, full_dag, direct, mosaic_jobs(*PRODUCTS))
+    assert str(grid) in planned["mosaic_grid", ""].inputs
+    assert planned["mosaic_grid", ""].reason.startswith(("Params have changed", "Updated input files"))
+
+
+def test_output_wcs_file_is_an_input_of_resample_only(complete_run, user_config, full_dag, tmp_path):
+    import asdf
+
+    from mirical.resample import _header_and_wcs
+
+    cal = complete_run / "out" / "rr_dither1_cal.fits"
+    _, _, wcs, _ = _header_and_wcs(str(cal))
+    grid = tmp_path / "grid.asdf"
+    asdf.AsdfFile({"wcs": wcs}).write_to(grid)  # the exposure's own (bounded) gwcs as the output grid
+    given = with_override(user_config, tmp_path, {"steps": {"resample": {"output_wcs": str(grid)}}})
+    planned = plan(complete_run, *given)
+    direct = {key for key in full_dag if key[0] == "resample"}
+    assert_plan(planned, full_dag, direct, [("resample", p) for p in PRODUCTS])
+    for key in direct:
+        assert str(grid) in planned[key].inputs
+    try:
+        snakemake(complete_run, *given)
+        with fits.open(complete_run / "out" / "rr_dither2_i2d.fits") as i2d, fits.open(cal) as first:
+            assert i2d["SCI"].data.shape == first["SCI"].data.shape  # dither 2 drizzled onto dither 1's grid
+        with Changed(grid, lambda path: asdf.AsdfFile({"wcs": wcs, "pixel_scale": 0.2}).write_to(path)):
+            planned = plan(complete_run, *given)
+        assert steps(planned) == [("resample", p) for p in PRODUCTS]
+        assert all(planned[key].reason.startswith("Updated input files") for key in direct)
+    finally:
+        snakemake(complete_run, "--configfile", str(user_config))  # back to the default grid for the next tests
+
+
 def test_background_parameter_reruns_every_chain_from_background(complete_run, user_config, full_dag, tmp_path):
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {"background": {"sigma": 2.5}}}))
     direct = {key for key in full_dag if key[0] == "background"}
     assert_plan(planned, full_dag, direct, chain("rr_dither1") + chain("rr_dither2") + mosaic_jobs(*PRODUCTS))
     assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+
+
+@pytest.mark.parametrize("step, option", [("flat_field", {"inverse": True}), ("photom", {"inverse": True})])
+def test_step_option_reruns_that_step_and_downstream_only(complete_run, user_config, full_dag, tmp_path, step, option):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {step: option}}))
+    direct = {key for key in full_dag if key[0] == step}
+    assert_plan(planned, full_dag, direct, chain("rr_dither1", step) + chain("rr_dither2", step)
+                + mosaic_jobs(*PRODUCTS))
+    assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+
+
+def test_save_combined_background_runs_only_its_own_jobs(complete_run, user_config, full_dag, tmp_path):
+    override = {"steps": {"background": {"save_combined_background": True}}}
+    planned = plan(complete_run, *with_override(user_config, tmp_path, override))
+    assert sorted(key for key in planned if key[0] != "all") == [("combined_background", f"product={p}")
+                                                                 for p in PRODUCTS]
+    for product in PRODUCTS:
+        assert planned["combined_background", f"product={product}"].outputs == (
+            f"out/intermediate/{product}_combinedbackground.fits",)
+    snakemake(complete_run, *with_override(user_config, tmp_path, override))
+    science = sorted(Path(yaml.safe_load(user_config.read_text())["science"][0]).parent.glob("*_rate.fits"))[0]
+    out = complete_run / "out" / "intermediate"
+    with fits.open(out / "rr_dither1_combinedbackground.fits") as combined, fits.open(science) as rate, \
+            fits.open(out / "rr_dither1_bkgsub.fits") as bkgsub:
+        assert [h.name for h in combined] == ["PRIMARY", "SCI", "DQ", "ERR"]
+        np.testing.assert_array_equal(rate["SCI"].data - combined["SCI"].data, bkgsub["SCI"].data)
+    assert plan(complete_run, *with_override(user_config, tmp_path, override)) == {}
+    for product in PRODUCTS:  # the run is shared: leave it as the default config makes it
+        (out / f"{product}_combinedbackground.fits").unlink()
 
 
 def test_new_flat_reruns_flat_field_and_downstream_only(complete_run, user_config, full_dag):

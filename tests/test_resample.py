@@ -421,3 +421,64 @@ def test_pixel_map_falls_back_when_interpolation_is_poor(full_frame):
     # nodes 400 px apart cannot follow a 4th-order distortion within 0.01 px
     np.testing.assert_array_equal(rg.pixel_map(w, shape, out_wcs, grid_step=400), exact)
     np.testing.assert_allclose(exact[512, 500], out_wcs.invert(*w(500.0, 512.0)), atol=1e-9)
+
+
+# ----------------------------------------------------------------- output options (jwst ResampleStep)
+def _tan_wcs(n=20):
+    """A distortion-free TAN gwcs of n x n pixels."""
+    tan = (models.Shift(-n / 2) & models.Shift(-n / 2) | models.Scale(3e-5) & models.Scale(3e-5)
+           | models.Pix2Sky_TAN() | models.RotateNative2Celestial(10.0, 20.0, 180.0))
+    wcs = gwcs.WCS([(cf.Frame2D(name="detector", unit=(u.pix, u.pix)), tan),
+                    (cf.CelestialFrame(reference_frame=coord.ICRS(), name="world"), None)])
+    wcs.bounding_box = ((-0.5, n - 0.5), (-0.5, n - 0.5))
+    return wcs
+
+
+FLAGGED = {(3, 4): 4, (5, 6): 2048, (7, 8): DO_NOT_USE | 4}  # JUMP_DET, HOT, and a zero-weight pixel
+
+
+def _options_run(**options):
+    """A 20 x 20 exposure with FLAGGED pixels, point kernel: each input pixel lands in one output pixel."""
+    wcs = _tan_wcs()
+    e = exposure((20, 20), sci=2.0, var_rnoise=4.0, var_poisson=1.0, var_flat=0.0)
+    for yx, flag in FLAGGED.items():
+        e["dq"][yx] = flag
+    grid = rg.output_grid([wcs], [(20, 20)], INFO)
+    return run([wcs], [e], (20, 20), grid=grid, kernel="point", **options), rg.pixel_map(wcs, (20, 20), grid[0])
+
+
+def test_default_output_arrays_are_the_official_defaults():
+    out, _ = _options_run()
+    assert set(out) - {"keywords"} == {"SCI", "WHT", "CON", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"}
+
+
+def test_propagate_dq_ors_the_dq_of_contributing_pixels():
+    out, pixmap = _options_run(propagate_dq=True)
+    expect = np.zeros(out["SCI"].shape, np.uint32)
+    for yx in ((3, 4), (5, 6)):  # the output pixel holding the input pixel's centre gets its flags
+        x, y = np.floor(pixmap[yx] + 0.5).astype(int)
+        expect[y, x] = FLAGGED[yx]
+    np.testing.assert_array_equal(out["DQ"], expect)  # the DO_NOT_USE pixel has weight 0: no flags
+    assert out["DQ"].dtype == np.uint32
+    default, _ = _options_run()
+    for name in ("SCI", "WHT", "CON", "ERR"):
+        np.testing.assert_array_equal(out[name], default[name])
+
+
+def test_without_context_err_or_variances():
+    default, pixmap = _options_run()
+    no_ctx, _ = _options_run(enable_ctx=False)
+    assert "CON" not in no_ctx and "CON" in default
+    no_var, _ = _options_run(report_var=False)
+    assert set(no_var) - {"keywords"} == {"SCI", "WHT", "CON", "ERR"}
+    np.testing.assert_array_equal(no_var["ERR"], default["ERR"])  # ERR still from the variances
+    good = default["WHT"] > 0
+    np.testing.assert_allclose(default["ERR"][good], np.sqrt(4.0 + 1.0), rtol=1e-6)
+    no_err, _ = _options_run(enable_err=False)  # report_var is moot without enable_err
+    assert set(no_err) - {"keywords"} == {"SCI", "WHT", "CON"}
+    for out in (no_ctx, no_var, no_err):
+        np.testing.assert_array_equal(out["SCI"], default["SCI"])
+        np.testing.assert_array_equal(out["WHT"], default["WHT"])
+    np.testing.assert_allclose(default["SCI"][good], 2.0)
+    x, y = np.floor(pixmap[7, 8] + 0.5).astype(int)
+    assert not good[y, x]  # the DO_NOT_USE pixel's output pixel got nothing
