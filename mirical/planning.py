@@ -229,6 +229,7 @@ class Layout:
         ``crf``: outlier detection runs, so each product has a crf file too.
         """
         plots = [self.plot(f"{p}_rate_cal") for p in products] + [self.plot(f"{p}_steps") for p in products[:1]]
+        plots += [self.plot(f"{p}_outliers") for p in products[:1]] if crf else []
         plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints")]
         return {
             "association": [self.association()],
