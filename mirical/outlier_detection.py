@@ -31,7 +31,7 @@ from mirical.io import match_nans_and_flags
 
 OUTLIER = PIXEL["OUTLIER"]
 #: The float32 cube of one block of grid rows is kept below this many bytes.
-MEDIAN_BLOCK_BYTES = 64 * 2**20
+MEDIAN_BLOCK_BYTES = 16 * 2**20
 
 
 def weight_threshold(weight: np.ndarray, maskpt: float) -> float:
