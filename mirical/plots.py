@@ -449,9 +449,10 @@ def outliers(cal_path: str, crf_path: str, out: str, product: str) -> int:
         ax = fig.subplots()
         shown = show(ax, cal.data, log_norm(cal.data))
         ax.scatter(xs, ys, s=40, facecolors="none", edgecolors="red", linewidths=0.8, label="OUTLIER")
-        ax.set_title(f"{Path(cal.path).name}: {len(xs)} pixels flagged (red)", fontsize=10)
+        ax.set_title(f"{Path(cal.path).name}: {len(xs)} pixels flagged (red)\n"
+                     "log stretch, 1-99.5 percentile; grey = NaN", fontsize=9)
         pixel_axes(ax)
         colorbar(fig, shown, ax, cal.unit, shrink=0.9, pad=0.02)
-        fig.suptitle(f"{product}: outlier detection, {describe(cal)} (log stretch, 1-99.5 percentile; grey = NaN)")
+        fig.suptitle(f"{product}: outlier detection, {describe(cal)}")
         save(fig, out)
     return len(xs)
