@@ -414,9 +414,9 @@ def test_outputs_are_byte_identical_across_workdirs_and_core_counts(complete_run
     snakemake(other, "--configfile", str(user_config), "--cores", "1", *(f"out/{name}" for name in a))
     b = _outputs(other / "out")
     assert sorted(a) == sorted(b)
-    # 2 x (3 intermediates, mosaic part, cal, i2d) + mosaic
-    assert len([n for n in a if n.endswith(".fits")]) == 13
-    assert "intermediate/rr_mosaic_grid.asdf" in a
+    # 2 x (3 intermediates, outlier single-exposure image, mosaic part, cal, crf, i2d) + median + mosaic
+    assert len([n for n in a if n.endswith(".fits")]) == 18
+    assert "intermediate/rr_mosaic_grid.asdf" in a and "intermediate/rr_outlier_grid.asdf" in a
     differ = [name for name in a if a[name] != b[name]]
     assert not differ, f"outputs differ between the runs: {differ}"
 
