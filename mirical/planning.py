@@ -212,6 +212,22 @@ class Layout:
         """One exposure drizzled alone onto its crop of the mosaic grid (intermediate)."""
         return f"{self.intermediate}/{product}_mosaic_part.fits"
 
+    def outlier_grid(self) -> str:
+        """Outlier detection's grid: the default grid of all cal files (intermediate)."""
+        return f"{self.intermediate}/{self.name}_outlier_grid.asdf"
+
+    def outlier_i2d(self, product: str) -> str:
+        """One exposure drizzled alone onto its crop of the outlier grid (intermediate)."""
+        return f"{self.intermediate}/{product}_outlier_i2d.fits"
+
+    def median(self) -> str:
+        """The median of the single-exposure images (intermediate)."""
+        return f"{self.intermediate}/{self.name}_median.fits"
+
+    def crf(self, product: str) -> str:
+        """The cal file with its outliers flagged (stage 3's name)."""
+        return f"{self.out}/{product}_crf.fits"
+
     def plot(self, what: str) -> str:
         """A quicklook figure: {product}_rate_cal, {product}_steps, {name}_mosaic, _weight, _footprints."""
         return f"{self.plots}/{what}.png"
@@ -220,14 +236,20 @@ class Layout:
         """The per-product table: ext html or csv."""
         return f"{self.out}/{self.name}_summary.{ext}"
 
-    def products(self, products: list[str], combined_background: list[str] = ()) -> dict[str, list[str]]:
-        """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for);
-        ``combined_background``: the products whose combined background is saved."""
+    def products(self, products: list[str], combined_background: list[str] = (),
+                 crf: bool = False) -> dict[str, list[str]]:
+        """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for).
+
+        ``combined_background``: the products whose combined background is saved;
+        ``crf``: outlier detection runs, so each product has a crf file too.
+        """
         plots = [self.plot(f"{p}_rate_cal") for p in products] + [self.plot(f"{p}_steps") for p in products[:1]]
+        plots += [self.plot(f"{p}_outliers") for p in products[:1]] if crf else []
         plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints")]
         return {
             "association": [self.association()],
             "cal": [self.cal(p) for p in products],
+            "crf": [self.crf(p) for p in products] if crf else [],
             "i2d": [self.i2d(p) for p in products],
             "refs": [self.refs(p) for p in products],
             "combined_background": [self.combined_background(p) for p in combined_background],

@@ -437,3 +437,25 @@ def footprints(mosaic_path: str, cal_paths: Sequence[tuple[str, str]], out: str,
                      "over the mosaic (grey, log stretch)", fontsize=10, pad=12)
         save(fig, out)
     return drawn
+
+
+def outliers(cal_path: str, crf_path: str, out: str, product: str) -> int:
+    """The cal image with the pixels outlier detection flagged (OUTLIER in the crf's DQ) circled; their count."""
+    from mirical.dqflags import PIXEL
+
+    cal = read_image(cal_path)
+    with fits.open(crf_path) as hdul:
+        flagged = (np.asarray(hdul["DQ"].data) & PIXEL["OUTLIER"]) != 0
+    ys, xs = np.nonzero(flagged)
+    with plt.rc_context(STYLE):
+        fig = _figure((8.0, 7.2))
+        ax = fig.subplots()
+        shown = show(ax, cal.data, log_norm(cal.data))
+        ax.scatter(xs, ys, s=40, facecolors="none", edgecolors="red", linewidths=0.8, label="OUTLIER")
+        ax.set_title(f"{Path(cal.path).name}: {len(xs)} pixels flagged (red)\n"
+                     "log stretch, 1-99.5 percentile; grey = NaN", fontsize=9)
+        pixel_axes(ax)
+        colorbar(fig, shown, ax, cal.unit, shrink=0.9, pad=0.02)
+        fig.suptitle(f"{product}: outlier detection, {describe(cal)}")
+        save(fig, out)
+    return len(xs)

@@ -118,9 +118,37 @@ MOSAIC_GRID_KEYS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "cr
 MOSAIC_REDUCE_KEYS = ("enable_ctx", "report_var")
 
 
+# Outlier detection runs (its crf files feed the mosaic) unless skipped or with one exposure (as jwst).
+OUTLIERS = not step_params("outlier_detection")["skip"] and len(PRODUCT_NAMES) >= 2
+# Its single-exposure images are drizzled onto jwst's default grid, whatever the mosaic's grid keys.
+OUTLIER_GRID = {
+    "pixel_scale_ratio": 1.0,
+    "pixel_scale": None,
+    "rotation": None,
+    "crpix": None,
+    "crval": None,
+    "output_shape": None,
+}
+
+
+def outlier_drizzle_params():
+    """The single-exposure drizzle: the step's pixfrac, kernel, fillval, weight_type on the default grid."""
+    step = step_params("outlier_detection")
+    return {**OUTLIER_GRID, **{key: step[key] for key in ("pixfrac", "kernel", "fillval", "weight_type")}}
+
+
+def exposure_for_mosaic(product):
+    """The file the mosaic drizzles: the product's crf file when outlier detection runs, else its cal file."""
+    return LAYOUT.crf(product) if OUTLIERS else LAYOUT.cal(product)
+
+
+def mosaic_exposure(wildcards):
+    return exposure_for_mosaic(wildcards.product)
+
+
 def mosaic_inputs(wildcards):
-    """The parts in product order (bit i of CON is product i) and the first cal file's headers."""
-    first = LAYOUT.cal(PRODUCT_NAMES[0])
+    """The parts in product order (bit i of CON is product i) and the first exposure's headers."""
+    first = exposure_for_mosaic(PRODUCT_NAMES[0])
     if step_params("mosaic")["skip"]:
         return {"first": first}
     parts = expand(rules.mosaic_drizzle.output.part, product=PRODUCT_NAMES)
@@ -130,4 +158,4 @@ def mosaic_inputs(wildcards):
 def all_outputs():
     """Everything a complete run makes (the API returns the same, by kind)."""
     combined = combined_background_products(config, PRODUCTS)
-    return [path for paths in LAYOUT.products(PRODUCT_NAMES, combined).values() for path in paths]
+    return [path for paths in LAYOUT.products(PRODUCT_NAMES, combined, OUTLIERS).values() for path in paths]

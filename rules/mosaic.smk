@@ -25,7 +25,7 @@ rule mosaic_grid:
 
 rule mosaic_drizzle:
     input:
-        cal=rules.photom.output.cal,
+        cal=mosaic_exposure,
         grid=rules.mosaic_grid.output.grid,
     output:
         part=LAYOUT.mosaic_part("{product}"),

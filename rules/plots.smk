@@ -107,3 +107,29 @@ rule plot_mosaic:
         code=code_version("plot_mosaic"),
     script:
         "../scripts/plot_mosaic.py"
+
+
+rule plot_outliers:
+    input:
+        cal=rules.photom.output.cal,
+        crf=rules.outlier_detection.output.crf,
+    output:
+        report(
+            LAYOUT.plot("{product}_outliers"),
+            caption="../report/outliers.rst",
+            category="Exposures",
+            labels={"product": "{product}", "figure": "outliers flagged"},
+        ),
+    log:
+        f"{LOGS}/plots/{{product}}_outliers.log",
+    benchmark:
+        f"{BENCH}/plots/{{product}}_outliers.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=code_version("plot_outliers"),
+    script:
+        "../scripts/plot_outliers.py"

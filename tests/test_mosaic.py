@@ -275,11 +275,12 @@ def test_grid_and_part_files_round_trip(dithers, tmp_path):
 # ----------------------------------------------------------------- the workflow's mosaic == serial, reduced demo
 @pytest.mark.workflow
 def test_workflow_mosaic_equals_serial_drizzle(demo_run, tmp_path):
-    """demo_i2d.fits from the map/reduce jobs against `mirical.resample.drizzle` of the same cal files,
-    written the way the serial rule wrote it: every header and the ASDF extension byte-identical."""
+    """demo_i2d.fits from the map/reduce jobs against `mirical.resample.drizzle` of the same exposures (the
+    crf files: outlier detection ran), written the way the serial rule wrote it: every header and the ASDF
+    extension byte-identical."""
     params = yaml.safe_load((REPO / "config.yaml").read_text())["mosaic"]
     products = ("demo_dither1", "demo_dither2")
-    cals = [str(demo_run / f"{p}_cal.fits") for p in products]
+    cals = [str(demo_run / f"{p}_crf.fits") for p in products]
     serial = drizzle(cals, params)
     add_history(serial, "mosaic", params)
     write_exposure(serial, tmp_path / "demo_i2d.fits")

@@ -117,3 +117,15 @@ def test_layout_paths_and_the_products_of_a_run():
     everything = [path for paths in made.values() for path in paths]
     assert not any("mosaic_grid" in path or "mosaic_part" in path for path in everything)  # intermediates
     assert planning.Layout.from_config({"name": "run", "output_dir": None}).out == "results/run"
+
+
+
+def test_layout_with_outlier_detection_adds_the_crf_files_and_the_outlier_figure():
+    layout = planning.Layout.from_config({"name": "run", "output_dir": "out"})
+    assert layout.outlier_grid() == "out/intermediate/run_outlier_grid.asdf"
+    assert layout.outlier_i2d("p") == "out/intermediate/p_outlier_i2d.fits"
+    assert layout.median() == "out/intermediate/run_median.fits"
+    made = layout.products(["a", "b"], crf=True)
+    assert made["crf"] == ["out/a_crf.fits", "out/b_crf.fits"]
+    assert "out/plots/a_outliers.png" in made["plots"] and "out/plots/b_outliers.png" not in made["plots"]
+    assert layout.products(["a", "b"])["crf"] == []

@@ -11,7 +11,7 @@ from conftest import REDUCED_DEMO, run_snakemake
 
 PRODUCTS = ("demo_dither1", "demo_dither2")
 FIGURES = ("demo_dither1_rate_cal.png", "demo_dither2_rate_cal.png", "demo_dither1_steps.png",
-           "demo_mosaic.png", "demo_weight.png", "demo_footprints.png")
+           "demo_dither1_outliers.png", "demo_mosaic.png", "demo_weight.png", "demo_footprints.png")
 
 
 def _png_chunks(path):

@@ -32,7 +32,9 @@ pytestmark = pytest.mark.workflow
 CHAIN = ("background", "assign_wcs", "flat_field", "photom", "resample")  # per product
 # The mosaic: one grid, one drizzle per product (its part), one sum (rules/mosaic.smk).
 MOSAIC = ("mosaic_grid", "mosaic_drizzle", "mosaic")
-PIPELINE = CHAIN + ("association",) + MOSAIC
+# Outlier detection before it: its grid, single-exposure images, median and crf files (rules/outlier_detection.smk).
+OUTLIER = ("outlier_grid", "outlier_drizzle", "outlier_median", "outlier_detection")
+PIPELINE = CHAIN + ("association",) + OUTLIER + MOSAIC
 PRODUCTS = ("rr_dither1", "rr_dither2")
 COMPARED = (".fits", ".json", ".ecsv", ".asdf")
 
@@ -128,6 +130,19 @@ def mosaic_jobs(*products: str) -> list[tuple[str, str]]:
     return [("mosaic_grid", ""), ("mosaic", "")] + [("mosaic_drizzle", p) for p in products]
 
 
+def flagging_jobs() -> list[tuple[str, str]]:
+    """What new flagging re-runs: every crf file, and the mosaic's drizzles and sum (not its grid)."""
+    return [(rule, p) for p in PRODUCTS for rule in ("outlier_detection", "mosaic_drizzle")] + [("mosaic", "")]
+
+
+def stage3_jobs() -> list[tuple[str, str]]:
+    """What a new cal file re-runs: all of outlier detection (its grid comes from every footprint, as the
+    mosaic's) and the mosaic."""
+    return ([("outlier_grid", ""), ("outlier_median", "")] + [(rule, p) for p in PRODUCTS
+                                                              for rule in ("outlier_drizzle", "outlier_detection")]
+            + mosaic_jobs(*PRODUCTS))
+
+
 def reading(dag, workdir: Path, path: Path) -> set[tuple[str, str]]:
     """Jobs of ``dag`` with ``path`` among their inputs."""
     path = os.path.realpath(path)
@@ -187,7 +202,7 @@ def complete_run(user_config, tmp_path_factory) -> Path:
 def full_dag(complete_run, user_config) -> dict[tuple[str, str], Job]:
     """Every job of the workflow (`-n --forceall`)."""
     dag = plan(complete_run, "--configfile", str(user_config), "--forceall")
-    assert steps(dag) == sorted([("association", "")] + mosaic_jobs(*PRODUCTS)
+    assert steps(dag) == sorted([("association", "")] + stage3_jobs()
                                 + [(r, p) for p in PRODUCTS for r in CHAIN])
     return dag
 
@@ -317,10 +332,25 @@ def test_output_wcs_file_is_an_input_of_resample_only(complete_run, user_config,
         snakemake(complete_run, "--configfile", str(user_config))  # back to the default grid for the next tests
 
 
+def test_outlier_snr_reruns_the_flagging_and_the_mosaic_only(complete_run, user_config, full_dag, tmp_path):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"outlier_detection": {"snr": "6.0 4.5"}}))
+    direct = {key for key in full_dag if key[0] == "outlier_detection"}
+    assert_plan(planned, full_dag, direct, flagging_jobs())
+    for key in direct:
+        assert planned[key].reason.startswith("Params have changed") and "6.0 4.5" in planned[key].reason
+
+
+def test_outlier_detection_skipped_feeds_the_cal_files_to_the_mosaic(complete_run, user_config, tmp_path):
+    dag = plan(complete_run, *with_override(user_config, tmp_path, {"outlier_detection": {"skip": True}}),
+               "--forceall")
+    assert not any(rule in OUTLIER for rule, _ in dag)
+    assert "out/rr_dither1_cal.fits" in dag["mosaic_drizzle", "product=rr_dither1"].inputs
+
+
 def test_background_parameter_reruns_every_chain_from_background(complete_run, user_config, full_dag, tmp_path):
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"steps": {"background": {"sigma": 2.5}}}))
     direct = {key for key in full_dag if key[0] == "background"}
-    assert_plan(planned, full_dag, direct, chain("rr_dither1") + chain("rr_dither2") + mosaic_jobs(*PRODUCTS))
+    assert_plan(planned, full_dag, direct, chain("rr_dither1") + chain("rr_dither2") + stage3_jobs())
     assert all(planned[key].reason.startswith("Params have changed") for key in direct)
 
 
@@ -366,7 +396,7 @@ def test_new_flat_reruns_flat_field_and_downstream_only(complete_run, user_confi
     direct = reading(full_dag, complete_run, flat)
     assert steps(direct) == sorted([("flat_field", p) for p in PRODUCTS])
     assert_plan(planned, full_dag, direct, chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field")
-                + mosaic_jobs(*PRODUCTS))
+                + stage3_jobs())
     for product in PRODUCTS:
         reason = planned["flat_field", f"product={product}"].reason
         assert reason.startswith("Updated input files") and flat.name in reason, reason
@@ -385,14 +415,18 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
     direct = reading(full_dag, complete_run, science)
     assert steps(direct) == [("association", ""), ("background", "rr_dither1")]
     # the grid comes from every footprint, so every part is drizzled again; dither2's own chain is not
-    assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", "")] + mosaic_jobs(*PRODUCTS))
-    assert [rule for rule, product in steps(planned) if product == "rr_dither2"] == ["mosaic_drizzle"]
+    assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", "")] + stage3_jobs())
+    assert [rule for rule, product in steps(planned) if product == "rr_dither2"] == [
+        "mosaic_drizzle", "outlier_detection", "outlier_drizzle"]
 
 
 FIGURES = ("plot_exposure", "plot_steps", "plot_mosaic")
+
+
+FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic", "plot_footprints")
 # Every rule whose script imports mirical/io.py (so dqflags.py and subarray.py), directly or not:
 # all but association and the figures
-WRITES_FITS = CHAIN + MOSAIC + ("summary",)
+WRITES_FITS = CHAIN + OUTLIER + MOSAIC + ("summary",)
 
 
 def test_one_figure_job_per_input_file(full_dag):
@@ -415,14 +449,16 @@ def repository_copy(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("module, rules, expected", [
     ("flat_field", ("flat_field",),
-     chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + mosaic_jobs(*PRODUCTS)),
+     chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + stage3_jobs()),
     # mirical/resample.py is the resample step and the mosaic's glue (drizzle, output headers)
-    ("resample", ("resample",) + MOSAIC, mosaic_jobs(*PRODUCTS) + [("resample", p) for p in PRODUCTS]),
-    ("mosaic", MOSAIC, mosaic_jobs(*PRODUCTS)),
+    ("resample", ("resample",) + OUTLIER + MOSAIC, stage3_jobs() + [("resample", p) for p in PRODUCTS]),
+    ("mosaic", OUTLIER + MOSAIC, stage3_jobs()),
+    ("outlier_detection", ("outlier_median", "outlier_detection"),
+     [("outlier_median", "")] + flagging_jobs()),
     # shared code that the steps import (not listed by hand anywhere: read from the imports)
-    ("io", WRITES_FITS, chain("rr_dither1") + chain("rr_dither2") + mosaic_jobs(*PRODUCTS)),
-    ("asdf_extension", ("assign_wcs", "resample") + MOSAIC,
-     chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + mosaic_jobs(*PRODUCTS)),
+    ("io", WRITES_FITS, chain("rr_dither1") + chain("rr_dither2") + stage3_jobs()),
+    ("asdf_extension", ("assign_wcs", "resample") + OUTLIER + MOSAIC,
+     chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + stage3_jobs()),
     ("plots", FIGURES, []),
 ])
 def test_changed_code_reruns_the_steps_that_import_it_and_downstream_only(complete_run, user_config, full_dag,
@@ -459,10 +495,10 @@ def installed_as(folder: Path, distribution: str, version: str) -> dict[str, str
 
 
 @pytest.mark.parametrize("distribution, rules, expected", [
-    ("drizzle", ("resample",) + MOSAIC, mosaic_jobs(*PRODUCTS) + [("resample", p) for p in PRODUCTS]),
+    ("drizzle", ("resample",) + OUTLIER + MOSAIC, stage3_jobs() + [("resample", p) for p in PRODUCTS]),
     ("matplotlib", FIGURES, []),
-    ("gwcs", ("assign_wcs", "resample") + MOSAIC,
-     chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + mosaic_jobs(*PRODUCTS)),
+    ("gwcs", ("assign_wcs", "resample") + OUTLIER + MOSAIC,
+     chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + stage3_jobs()),
 ])
 def test_new_library_version_reruns_the_steps_that_use_it(complete_run, user_config, full_dag, tmp_path,
                                                           distribution, rules, expected):
@@ -489,9 +525,9 @@ def test_outputs_are_byte_identical_across_workdirs_and_core_counts(complete_run
     snakemake(other, "--configfile", str(user_config), "--cores", "1", *(f"out/{name}" for name in a))
     b = _outputs(other / "out")
     assert sorted(a) == sorted(b)
-    # 2 x (3 intermediates, mosaic part, cal, i2d) + mosaic
-    assert len([n for n in a if n.endswith(".fits")]) == 13
-    assert "intermediate/rr_mosaic_grid.asdf" in a
+    # 2 x (3 intermediates, outlier single-exposure image, mosaic part, cal, crf, i2d) + median + mosaic
+    assert len([n for n in a if n.endswith(".fits")]) == 18
+    assert "intermediate/rr_mosaic_grid.asdf" in a and "intermediate/rr_outlier_grid.asdf" in a
     differ = [name for name in a if a[name] != b[name]]
     assert not differ, f"outputs differ between the runs: {differ}"
 

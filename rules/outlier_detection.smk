@@ -1,0 +1,90 @@
+# Stage-3 outlier detection (mirical/outlier_detection.py), as jwst's imaging mode: the default
+# grid once (outlier_grid), each cal exposure drizzled alone onto it (outlier_drizzle), their
+# median (outlier_median, a reduce over row blocks), and per product the median blotted back
+# and compared (outlier_detection: {product}_crf.fits, which the mosaic then uses).
+rule outlier_grid:
+    input:
+        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
+    output:
+        grid=LAYOUT.outlier_grid(),
+    log:
+        f"{LOGS}/outlier_grid.log",
+    benchmark:
+        f"{BENCH}/outlier_grid.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        step=OUTLIER_GRID,
+        code=code_version("mosaic_grid"),
+    script:
+        "../scripts/mosaic_grid.py"
+
+
+rule outlier_drizzle:
+    input:
+        cal=rules.photom.output.cal,
+        grid=rules.outlier_grid.output.grid,
+    output:
+        part=LAYOUT.outlier_i2d("{product}"),
+    log:
+        f"{LOGS}/outlier_drizzle/{{product}}.log",
+    benchmark:
+        f"{BENCH}/outlier_drizzle/{{product}}.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        step=outlier_drizzle_params(),
+        code=code_version("mosaic_drizzle"),
+    script:
+        "../scripts/mosaic_drizzle.py"
+
+
+rule outlier_median:
+    input:
+        grid=rules.outlier_grid.output.grid,
+        parts=expand(rules.outlier_drizzle.output.part, product=PRODUCT_NAMES),
+    output:
+        median=LAYOUT.median(),
+    log:
+        f"{LOGS}/outlier_median.log",
+    benchmark:
+        f"{BENCH}/outlier_median.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        step={key: step_params("outlier_detection")[key] for key in ("maskpt", "fillval")},
+        code=code_version("outlier_median"),
+    script:
+        "../scripts/outlier_median.py"
+
+
+rule outlier_detection:
+    input:
+        cal=rules.photom.output.cal,
+        grid=rules.outlier_grid.output.grid,
+        median=rules.outlier_median.output.median,
+    output:
+        crf=LAYOUT.crf("{product}"),
+    log:
+        f"{LOGS}/outlier_detection/{{product}}.log",
+    benchmark:
+        f"{BENCH}/outlier_detection/{{product}}.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        step={key: step_params("outlier_detection")[key] for key in ("snr", "scale", "backg")},
+        code=code_version("outlier_detection"),
+    script:
+        "../scripts/outlier_detection.py"

@@ -1,0 +1,26 @@
+"""Rule outlier_detection: one cal exposure compared with the blotted median; outliers flagged in its crf file."""
+import numpy as np
+from astropy.io import fits
+
+from mirical.io import add_history, read_exposure, write_exposure
+from mirical.mosaic import read_grid
+from mirical.outlier_detection import detect_exposure
+from mirical.resample import exposure_wcs
+from mirical.runner import log, main
+from mirical.steps import set_step_status
+
+
+def run(snakemake):
+    params = snakemake.params.step
+    exposure = read_exposure(snakemake.input.cal)
+    grid = read_grid(snakemake.input.grid)
+    with fits.open(snakemake.input.median) as hdul:
+        median = np.asarray(hdul["SCI"].data, np.float32)
+    count = detect_exposure(exposure, exposure_wcs(snakemake.input.cal, exposure.asdf), median, grid.wcs, params)
+    set_step_status(exposure, "outlier_detection", "COMPLETE")
+    add_history(exposure, "outlier_detection", params)
+    write_exposure(exposure, snakemake.output.crf)
+    log.info("%s: %d pixels marked as outliers", snakemake.wildcards.product, count)
+
+
+main(snakemake, run)

@@ -1,0 +1,153 @@
+"""Outlier detection (mirical/outlier_detection.py) on small hand-made arrays."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from mirical.dqflags import DO_NOT_USE, PIXEL
+from mirical.outlier_detection import (
+    abs_deriv,
+    background_level,
+    blot,
+    flag_outliers,
+    image_in_memory,
+    image_on_disk,
+    median_image,
+    outlier_mask,
+    parse_pair,
+    weight_threshold,
+)
+
+NAN = np.nan
+OUTLIER = PIXEL["OUTLIER"]
+
+
+def test_weight_threshold_is_maskpt_times_the_clipped_mean_of_nonzero_weights():
+    # 20 ones and one 100: the 100 is 3-sigma clipped (|100 - 1| > 3 * 21.2), zeros and NaN ignored
+    weight = np.array([0.0, NAN] + [1.0] * 20 + [100.0])
+    assert weight_threshold(weight, 0.7) == pytest.approx(0.7, abs=1e-15)
+    # no clipping: mean(2, 4) * 0.5
+    assert weight_threshold(np.array([[2.0, 0.0], [4.0, 0.0]]), 0.5) == 1.5
+
+
+def test_weight_threshold_of_no_weight_is_nan():
+    assert np.isnan(weight_threshold(np.zeros((2, 2)), 0.7))
+
+
+def _images(maskpt):
+    # grid 3 rows x 4 columns; three crops
+    a = image_in_memory(0, 0, np.array([[1, 2, 3, 4], [5, 6, 7, 8]], np.float32),
+                        np.array([[1, 1, 1, 1], [1, 1, 0.1, 1]], np.float32), maskpt)  # (1, 2) below 0.7
+    b = image_in_memory(1, 1, np.array([[10, 20, 30], [40, 50, 60]], np.float32),
+                        np.ones((2, 3), np.float32), maskpt)
+    c = image_in_memory(0, 0, np.array([[3, NAN], [9, 9]], np.float32),
+                        np.array([[1, 0], [1, 1]], np.float32), maskpt)
+    return [a, b, c]
+
+
+@pytest.mark.parametrize("block_bytes", [1, 4 * 3 * 4 * 2, 10**6])
+def test_median_over_exposures_ignores_low_weight_nan_and_uncovered_pixels(block_bytes):
+    median = median_image(_images(0.7), (3, 4), block_bytes=block_bytes)
+    expected = np.array([
+        [2, 2, 3, 4],        # (0, 0): median(a 1, c 3); (0, 1): c has no weight
+        [7, 9, 20, 19],      # median(5, 9), median(6, 10, 9), a below its threshold, median(8, 30)
+        [NAN, 40, 50, 60],   # b alone
+    ], np.float32)
+    assert median.dtype == np.float32
+    np.testing.assert_array_equal(median, expected)
+
+
+def test_median_with_no_threshold_counts_uncovered_pixels_as_fillval():
+    images = [image_in_memory(0, 0, np.array([[4.0]], np.float32), np.array([[1.0]], np.float32), 0.0),
+              image_in_memory(1, 0, np.array([[8.0]], np.float32), np.array([[1.0]], np.float32), 0.0)]
+    np.testing.assert_array_equal(median_image(images, (1, 2), fillval=0.0), [[2.0, 4.0]])
+
+
+def test_median_streams_part_files_row_blocks(tmp_path):
+    path = tmp_path / "part.fits"
+    hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.array([[1, 2], [3, 4]], np.float32), name="SCI"),
+                         fits.ImageHDU(np.array([[1, 1], [0, 1]], np.float32), name="WHT")])
+    hdus[0].header["CROPX0"], hdus[0].header["CROPY0"] = 1, 1
+    hdus.writeto(path)
+    image = image_on_disk(str(path), 0.7)
+    assert (image.x0, image.y0, image.shape, image.threshold) == (1, 1, (2, 2), pytest.approx(0.7))
+    median = median_image([image], (3, 3), block_bytes=1)
+    np.testing.assert_array_equal(median, [[NAN, NAN, NAN], [NAN, 1, 2], [NAN, NAN, 4]])
+
+
+def _identity_map(ny, nx, dx=0.0):
+    y, x = np.mgrid[0:ny, 0:nx].astype(float)
+    return np.dstack([x + dx, y])
+
+
+def test_blot_on_the_identity_geometry_returns_the_median():
+    median = np.arange(20, dtype=np.float32).reshape(4, 5)
+    np.testing.assert_array_equal(blot(median, _identity_map(4, 5)), median)
+
+
+def test_blot_half_a_pixel_off_interpolates_linearly_and_unmapped_pixels_are_nan():
+    median = np.arange(20, dtype=np.float32).reshape(4, 5)
+    pixmap = _identity_map(4, 5, dx=0.5)
+    pixmap[2, 1] = NAN
+    result = blot(median, pixmap)
+    assert result[0, 0] == 0.5 and result[3, 2] == 17.5  # halfway between neighbours
+    assert np.isnan(result[2, 1])
+
+
+def test_abs_deriv_is_the_largest_difference_with_the_four_neighbours():
+    image = np.array([[1, 2, 0], [4, NAN, 2]], np.float32)
+    # (0,0): |1-2|, |1-4| -> 3; (0,1): |2-1|, |2-0|, below NaN -> 2; (0,2): |0-2|, |0-2| -> 2
+    # (1,0): |4-1|, right NaN -> 3; (1,2): |2-0|, left NaN -> 2
+    expected = np.array([[3, 2, 2], [3, NAN, 2]], np.float32)
+    np.testing.assert_array_equal(abs_deriv(image), expected)
+    assert abs_deriv(np.array([[5.0]])).tolist() == [[0.0]]
+
+
+def test_outlier_mask_needs_snr1_in_a_3x3_neighbourhood_and_snr2_at_the_pixel():
+    blotted = np.full((5, 7), 10, np.float32)
+    err = np.ones((5, 7), np.float32)
+    sci = blotted.copy()
+    sci[1, 1] = 15.5  # diff 5.5 > 5 * 1: first pass
+    sci[1, 2] = 14.5  # diff 4.5 > 4 but < 5, next to (1, 1): flagged
+    sci[3, 3] = 14.5  # diff 4.5, no first-pass neighbour within 1: not flagged
+    sci[3, 5] = 13.9  # diff 3.9 < 4: not flagged
+    sci[4, 6] = 16.0  # first pass ...
+    err[4, 5] = NAN   # ... its neighbour's NaN error counts as 0: diff 0.5 > 0 -> flagged
+    sci[4, 5] = 10.5
+    mask = outlier_mask(sci, err, blotted, (5.0, 4.0), (1.2, 0.7), 0.0)
+    assert sorted(zip(*np.nonzero(mask))) == [(1, 1), (1, 2), (4, 5), (4, 6)]
+
+
+def test_outlier_mask_scales_the_blot_derivative_and_subtracts_backg():
+    # blot ramp of 10 per column: deriv 10 everywhere; thresholds 1.2*10 + 5 = 17, 0.7*10 + 4 = 11
+    blotted = np.tile(np.arange(0, 50, 10, dtype=np.float32), (3, 1))
+    sci = blotted.copy()
+    err = np.ones_like(sci)
+    sci[1, 2] += 17.5  # > 17: flagged
+    sci[1, 3] += 11.5  # > 11 next to it: flagged
+    sci[1, 0] += 16.5  # < 17 alone: not flagged
+    assert sorted(zip(*np.nonzero(outlier_mask(sci, err, blotted, (5, 4), (1.2, 0.7), 0.0)))) == [(1, 2), (1, 3)]
+    # a background of 2 taken off the difference: 17.5 - 2 < 17, 11.5 - 2 < 11
+    assert not outlier_mask(sci, err, blotted, (5, 4), (1.2, 0.7), 2.0).any()
+
+
+def test_flag_outliers_sets_outlier_and_do_not_use_and_nan():
+    arrays = {"SCI": np.array([[1, 2], [3, 4]], np.float32), "ERR": np.ones((2, 2), np.float32),
+              "DQ": np.array([[0, 4], [0, 0]], np.uint32), "VAR_POISSON": np.ones((2, 2), np.float32)}
+    mask = np.array([[False, True], [False, False]])
+    out = flag_outliers(arrays, mask)
+    assert out["DQ"].tolist() == [[0, 4 | OUTLIER | DO_NOT_USE], [0, 0]]
+    assert out["DQ"].dtype == np.uint32
+    for name in ("SCI", "ERR", "VAR_POISSON"):
+        assert np.isnan(out[name][0, 1]) and np.isfinite(out[name]).sum() == 3
+    assert arrays["DQ"][0, 1] == 4  # the input is not modified
+
+
+def test_background_level_and_pairs():
+    assert background_level(fits.Header(), 0.5) == 0.5
+    assert background_level(fits.Header({"BKGSUB": False, "BKGLEVEL": 3.0}), 0.5) == 3.0
+    assert background_level(fits.Header({"BKGSUB": True, "BKGLEVEL": 3.0}), 0.5) == 0.5
+    assert parse_pair("5.0 4.0", "snr") == (5.0, 4.0)
+    assert parse_pair([1.2, 0.7], "scale") == (1.2, 0.7)
+    with pytest.raises(ValueError, match="snr must be two numbers"):
+        parse_pair("5", "snr")
