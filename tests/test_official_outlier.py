@@ -6,15 +6,13 @@ steps run on mirical's cal files (tests/official_outlier.py, in the official
 pipeline's own Python, ``$MIRICAL_OFFICIAL_PYTHON``, else ``.venv-official``).
 """
 
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, run_official, run_snakemake
 from mirical.dqflags import DO_NOT_USE, PIXEL
 
 pytestmark = pytest.mark.workflow
@@ -23,15 +21,6 @@ OUTLIER = PIXEL["OUTLIER"]
 DEMO = "demo={n_dithers: 4, subarray: BRIGHTSKY, n_sources: 15}"
 PRODUCTS = [f"demo_dither{i}" for i in range(1, 5)]
 ARRAYS = ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
-
-
-def official_python() -> str:
-    """The official pipeline's Python (jwst 3.0.0 in its own venv, as ./quickstart test makes it)."""
-    python = os.environ.get("MIRICAL_OFFICIAL_PYTHON") or str(REPO / ".venv-official" / "bin" / "python")
-    if not Path(python).is_file():
-        pytest.fail(f"no official pipeline Python at {python}: set MIRICAL_OFFICIAL_PYTHON to a Python "
-                    "with jwst==3.0.0 (./quickstart test makes .venv-official)")
-    return python
 
 
 def inject_outliers(path: Path, rng: np.random.Generator, trail: bool, hot: bool) -> list[tuple[int, int]]:
@@ -69,9 +58,7 @@ def runs(tmp_path_factory) -> tuple[Path, Path, int]:
     official = workdir / "official"
     official.mkdir()
     cals = [str(out / f"{p}_cal.fits") for p in PRODUCTS]
-    result = subprocess.run([official_python(), str(REPO / "tests" / "official_outlier.py"), str(official), *cals],
-                            capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, f"official pipeline failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    run_official(str(REPO / "tests" / "official_outlier.py"), str(official), *cals, timeout=1800)
     return out, official, injected
 
 
