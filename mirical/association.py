@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mirical.atomic import atomic_path
 from mirical import __version__
 from mirical.errors import MiricalError
 
@@ -77,11 +78,8 @@ def make_association(science: list[str], background: list[str], name: str,
 
 def write_json(data: dict, path: str | os.PathLike) -> None:
     """Write JSON atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(data, indent=4) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=4) + "\n")
 
 
 def load_association(path: str | os.PathLike, check_files: bool = True) -> list[Product]:

@@ -10,7 +10,6 @@ bytes: nothing here imports asdf or gwcs.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from mirical.atomic import atomic_path
 from mirical import __version__
 from mirical.dqflags import DO_NOT_USE, standard_dq
 from mirical.errors import MiricalError
@@ -218,24 +218,8 @@ def to_hdulist(exposure: Exposure) -> fits.HDUList:
 
 def write_atomic(hdulist: fits.HDUList, path: str | os.PathLike) -> None:
     """Write FITS to a temporary name beside ``path`` and rename it when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         hdulist.writeto(tmp, overwrite=True, output_verify="silentfix")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def write_exposure(exposure: Exposure, path: str | os.PathLike) -> None:

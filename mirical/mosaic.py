@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from mirical.atomic import atomic_path
 from mirical.errors import MiricalError
 from mirical.io import VARIANCES, Exposure, read_exposure, write_atomic
 
@@ -129,20 +129,8 @@ def read_grid(path: str | os.PathLike) -> Grid:
 
 def _write_bytes(data: bytes, path: str | os.PathLike) -> None:
     """Write ``data`` to a temporary name beside ``path`` and rename it when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 # ----------------------------------------------------------------- 2. map: one exposure

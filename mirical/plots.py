@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np  # noqa: E402
 from astropy.io import fits  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 
+from mirical.atomic import atomic_path
 from mirical.errors import MiricalError  # noqa: E402
 
 NAN_COLOUR = "0.55"  # neutral grey for NaN (no data) pixels
@@ -212,20 +212,9 @@ def describe(image: Image) -> str:
 # ----------------------------------------------------------------- output
 def save(fig, path: str | os.PathLike) -> None:
     """Write the PNG atomically, without version or time metadata, and close the figure."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
     try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a plot is as readable as any output
-        fig.savefig(tmp, format="png", dpi=DPI, metadata=PNG_METADATA)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=DPI, metadata=PNG_METADATA)
     finally:
         plt.close(fig)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from mirical.atomic import atomic_path
 from mirical.errors import MiricalError
 from mirical.steps import CAL_STEPS, REFTYPES
 
@@ -139,8 +140,5 @@ def write_html(rows: list[dict], path: str | os.PathLike, title: str) -> None:
 
 
 def _write_text(text: str, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
