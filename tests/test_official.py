@@ -54,8 +54,11 @@ class Matrix:
 
 
 def mirical_config(case: Case, written: dict, workdir: Path) -> Path:
+    # The official side is Image2Pipeline then ResampleStep alone (no outlier detection, which
+    # tests/test_official_outlier.py compares), so mirical's mosaic is drizzled from the cal files too.
     config = {"name": case.name, "output_dir": "out", "association": written["asn"],
-              "reference_files": {t: written["refs"][t] for t in REFTYPES}}
+              "reference_files": {t: written["refs"][t] for t in REFTYPES},
+              "outlier_detection": {"skip": True}}
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
