@@ -274,7 +274,7 @@ def _mirical_cause(exc: BaseException) -> MiricalError | None:
 def _products(names: Mapping[str, Any], workdir: Path) -> dict:
     """Absolute paths of what the run made: the files of ``rule all``, by kind (mirical.planning.Layout)."""
     layout = names["LAYOUT"]
-    made = {kind: [str(workdir / p) for p in paths] for kind, paths in layout.products(names["PRODUCT_NAMES"]).items()}
+    made = {kind: [str(workdir / p) for p in paths] for kind, paths in names["outputs_by_kind"]().items()}
     return {
         "cal": made["cal"],
         "i2d": made["i2d"],

@@ -155,7 +155,11 @@ def mosaic_inputs(wildcards):
     return {"grid": rules.mosaic_grid.output.grid, "parts": parts, "first": first}
 
 
+def outputs_by_kind():
+    """Everything a complete run makes, by kind (mirical.planning.Layout.products); the API returns it."""
+    return LAYOUT.products(PRODUCT_NAMES, combined_background_products(config, PRODUCTS), OUTLIERS)
+
+
 def all_outputs():
-    """Everything a complete run makes (the API returns the same, by kind)."""
-    combined = combined_background_products(config, PRODUCTS)
-    return [path for paths in LAYOUT.products(PRODUCT_NAMES, combined, OUTLIERS).values() for path in paths]
+    """Everything a complete run makes."""
+    return [path for paths in outputs_by_kind().values() for path in paths]
