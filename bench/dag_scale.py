@@ -125,7 +125,8 @@ def main() -> None:
             runs.append((seconds, cpu))
         print(f"jobs: {counts} (total {sum(counts.values())})")
         flat = str(next((Path(demo_data).resolve() / "reference").glob("jwst_miri_flat_*")))
-        found = sum(1 for line in output.splitlines() if "_wcs.fits, " in line and line.endswith(flat))
+        found = sum(1 for line in output.splitlines()  # flat_field's input line, in either order
+                    if line.lstrip().startswith("input:") and "_wcs.fits" in line and flat in line)
         print(f"flat_field jobs given the flat {Path(flat).name}: {found} of {counts.get('flat_field')}")
         best = min(runs)
         print(f"snakemake -n of {args.n} products, references from {args.refs}s: {best[0]:.2f} s "
