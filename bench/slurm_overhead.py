@@ -26,8 +26,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = "{n_dithers: 2, subarray: BRIGHTSKY, n_sources: 15}"
-# The per-exposure chain (rules/*.smk put these in the group EXPOSURE_GROUP).
-CHAIN = ["background", "assign_wcs", "flat_field", "photom", "resample"]
+
+
+def grouped_rules() -> list[str]:
+    """The rules that rules/*.smk put in the group EXPOSURE_GROUP (each exposure's chain)."""
+    found = []
+    for smk in sorted((ROOT / "rules").glob("*.smk")):
+        for rule, body in re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", smk.read_text(), re.M | re.S):
+            if re.search(r"^\s+group:\s*\n\s+EXPOSURE_GROUP\s*$", body, re.M):
+                found.append(rule)
+    return found
+
+
+CHAIN = grouped_rules()
 SLURM = ["--workflow-profile", "slurm", "--groups"]
 VARIANTS = {
     "local, --cores 2": ["--cores", "2", "--workflow-profile", "none"],
@@ -35,9 +46,11 @@ VARIANTS = {
     "SLURM, one job per rule": SLURM + [f"{r}={r}" for r in CHAIN],
     "SLURM, the chain of each exposure as one job": SLURM + [f"{r}=exposure" for r in CHAIN],
 }
-# Not a variant: plots in the exposure group. A group job asks for the sum of the CPUs and
-# memory of its jobs that could run side by side (resample, plot_exposure and plot_steps all
-# follow cal): 3 CPUs, more than a 2-CPU node has, so SLURM never starts it (bench/RESOURCES.md).
+# Not a variant: figures in the exposure group. A group job asks for the sum of the CPUs and
+# memory of its jobs that could run side by side: measured when resample, plot_exposure and
+# plot_steps all followed the first cal file, 3 CPUs, more than a 2-CPU node has, so SLURM never
+# started it (bench/RESOURCES.md). Today one figure job reads each cal file (plot_exposure, or
+# plot_steps for the first): 2 CPUs; not re-measured.
 
 
 class JobWatcher(threading.Thread):
