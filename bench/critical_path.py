@@ -140,13 +140,19 @@ def workflow_dag(n: int, demo_data: Path, folder: Path) -> tuple[dict[int, str],
     return parse_dot(result.stdout)
 
 
-def topological(needs: dict[int, set[int]]) -> list[int]:
-    """The jobs in an order where each comes after everything it needs (ties: smaller id first)."""
-    waiting = {job: len(deps) for job, deps in needs.items()}
+def consumers(needs: dict[int, set[int]]) -> dict[int, list[int]]:
+    """{job: the jobs that need it}."""
     feeds = defaultdict(list)
     for job, deps in needs.items():
         for dep in deps:
             feeds[dep].append(job)
+    return feeds
+
+
+def topological(needs: dict[int, set[int]]) -> list[int]:
+    """The jobs in an order where each comes after everything it needs (ties: smaller id first)."""
+    waiting = {job: len(deps) for job, deps in needs.items()}
+    feeds = consumers(needs)
     ready = [job for job, count in waiting.items() if count == 0]
     heapq.heapify(ready)
     order = []
@@ -182,10 +188,7 @@ def list_schedule(needs: dict[int, set[int]], duration: dict[int, float], cores:
     """Wall time of running the DAG on ``cores`` cores, one core per job, ready jobs first come first
     served (ties: smaller id first)."""
     waiting = {job: len(deps) for job, deps in needs.items()}
-    feeds = defaultdict(list)
-    for job, deps in needs.items():
-        for dep in deps:
-            feeds[dep].append(job)
+    feeds = consumers(needs)
     ready = [(0.0, job) for job, count in waiting.items() if count == 0]  # (ready since, job)
     heapq.heapify(ready)
     running: list[tuple[float, int]] = []  # (finish time, job)

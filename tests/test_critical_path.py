@@ -44,13 +44,13 @@ def test_schedule_limited_by_cores(cp):
 
 
 def test_schedule_first_come_first_served(cp):
-    # 0 (1 s) then 2 (5 s); 1 (3 s) is ready from the start: on one core 0 and 1 run before 2.
-    # Critical-path-first would also start 0 first; first come first served picks 1 before 2
-    # although 2 became ready later: 1 + 3 + 5 = 9.
-    needs = {0: set(), 1: set(), 2: {0}}
-    seconds = {0: 1.0, 1: 3.0, 2: 5.0}
-    assert cp.list_schedule(needs, seconds, 1) == 9.0
-    assert cp.list_schedule(needs, seconds, 2) == 6.0
+    # 0 (1 s) feeds 1 (4 s); 2 and 3 (3 s each) are ready from the start; 2 cores. 0 and 2 start
+    # (smaller ids); at 1 s job 3 (ready since 0 s) goes before 1 (ready since 1 s), so 1 runs
+    # from 3 to 7 s. Longest-path-first or smallest-id-first would start 1 at 1 s: 6 s.
+    needs = {0: set(), 1: {0}, 2: set(), 3: set()}
+    seconds = {0: 1.0, 1: 4.0, 2: 3.0, 3: 3.0}
+    assert cp.list_schedule(needs, seconds, 2) == 7.0
+    assert cp.list_schedule(needs, seconds, 1) == 11.0
 
 
 def test_a_cycle_is_an_error(cp):
