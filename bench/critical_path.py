@@ -5,7 +5,8 @@
 BENCHMARKS: the `benchmarks/` folders of measured runs (Snakemake `benchmark:` files,
 `<rule>/<product>.tsv` or `<rule>.tsv`, figures under `plots/`), e.g. the demo's and the
 32-exposure run's that bench/run.sh keeps. Each job's duration is its measured wall time
-(`s`; `--measure cpu_time` for its CPU time instead):
+(`s`), and in a second projection its CPU time (`cpu_time`: what the wall time approaches when
+the job has a core to itself):
 
 - a rule with one job per exposure (background ... resample, outlier_drizzle,
   outlier_detection, mosaic_drizzle, plot_exposure) takes the mean over all its measured jobs;
@@ -211,48 +212,56 @@ def reduce_rules(rules: dict[int, str], needs: dict[int, set[int]], n: int) -> s
     return {rules[job] for job, deps in needs.items() if len(deps) >= n and rules[job] != "all"}
 
 
+MEASURES = {"s": "job wall", "cpu_time": "job CPU"}  # benchmark column -> what the tables call it
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmarks", type=Path, nargs="+", help="benchmarks/ folders of measured runs")
     parser.add_argument("--demo-data", type=Path, required=True, help="a demo_data folder (headers, references)")
     parser.add_argument("--n", type=int, nargs="+", default=[32, 256], help="exposures to project")
     parser.add_argument("--cores", type=int, nargs="+", default=[8, 32], help="cores to project")
-    parser.add_argument("--measure", choices=("s", "cpu_time"), default="s", help="benchmark column per job")
     args = parser.parse_args()
 
-    runs = [read_benchmarks(folder, args.measure) for folder in args.benchmarks]
     with tempfile.TemporaryDirectory(prefix="mirical_critpath_") as tmp:
         dags = {n: workflow_dag(n, args.demo_data, Path(tmp)) for n in args.n}
     reduce = set().union(*(reduce_rules(rules, needs, n) for n, (rules, needs) in dags.items()))
-    model = Model(runs, reduce)
+    runs = {m: [read_benchmarks(folder, m) for folder in args.benchmarks] for m in MEASURES}
+    models = {m: Model(measured, reduce) for m, measured in runs.items()}
 
-    measured = ", ".join(f"{n} exposures" for n, _ in runs)
-    print(f"Job durations (`{args.measure}` of the benchmark files) from runs of {measured}; N = exposures.")
+    sizes = ", ".join(str(n) for n, _ in runs["s"])
+    print(f"Seconds per job from the benchmark files of runs of {sizes} exposures (N: exposures):")
     print()
-    print("| rule | jobs | seconds per job |")
-    print("|---|---|---:|")
+    print(f"| rule | jobs | {' | '.join(MEASURES.values())} |")
+    print("|---|---|---:|---:|")
     n, (rules, _) = next(iter(dags.items()))
     counts = Counter(rules.values())
     for rule in sorted(set(counts) - {"all"}):
-        if rule not in model.terms:
+        if rule not in models["s"].terms:
             raise SystemExit(f"rule {rule} has no measured job in {', '.join(map(str, args.benchmarks))}")
         jobs = {n: "N", n - 1: "N − 1"}.get(counts[rule], str(counts[rule]))
-        print(f"| {rule} | {jobs} | {model.describe(rule)} |")
+        print(f"| {rule} | {jobs} | {' | '.join(model.describe(rule) for model in models.values())} |")
     print()
-    print("| exposures | jobs | CPU s (sum of jobs) | critical path s | cores | projected wall s | CPU / cores s |")
+    print("Projected from each job's wall time (and, in brackets, from its CPU time):")
+    print()
+    print("| exposures | jobs | sum of jobs s | critical path s | cores | projected wall s | sum / cores s |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     paths = {}
     for n, (rules, needs) in dags.items():
-        duration = {job: model.duration(rule, n) for job, rule in rules.items()}
-        cpu = sum(duration.values())
-        length, path = critical_path(needs, duration)
-        paths[n] = [rules[job] for job in path if rules[job] != "all"]
-        for cores in args.cores:
-            wall = list_schedule(needs, duration, cores)
-            print(f"| {n} | {len(rules)} | {cpu:.0f} | {length:.1f} | {cores} | {wall:.0f} | {cpu / cores:.0f} |")
+        rows = {}
+        for m, model in models.items():
+            duration = {job: model.duration(rule, n) for job, rule in rules.items()}
+            length, path = critical_path(needs, duration)
+            walls = [list_schedule(needs, duration, cores) for cores in args.cores]
+            rows[m] = (sum(duration.values()), length, walls)
+            paths.setdefault(n, [rules[job] for job in path if rules[job] != "all"])
+        (cpu, length, walls), (cpu_c, length_c, walls_c) = rows["s"], rows["cpu_time"]
+        for cores, wall, wall_c in zip(args.cores, walls, walls_c):
+            print(f"| {n} | {len(rules)} | {cpu:.0f} ({cpu_c:.0f}) | {length:.1f} ({length_c:.1f}) | {cores} "
+                  f"| {wall:.0f} ({wall_c:.0f}) | {cpu / cores:.0f} ({cpu_c / cores:.0f}) |")
     print()
     for n, path in paths.items():
-        print(f"Critical path, {n} exposures: {' → '.join(path)}")
+        print(f"Critical path (job wall times), {n} exposures: {' → '.join(path)}")
 
 
 if __name__ == "__main__":
