@@ -36,8 +36,9 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREAD
 _STARTED = b"S"  # the worker forked the job's child; the exit status follows
 _STATUS = struct.Struct("!i")
 _LENGTH = struct.Struct("!I")
-# One line per job in its log, written by the child: the job's own CPU and peak memory
-# (a Snakemake `benchmark:` file then measures only the job's waiting process).
+# One line per job in its log, written by the child: the job's own CPU and peak memory (the
+# latter includes the pages shared with the worker); a Snakemake `benchmark:` file then
+# measures only the job's waiting process (bench/summarize_benchmarks.py adds this line).
 RESOURCES_PREFIX = "mirical job resources (in the warm worker):"
 
 
@@ -190,6 +191,12 @@ def serve(name: str, idle_seconds: float = IDLE_SECONDS) -> None:
         listener.close()
 
 
+# Imported by the worker once, besides every mirical module: what the jobs' scripts import lazily
+# (the figures' pyplot) and what the jobs' Snakemake script preamble imports (Snakemake started
+# this worker with this Python, so it is there; a job's own environment need not list it).
+PREIMPORT = ("asdf", "matplotlib.pyplot", "snakemake.iocontainers", "snakemake.logging")
+
+
 def _preimport() -> None:
     """Import what the jobs import and build asdf's extension list, once."""
     import importlib
@@ -201,12 +208,9 @@ def _preimport() -> None:
     for module in pkgutil.iter_modules(mirical.__path__):
         if module.name not in ("worker", "api", "__main__"):
             importlib.import_module(f"mirical.{module.name}")
-    import asdf
-    import matplotlib.pyplot  # noqa: F401
-    import snakemake.iocontainers  # noqa: F401  (the job script's preamble)
-    import snakemake.logging  # noqa: F401
-
-    asdf.get_config().extensions  # noqa: B018  (discovers and parses every extension once)
+    for name in PREIMPORT:
+        importlib.import_module(name)
+    importlib.import_module("asdf").get_config().extensions  # noqa: B018  (parses every manifest once)
 
 
 def _take_job(listener: socket.socket, selector: Any, jobs: dict) -> None:
@@ -299,7 +303,7 @@ def _run_job(request: dict, fds: list[int]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         if request["log"] and code == 0:
-            _write_resources(request["log"])
+            _write_resources(request["log"], sys.argv[0])
     finally:
         os._exit(code)
 
@@ -315,10 +319,21 @@ def _die_with_parent() -> None:
         pass
 
 
-def _write_resources(log_path: str) -> None:
+def _write_resources(log_path: str, script: str) -> None:
     import resource
 
     times = os.times()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with open(log_path, "a") as fh:
-        fh.write(f"{RESOURCES_PREFIX} cpu_s={times.user + times.system:.3f} max_rss_mb={peak_mb:.1f}\n")
+        fh.write(f"{RESOURCES_PREFIX} script={os.path.basename(script)} cpu_s={times.user + times.system:.3f} "
+                 f"max_rss_mb={peak_mb:.1f}\n")
+
+
+def read_resources(log_text: str) -> dict[str, Any] | None:
+    """The job's resources line of a log (`_write_resources`): script, cpu_s, max_rss_mb; None if none."""
+    for line in log_text.splitlines():
+        if line.startswith(RESOURCES_PREFIX):
+            fields = dict(item.split("=", 1) for item in line[len(RESOURCES_PREFIX):].split())
+            return {"script": fields["script"], "cpu_s": float(fields["cpu_s"]),
+                    "max_rss_mb": float(fields["max_rss_mb"])}
+    return None
