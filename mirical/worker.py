@@ -178,7 +178,7 @@ def serve(name: str, idle_seconds: float = IDLE_SECONDS) -> None:
                     return
                 if key.data == "accept":
                     _take_job(listener, selector, jobs)
-                else:
+                elif key.data[1] in jobs:  # (not finished by the other event of the same select)
                     kind, pid = key.data
                     _finish(pid, kind == "conn", selector, jobs)
             if jobs:
@@ -204,7 +204,6 @@ def _preimport() -> None:
 
     import mirical
 
-    os.environ.setdefault("MPLBACKEND", "Agg")
     for module in pkgutil.iter_modules(mirical.__path__):
         if module.name not in ("worker", "api", "__main__"):
             importlib.import_module(f"mirical.{module.name}")

@@ -78,7 +78,9 @@ def test_job_runs_in_a_child_of_the_worker_with_its_log_and_status(started, tmp_
     assert proc.returncode == 0, err
     log = (tmp_path / "job.log").read_text().splitlines()
     assert log[0] == f"INFO mirical: done in {tmp_path}"
-    assert log[1].startswith(worker.RESOURCES_PREFIX + " cpu_s=")
+    assert len(log) == 2 and log[1].startswith(worker.RESOURCES_PREFIX)
+    resources = worker.read_resources("\n".join(log))
+    assert resources["script"] == "job.py" and 0 <= resources["cpu_s"] < 60 and resources["max_rss_mb"] > 50
     assert err.splitlines() == [f"INFO mirical: done in {tmp_path}"]  # the job's own stderr
     child = int((tmp_path / "job.log.pid").read_text())
     assert child != proc.pid and not _alive(child)
