@@ -52,9 +52,11 @@ rule all:
 # run ends and gone by itself when this process is.
 onstart:
     if config["warm_worker"] and workflow.local_exec and workflow.is_main_process:
+        from snakemake.logging import logger
         from mirical.worker import start
 
-        start(workflow.basedir)
+        if not start(workflow.basedir):
+            logger.warning("mirical: the warm worker did not start; every job runs in its own process")
 
 
 onerror:
