@@ -47,9 +47,29 @@ rule all:
         all_outputs(),
 
 
+# The warm worker (mirical/worker.py): one process with the heavy modules imported that forks
+# one child per job; local runs only (a cluster job runs in its own process), stopped when the
+# run ends and gone by itself when this process is.
+onstart:
+    if config["warm_worker"] and workflow.local_exec and workflow.is_main_process:
+        from snakemake.logging import logger
+        from mirical.worker import start
+
+        if not start(workflow.basedir):
+            logger.warning("mirical: the warm worker did not start; every job runs in its own process")
+
+
+onerror:
+    from mirical.worker import stop
+
+    stop()
+
+
 onsuccess:
     from snakemake.logging import logger
+    from mirical.worker import stop
 
+    stop()
     logger.info(
         f"mirical: products (cal, i2d, mosaic {NAME}_i2d.fits, table {NAME}_summary.html) in {OUT}/, "
         f"figures in {LAYOUT.plots}/\n"

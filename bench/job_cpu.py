@@ -7,8 +7,11 @@ Each run puts a ``sitecustomize`` on PYTHONPATH that, when a Python process
 exits, records its own CPU time (``os.times()``, start-up and imports included)
 and which of gwcs, asdf, scipy, matplotlib it imported. Snakemake's
 ``benchmark:`` files sample the job's process tree and miss short jobs' start-up;
-this does not. Prints, per rule, the jobs, the mean and summed CPU over the
-runs' median, and the modules loaded.
+this does not. A job run by the warm worker (mirical/worker.py) is its waiting
+process (recorded so) plus the worker's child, whose CPU is the line it writes in
+the job's log; the worker's own process (its imports, once per run) is the rule
+"warm worker". Prints, per rule, the jobs, the mean and summed CPU over the runs'
+median, and the modules loaded (by the job's own process).
 """
 import argparse
 import json
@@ -20,6 +23,8 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+
+from mirical.worker import read_resources
 
 REPO = Path(__file__).resolve().parents[1]
 WATCHED = ("gwcs", "asdf", "scipy", "matplotlib", "drizzle", "astropy.table")
@@ -50,8 +55,15 @@ def run_once(workdir: Path, args: list[str]) -> dict[str, list[tuple[float, list
             record = json.loads(path.read_text())
             script = re.search(r"\.(\w+)\.py$", record["argv"][0] if record["argv"] else "")
             rule = script[1] if script else "snakemake" if "snakemake" in " ".join(record["argv"]) else None
+            if record["argv"] == ["-c"]:
+                rule = "warm worker"
             if rule:
                 rules[rule].append((record["cpu"], record["modules"]))
+        for log in workdir.rglob("*.log"):  # the jobs' children in the warm worker
+            in_worker = read_resources(log.read_text(errors="replace"))
+            if in_worker:
+                rule = re.search(r"\.(\w+)\.py$", in_worker["script"])[1]
+                rules[f"{rule} (in worker)"].append((in_worker["cpu_s"], []))
         return rules
 
 

@@ -1,11 +1,17 @@
 """Per-rule wall time, CPU time and peak memory from the Snakemake benchmark: files.
 
     python bench/summarize_benchmarks.py OUTPUT_DIR/benchmarks
+
+A job run by the warm worker (mirical/worker.py) has its own CPU and peak RSS in its log
+(OUTPUT_DIR/logs/<same path>.log); its benchmark file measured only the job's waiting
+process, so the log's CPU is added and the larger peak RSS taken.
 """
 import csv
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from mirical.worker import read_resources
 
 root = Path(sys.argv[1])
 rows = defaultdict(list)
@@ -14,7 +20,12 @@ for tsv in sorted(root.rglob("*.tsv")):
     rule = rel.parts[0] if len(rel.parts) > 1 else tsv.stem
     with tsv.open() as fh:
         for rec in csv.DictReader(fh, delimiter="\t"):
-            rows[rule].append((float(rec["s"]), float(rec["cpu_time"]), float(rec["max_rss"])))
+            cpu, rss = float(rec["cpu_time"]), float(rec["max_rss"])
+            log = root.parent / "logs" / rel.with_suffix(".log")
+            in_worker = read_resources(log.read_text()) if log.is_file() else None
+            if in_worker:
+                cpu, rss = cpu + in_worker["cpu_s"], max(rss, in_worker["max_rss_mb"])
+            rows[rule].append((float(rec["s"]), cpu, rss))
 print("| rule | jobs | wall s (mean) | wall s (sum) | CPU s (mean) | CPU s (sum) | peak RSS MB (max) |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 tot = [0.0, 0.0]

@@ -14,7 +14,20 @@ log = logging.getLogger("mirical")
 
 
 def main(snakemake: Any, body: Callable[[Any], None]) -> None:
-    """Run ``body(snakemake)`` logging to the job's log; an input problem is one clear line."""
+    """Run ``body(snakemake)`` logging to the job's log; an input problem is one clear line.
+
+    Where the Snakefile started a warm worker (``$MIRICAL_WORKER``, `mirical.worker`) of this
+    Python, the job runs in a child forked from it (the same script, log and exit status).
+    """
+    if os.environ.get("MIRICAL_WORKER"):
+        # Imported by name: the worker only changes which process runs the job, not its outputs
+        # (tests/test_worker.py), so it is not part of any step's code hash (mirical/code_hash.py).
+        import importlib
+
+        delegate = importlib.import_module("mirical.worker").delegate
+        status = delegate(os.environ["MIRICAL_WORKER"], snakemake.log[0] if snakemake.log else None)
+        if status is not None:
+            sys.exit(status)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         os.makedirs(os.path.dirname(os.path.abspath(snakemake.log[0])), exist_ok=True)

@@ -1,10 +1,11 @@
 """Rule assign_wcs: attach the gwcs (ASDF extension) and its TAN-SIP header."""
-from mirical.io import add_history, read_exposure, write_exposure
 from mirical.runner import log, main, reference
-from mirical.steps import skipped
 
 
 def run(snakemake):
+    from mirical.io import add_history, read_exposure, write_exposure
+    from mirical.steps import skipped
+
     params = snakemake.params.step
     product = snakemake.wildcards.product
     exposure = read_exposure(snakemake.input.exposure)

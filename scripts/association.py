@@ -1,11 +1,11 @@
 """Rule association: write the image2 association of the run."""
-from pathlib import Path
-
-from mirical.association import Product, association_dict, write_json
 from mirical.runner import log, main
 
 
 def run(snakemake):
+    from pathlib import Path
+    from mirical.association import Product, association_dict, write_json
+
     products = [Product(name, sci, tuple(bkgs)) for name, sci, bkgs in snakemake.params.products]
     out = Path(snakemake.output.association)
     write_json(association_dict(products, snakemake.params.name, out.parent), out)

@@ -1,11 +1,12 @@
 """Rule background: subtract the dedicated background exposures."""
-from mirical.background import calibrate
-from mirical.io import add_history, read_exposure, write_exposure
 from mirical.runner import log, main
-from mirical.steps import skipped
 
 
 def run(snakemake):
+    from mirical.background import calibrate
+    from mirical.io import add_history, read_exposure, write_exposure
+    from mirical.steps import skipped
+
     params = snakemake.params.step
     product = snakemake.wildcards.product
     exposure = read_exposure(snakemake.input.science)

@@ -1,12 +1,12 @@
 """Rule combined_background: the background step's combined background, as save_combined_background writes it."""
-from pathlib import Path
-
-from mirical.background import combined_background, combined_background_hdulist
-from mirical.io import read_exposure, write_atomic
 from mirical.runner import log, main
 
 
 def run(snakemake):
+    from pathlib import Path
+    from mirical.background import combined_background, combined_background_hdulist
+    from mirical.io import read_exposure, write_atomic
+
     params = snakemake.params.step
     science = read_exposure(snakemake.input.science)
     members = list(snakemake.input.backgrounds)

@@ -1,11 +1,12 @@
 """Rule flat_field: divide by the FLAT reference file (multiply with inverse)."""
-from mirical.flat_field import calibrate
-from mirical.io import add_history, read_exposure, read_reference_image, write_exposure
 from mirical.runner import log, main, reference
-from mirical.steps import skipped
 
 
 def run(snakemake):
+    from mirical.flat_field import calibrate
+    from mirical.io import add_history, read_exposure, read_reference_image, write_exposure
+    from mirical.steps import skipped
+
     params = snakemake.params.step
     product = snakemake.wildcards.product
     exposure = read_exposure(snakemake.input.exposure)

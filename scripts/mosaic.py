@@ -1,10 +1,11 @@
 """Rule mosaic: the per-exposure parts summed into one mosaic (no second drizzle)."""
-from mirical.io import add_history, read_exposure, write_exposure
 from mirical.runner import log, main
-from mirical.steps import mark_skipped
 
 
 def run(snakemake):
+    from mirical.io import add_history, read_exposure, write_exposure
+    from mirical.steps import mark_skipped
+
     params = snakemake.params.step
     if params["skip"]:
         exposure = read_exposure(snakemake.input.first)

@@ -1,16 +1,16 @@
 """Rule outlier_detection: one cal exposure compared with the blotted median; outliers flagged in its crf file."""
-import numpy as np
-from astropy.io import fits
-
-from mirical.io import add_history, read_exposure, write_exposure
-from mirical.mosaic import read_grid
-from mirical.outlier_detection import detect_exposure
-from mirical.resample import exposure_wcs
 from mirical.runner import log, main
-from mirical.steps import set_step_status
 
 
 def run(snakemake):
+    import numpy as np
+    from astropy.io import fits
+    from mirical.io import add_history, read_exposure, write_exposure
+    from mirical.mosaic import read_grid
+    from mirical.outlier_detection import detect_exposure
+    from mirical.resample import exposure_wcs
+    from mirical.steps import set_step_status
+
     params = snakemake.params.step
     exposure = read_exposure(snakemake.input.cal)
     grid = read_grid(snakemake.input.grid)

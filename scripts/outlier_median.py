@@ -1,15 +1,15 @@
 """Rule outlier_median: the median of the single-exposure images, a block of grid rows at a time."""
-from astropy.io import fits
-
-from mirical.io import write_atomic
-from mirical.mosaic import read_grid
-from mirical.outlier_detection import image_on_disk, median_image
-from mirical.resample import fillval
-from mirical.resample_grid import tan_header
 from mirical.runner import log, main
 
 
 def run(snakemake):
+    from astropy.io import fits
+    from mirical.io import write_atomic
+    from mirical.mosaic import read_grid
+    from mirical.outlier_detection import image_on_disk, median_image
+    from mirical.resample import fillval
+    from mirical.resample_grid import tan_header
+
     params = snakemake.params.step
     grid = read_grid(snakemake.input.grid)
     images = [image_on_disk(path, params["maskpt"]) for path in snakemake.input.parts]

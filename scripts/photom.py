@@ -1,15 +1,15 @@
 """Rule photom: DN/s to MJy/sr, pixel area attached; writes the cal file and its provenance."""
-import json
-
-from mirical.association import write_json
-from mirical.io import add_history, read_exposure, read_reference_image, read_tables, write_exposure
-from mirical.photom import TIME_TABLES, calibrate
-from mirical.reffiles import provenance_record
 from mirical.runner import log, main, named_warnings, reference
-from mirical.steps import CAL_STEPS, skipped
 
 
 def run(snakemake):
+    import json
+    from mirical.association import write_json
+    from mirical.io import add_history, read_exposure, read_reference_image, read_tables, write_exposure
+    from mirical.photom import TIME_TABLES, calibrate
+    from mirical.reffiles import provenance_record
+    from mirical.steps import CAL_STEPS, skipped
+
     params = snakemake.params.step
     product = snakemake.wildcards.product
     exposure = read_exposure(snakemake.input.exposure)

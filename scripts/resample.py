@@ -1,10 +1,11 @@
 """Rule resample: drizzle one cal exposure onto an undistorted grid (_i2d)."""
-from mirical.io import add_history, read_exposure, write_exposure
 from mirical.runner import log, main
-from mirical.steps import mark_skipped
 
 
 def run(snakemake):
+    from mirical.io import add_history, read_exposure, write_exposure
+    from mirical.steps import mark_skipped
+
     params = snakemake.params.step
     product = snakemake.wildcards.product
     if params["skip"]:

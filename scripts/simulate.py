@@ -1,11 +1,11 @@
 """Rule simulate: write the embedded demo (rate files, reference files, truth)."""
-from pathlib import Path
-
 from mirical.runner import log, main
-from mirical.simulate import DemoSettings, simulate
 
 
 def run(snakemake):
+    from pathlib import Path
+    from mirical.simulate import DemoSettings, simulate
+
     settings = DemoSettings(**snakemake.params.demo)
     folder = Path(snakemake.output.truth).parent
     written = simulate(folder, settings)

@@ -475,7 +475,7 @@ def test_changed_code_reruns_the_steps_that_import_it_and_downstream_only(comple
 
 def test_changed_code_no_step_imports_reruns_nothing(complete_run, user_config, tmp_path):
     copy = repository_copy(tmp_path)
-    for module in ("api", "cli"):
+    for module in ("api", "cli", "worker"):
         path = copy / "mirical" / f"{module}.py"
         path.write_text(path.read_text() + "\n# a comment: the code changed\n")
     assert plan(complete_run, "--configfile", str(user_config), snakefile=copy / "Snakefile") == {}
