@@ -339,3 +339,22 @@ def test_rateints_only_run_plans_calints_and_no_mosaic():
     mixed_plan = Layout("out", "run").products(["a", "b"], crf=True, ints=["b"])
     assert mixed_plan["calints"] == ["out/b_calints.fits"] and mixed_plan["crf"] == ["out/a_crf.fits"]
     assert mixed_plan["mosaic"] == ["out/run_i2d.fits"]
+
+
+def test_a_new_rateints_file_reruns_only_its_chain_and_the_summary(mixed):
+    """A changed rateints file (new content) re-runs its product's jobs, the association copy and the
+    table, nothing else (no outlier detection, no mosaic)."""
+    from test_rerun import Changed, plan
+
+    workdir, config = mixed["workdir"], str(mixed["config"])
+    assert plan(workdir, "--configfile", config) == {}
+
+    def edit(path):
+        with fits.open(path, mode="update") as hdul:
+            hdul["SCI"].data[0, 10, 10] += 1.0
+
+    product = f"product={mixed['name']}_dither3"
+    with Changed(mixed["rateints"], edit):
+        planned = plan(workdir, "--configfile", config)
+    assert sorted(planned) == sorted([(rule, product) for rule in ("background", "assign_wcs", "flat_field",
+                                                                   "photom_ints")] + [("association", ""), ("summary", ""), ("all", "")])
