@@ -253,14 +253,15 @@ class Layout:
         ``ints``: the rateints products (a calints file each; no i2d, figures or place in the
         mosaic: the mosaic is made of the other products, if any).
         """
-        rate = [p for p in products if p not in set(ints)]
+        per_integration = set(ints)
+        rate = [p for p in products if p not in per_integration]
         plots = [self.plot(f"{p}_rate_cal") for p in rate] + [self.plot(f"{p}_steps") for p in rate[:1]]
         plots += [self.plot(f"{p}_outliers") for p in rate[:1]] if crf else []
         plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints") if rate]
         return {
             "association": [self.association()],
             "cal": [self.cal(p) for p in rate],
-            "calints": [self.calints(p) for p in products if p in set(ints)],
+            "calints": [self.calints(p) for p in products if p in per_integration],
             "crf": [self.crf(p) for p in rate] if crf else [],
             "i2d": [self.i2d(p) for p in rate],
             "refs": [self.refs(p) for p in products],
