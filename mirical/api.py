@@ -188,8 +188,9 @@ def run(asn_or_config: str | os.PathLike | Mapping | None = None, output_dir: st
     Returns
     -------
     dict
-        Absolute paths: ``cal`` and ``i2d`` (lists, one per product, association
-        order), ``mosaic``, and also ``plots``, ``summary``, ``output_dir`` and
+        Absolute paths: ``cal`` and ``i2d`` (lists, one per rate product, association
+        order), ``calints`` (one per rateints product), ``mosaic`` (None when every
+        science member is a rateints), and also ``plots``, ``summary``, ``output_dir`` and
         ``report`` (None unless asked for).
 
     Raises
@@ -277,8 +278,9 @@ def _products(names: Mapping[str, Any], workdir: Path) -> dict:
     made = {kind: [str(workdir / p) for p in paths] for kind, paths in names["outputs_by_kind"]().items()}
     return {
         "cal": made["cal"],
+        "calints": made["calints"],
         "i2d": made["i2d"],
-        "mosaic": made["mosaic"][0],
+        "mosaic": made["mosaic"][0] if made["mosaic"] else None,
         "plots": made["plots"],
         "summary": made["summary"][0],
         "output_dir": str(workdir / layout.out),

@@ -20,6 +20,15 @@ from mirical import __version__
 from mirical.errors import MiricalError
 
 
+#: How a file with one image per integration (3-D SCI) ends: ``_rateints.fits`` (its product is ``_calints.fits``).
+RATEINTS = re.compile(r"_rateints\.fits(\.gz)?$", re.IGNORECASE)
+
+
+def is_rateints(path: str | os.PathLike) -> bool:
+    """True for a ``_rateints.fits`` file (one slope image per integration), by its name."""
+    return bool(RATEINTS.search(os.path.basename(str(path))))
+
+
 @dataclass(frozen=True)
 class Product:
     """One association product: a science exposure and its backgrounds (absolute paths)."""
@@ -27,6 +36,11 @@ class Product:
     name: str
     science: str
     backgrounds: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ints(self) -> bool:
+        """The science member is a rateints file: calibrated per integration to ``_calints.fits``, no i2d."""
+        return is_rateints(self.science)
 
 
 def association_dict(products: list[Product], name: str, relative_to: str | os.PathLike) -> dict:
@@ -59,9 +73,12 @@ def association_dict(products: list[Product], name: str, relative_to: str | os.P
 
 
 def products_from_lists(science: list[str], background: list[str], name: str) -> list[Product]:
-    """Products ``{name}_dither{N}`` (N from 1, sorted science order), every background in each."""
-    backgrounds = tuple(sorted(os.path.abspath(b) for b in background))
-    return [Product(f"{name}_dither{n}", os.path.abspath(s), backgrounds)
+    """Products ``{name}_dither{N}`` (N from 1, sorted science order), every background of the same kind
+    in each: rateints backgrounds for rateints science, rate backgrounds for rate science (the official
+    background step combines members of the science's dimensionality only)."""
+    backgrounds = sorted(os.path.abspath(b) for b in background)
+    return [Product(f"{name}_dither{n}", os.path.abspath(s),
+                    tuple(b for b in backgrounds if is_rateints(b) == is_rateints(s)))
             for n, s in enumerate(sorted(science, key=os.path.abspath), start=1)]
 
 
@@ -143,7 +160,7 @@ def run_name(name: str | None, association: str | os.PathLike | None = None,
     In order: ``name`` if given; for an association, its file name without
     ``_lvl2_asn.json``/``_asn.json``, else its ``asn_id``; for a science list, the
     common start of the file names cut at their last ``_``/``-``/``.`` (one file: its
-    name without ``_rate.fits``); with neither, the demo's ``demo``.
+    name without ``_rate.fits`` or ``_rateints.fits``); with neither, the demo's ``demo``.
     """
     if name is not None:
         return name
@@ -170,7 +187,7 @@ def _association_name(path: Path) -> str:
 
 
 def _science_name(files: list[str]) -> str:
-    stems = [re.sub(r"(_rate)?\.fits(\.gz)?$", "", f, flags=re.IGNORECASE) for f in files]
+    stems = [re.sub(r"(_rate|_rateints)?\.fits(\.gz)?$", "", f, flags=re.IGNORECASE) for f in files]
     prefix = os.path.commonprefix(stems)
     if any(len(stem) > len(prefix) and stem[len(prefix)] not in "_.-" for stem in stems):
         prefix = re.sub(r"[^_.-]*$", "", prefix)  # no part-token: "..._0000" of _00001, _00002

@@ -7,6 +7,14 @@ combined as sqrt(sum ERR^2 over unclipped) / N_unclipped; their DQ are OR-ed.
 The science SCI loses the background and its DQ gains the background DQ; its
 ERR and variances are left to flat_field to rebuild. ``save_combined_background``
 writes the combined background (SCI, DQ, ERR) as ``{product}_combinedbackground.fits``.
+
+Per-integration science (rateints, 3-D SCI), as jwst 3.0.0's ``average_background``:
+the background members must be rateints too; each member is first sigma-clipped
+along its integrations (SCI, and ERR^2 separately, each with its own mask) and
+averaged, 0 where every integration is clipped or NaN (the masked mean's data), its
+DQ OR-ed over the integrations; these per-member images are combined as above
+(their mean ERR^2 taking the place of ERR^2). The one 2-D combined background is
+subtracted from every integration and its DQ OR-ed into every integration's DQ.
 """
 
 from __future__ import annotations
@@ -36,11 +44,17 @@ class Background:
 def combine(scis: list[np.ndarray], errs: list[np.ndarray], dqs: list[np.ndarray],
             sigma: float = 3.0, maxiters: int | None = None) -> Background:
     """Sigma-clipped mean of background members already cut to the science frame."""
+    return combine_squared(scis, [np.asarray(e, dtype=np.float64) ** 2 for e in errs], dqs, sigma, maxiters)
+
+
+def combine_squared(scis: list[np.ndarray], err2s: list[np.ndarray], dqs: list[np.ndarray],
+                    sigma: float = 3.0, maxiters: int | None = None) -> Background:
+    """`combine` given each member's ERR^2 (for a rateints member: its integrations' mean ERR^2)."""
     from astropy.stats import sigma_clip
     from astropy.utils.exceptions import AstropyUserWarning
 
     stack = np.stack([np.asarray(s, dtype=np.float64) for s in scis])
-    err2 = np.stack([np.asarray(e, dtype=np.float64) ** 2 for e in errs])
+    err2 = np.stack([np.asarray(e, dtype=np.float64) for e in err2s])
     with warnings.catch_warnings():  # NaNs are masked on purpose
         warnings.simplefilter("ignore", AstropyUserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -55,8 +69,39 @@ def combine(scis: list[np.ndarray], errs: list[np.ndarray], dqs: list[np.ndarray
     return Background(mean.astype(np.float32), err.astype(np.float32), dq)
 
 
+def _clipped_mean(stack: np.ndarray, sigma: float, maxiters: int | None) -> np.ndarray:
+    """Mean along axis 0 of the values a median/std sigma clip keeps (NaN clipped), 0 where none is
+    kept; summed in the input's precision and divided in float64, as numpy's masked mean."""
+    from astropy.stats import sigma_clip
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        clipped = sigma_clip(stack, sigma=sigma, maxiters=maxiters, cenfunc="median", stdfunc="std",
+                             axis=0, masked=True)
+    keep = ~np.ma.getmaskarray(clipped)
+    count = keep.sum(axis=0)
+    total = np.where(keep, stack, 0).sum(axis=0, dtype=stack.dtype).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def collapse_integrations(sci: np.ndarray, err: np.ndarray, dq: np.ndarray, sigma: float = 3.0,
+                          maxiters: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One rateints background member (nints, ny, nx) as one image: (mean SCI, mean ERR^2, DQ OR).
+
+    SCI and ERR^2 (float32, as the file holds them) are sigma-clipped along the integrations
+    independently; a pixel clipped or NaN in every integration is 0, as jwst's masked mean.
+    """
+    sci = np.asarray(sci, dtype=np.float32)
+    err = np.asarray(err, dtype=np.float32)
+    return (_clipped_mean(sci, sigma, maxiters), _clipped_mean(err * err, sigma, maxiters),
+            np.bitwise_or.reduce(np.asarray(dq, dtype=np.uint32), axis=0))
+
+
 def subtract(sci: np.ndarray, dq: np.ndarray, background: Background) -> tuple[np.ndarray, np.ndarray]:
-    """Science minus background; DQ OR-ed with the background DQ."""
+    """Science minus background; DQ OR-ed with the background DQ (every integration of a 3-D science)."""
     return (np.asarray(sci, dtype=np.float32) - background.sci).astype(np.float32), \
         (np.asarray(dq, dtype=np.uint32) | background.dq)
 
@@ -73,14 +118,24 @@ def combined_background(science: Exposure, backgrounds: list[Exposure], sigma: f
             if a != b:
                 raise MiricalError(bkg.path, f"background {key} is {b or 'missing'} but science "
                                              f"{science.path} has {a or 'missing'}")
+        if bkg.ints != science.ints:
+            kinds = {True: "a rateints (3-D SCI)", False: "a rate (2-D SCI)"}
+            raise MiricalError(bkg.path, f"background is {kinds[bkg.ints]} but science {science.path} is "
+                                         f"{kinds[science.ints]}: give backgrounds of the science's kind")
     target = frame(science.primary)
-    scis, errs, dqs = [], [], []
+    scis, err2s, dqs = [], [], []
     for bkg in backgrounds:
         source = frame(bkg.primary)
-        scis.append(cut(bkg.arrays["SCI"], source, target, fill=np.nan))
-        errs.append(cut(bkg.arrays["ERR"], source, target, fill=np.nan))
-        dqs.append(cut(bkg.arrays["DQ"], source, target, fill=0))
-    combined = combine(scis, errs, dqs, sigma=sigma, maxiters=maxiters)
+        sci, err, dq = (cut(bkg.arrays[name], source, target, fill=fill)
+                        for name, fill in (("SCI", np.nan), ("ERR", np.nan), ("DQ", 0)))
+        if bkg.ints:
+            sci, err2, dq = collapse_integrations(sci, err, dq, sigma, maxiters)
+        else:
+            err2 = np.asarray(err, dtype=np.float64) ** 2
+        scis.append(sci)
+        err2s.append(err2)
+        dqs.append(dq)
+    combined = combine_squared(scis, err2s, dqs, sigma=sigma, maxiters=maxiters)
     if not np.isfinite(combined.sci).any():
         raise MiricalError(", ".join(b.path for b in backgrounds),
                            "the combined background has no finite pixel on the science frame "

@@ -1,10 +1,12 @@
-"""Reading and writing JWST-format MIRI imager exposures (rate, cal, intermediates).
+"""Reading and writing JWST-format MIRI imager exposures (rate, rateints, cal, calints, intermediates).
 
 An exposure file is a FITS file: an empty primary HDU carrying most keywords, the
 image extensions SCI, ERR, DQ, VAR_POISSON, VAR_RNOISE (later VAR_FLAT, AREA)
 and, when present, the ``ASDF`` extension holding the JWST metadata tree (and,
 from assign_wcs on, the gwcs). The ASDF extension is carried through as raw
-bytes: nothing here imports asdf or gwcs.
+bytes: nothing here imports asdf or gwcs. A rateints/calints file (stdatamodels'
+CubeModel) has 3-D SCI, ERR, DQ and VAR_* (one image per integration), a 2-D AREA
+and, when present, the ``INT_TIMES`` table, carried through unchanged.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ REQUIRED = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
 IMAGE_ORDER = ("SCI", "ERR", "DQ", "CON", "WHT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "AREA")
 DTYPES = {"DQ": np.uint32, "CON": np.int32}
 UNITS_SB = {"SCI": 1, "ERR": 1, "VAR_POISSON": 2, "VAR_RNOISE": 2, "VAR_FLAT": 2}
+#: Table extensions carried through unchanged (a CubeModel's integration times).
+CARRIED_TABLES = ("INT_TIMES",)
+#: Image extensions that hold one 2-D image even in a per-integration (3-D) exposure.
+IMAGE_ONLY = ("AREA",)
 
 
 @dataclass
@@ -39,6 +45,7 @@ class Exposure:
     asdf: fits.BinTableHDU | None = None
     path: str = ""
     ext_headers: dict[str, fits.Header] = field(default_factory=dict)
+    tables: list[fits.BinTableHDU] = field(default_factory=list)  # CARRIED_TABLES present, in file order
 
     def get(self, key: str, default=None):
         """A keyword from the primary header, else the SCI header, else ``default``."""
@@ -55,8 +62,13 @@ class Exposure:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(ny, nx) of the SCI array."""
-        return self.arrays["SCI"].shape
+        """(ny, nx) of the detector image (of each integration's image for a 3-D SCI)."""
+        return self.arrays["SCI"].shape[-2:]
+
+    @property
+    def ints(self) -> bool:
+        """One image per integration (3-D SCI, a rateints or calints file)."""
+        return self.arrays["SCI"].ndim == 3
 
 
 def _open(path: str | os.PathLike) -> fits.HDUList:
@@ -82,8 +94,12 @@ def _short(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def read_exposure(path: str | os.PathLike, check_instrument: bool = True) -> Exposure:
-    """Read a MIRI imager exposure, checking instrument, mode and extensions."""
+def read_exposure(path: str | os.PathLike, check_instrument: bool = True, ints: bool | None = None) -> Exposure:
+    """Read a MIRI imager exposure, checking instrument, mode, extensions and shapes.
+
+    ``ints``: the file must hold one image per integration (True: a rateints, 3-D SCI) or a
+    single image (False: a rate, 2-D SCI); None accepts either (the steps' intermediates).
+    """
     path = str(path)
     with _open(path) as hdul:
         names = [hdu.name for hdu in hdul]
@@ -102,6 +118,7 @@ def read_exposure(path: str | os.PathLike, check_instrument: bool = True) -> Exp
         # the HDU itself, its data already in memory: .copy() would import astropy.table (and,
         # through its plug-ins, asdf) in every job, ~0.1 s CPU; the bytes written are the same
         asdf_hdu = hdul["ASDF"] if "ASDF" in names else None
+        tables = [hdu for hdu in hdul if hdu.name in CARRIED_TABLES]
         exposure = Exposure(
             primary=hdul[0].header.copy(),
             sci_header=hdul["SCI"].header.copy(),
@@ -109,11 +126,19 @@ def read_exposure(path: str | os.PathLike, check_instrument: bool = True) -> Exp
             asdf=asdf_hdu,
             path=path,
             ext_headers=ext_headers,
+            tables=tables,
         )
     if check_instrument:
         check_miri_imager(exposure)
-    check_shapes(exposure)
+    check_shapes(exposure, ints)
     return exposure
+
+
+def read_member(path: str | os.PathLike) -> Exposure:
+    """Read an association member: a ``_rateints.fits`` must hold a 3-D SCI, any other file a 2-D one."""
+    from mirical.association import is_rateints
+
+    return read_exposure(path, ints=is_rateints(path))
 
 
 def check_miri_imager(exposure: Exposure) -> None:
@@ -128,14 +153,24 @@ def check_miri_imager(exposure: Exposure) -> None:
                            f"EXP_TYPE is {exp_type or 'missing'}, not MIR_IMAGE: not a MIRI imager exposure")
 
 
-def check_shapes(exposure: Exposure) -> None:
-    """All image extensions share the SCI shape, which matches SUBSIZE1/2."""
-    shape = exposure.shape
-    if len(shape) != 2:
-        raise MiricalError(exposure.path, f"SCI is {len(shape)}-D, expected a 2-D rate image")
+def check_shapes(exposure: Exposure, ints: bool | None = None) -> None:
+    """SCI is 2-D (3-D: one image per integration, as ``ints`` asks); the other image extensions
+    share its shape (AREA: one image); the image matches SUBSIZE1/2."""
+    full = exposure.arrays["SCI"].shape
+    if ints is True and len(full) != 3:
+        raise MiricalError(exposure.path, f"SCI is {len(full)}-D: a _rateints file holds one image per "
+                                          "integration (3-D SCI); a single image is a _rate file")
+    if ints is False and len(full) == 3:
+        raise MiricalError(exposure.path, "SCI is 3-D (one image per integration): name the file "
+                                          "..._rateints.fits, a _rate file holds one 2-D image")
+    if len(full) not in (2, 3) or 0 in full:
+        raise MiricalError(exposure.path, f"SCI has shape {full}, expected a 2-D image or a 3-D stack of "
+                                          "integrations (rateints)")
     for name, array in exposure.arrays.items():
-        if array.shape != shape:
-            raise MiricalError(exposure.path, f"{name} has shape {array.shape}, SCI has {shape}")
+        expected = full[-2:] if name in IMAGE_ONLY else full
+        if array.shape != expected:
+            raise MiricalError(exposure.path, f"{name} has shape {array.shape}, expected {expected} (SCI {full})")
+    shape = exposure.shape
     xsize, ysize = exposure.get("SUBSIZE1"), exposure.get("SUBSIZE2")
     if xsize is not None and ysize is not None and (int(ysize), int(xsize)) != shape:
         raise MiricalError(exposure.path,
@@ -211,6 +246,7 @@ def to_hdulist(exposure: Exposure) -> fits.HDUList:
         hdu.header["EXTNAME"] = name
         hdu.header["EXTVER"] = 1
         hdus.append(hdu)
+    hdus.extend(exposure.tables)
     if exposure.asdf is not None:
         hdus.append(exposure.asdf)
     return fits.HDUList(hdus)

@@ -194,6 +194,14 @@ class Layout:
     def cal(self, product: str) -> str:
         return f"{self.out}/{product}_cal.fits"
 
+    def calints(self, product: str) -> str:
+        """The calibrated exposure of a rateints product: one image per integration."""
+        return f"{self.out}/{product}_calints.fits"
+
+    def calibrated(self, product: str, ints: bool) -> str:
+        """The product's calibrated exposure: its calints file (``ints``) or its cal file."""
+        return self.calints(product) if ints else self.cal(product)
+
     def refs(self, product: str) -> str:
         """The provenance record of the product's reference files."""
         return f"{self.intermediate}/{product}_refs.json"
@@ -237,23 +245,28 @@ class Layout:
         return f"{self.out}/{self.name}_summary.{ext}"
 
     def products(self, products: list[str], combined_background: list[str] = (),
-                 crf: bool = False) -> dict[str, list[str]]:
+                 crf: bool = False, ints: list[str] = ()) -> dict[str, list[str]]:
         """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for).
 
         ``combined_background``: the products whose combined background is saved;
-        ``crf``: outlier detection runs, so each product has a crf file too.
+        ``crf``: outlier detection runs, so each rate product has a crf file too;
+        ``ints``: the rateints products (a calints file each; no i2d, figures or place in the
+        mosaic: the mosaic is made of the other products, if any).
         """
-        plots = [self.plot(f"{p}_rate_cal") for p in products] + [self.plot(f"{p}_steps") for p in products[:1]]
-        plots += [self.plot(f"{p}_outliers") for p in products[:1]] if crf else []
-        plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints")]
+        per_integration = set(ints)
+        rate = [p for p in products if p not in per_integration]
+        plots = [self.plot(f"{p}_rate_cal") for p in rate] + [self.plot(f"{p}_steps") for p in rate[:1]]
+        plots += [self.plot(f"{p}_outliers") for p in rate[:1]] if crf else []
+        plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints") if rate]
         return {
             "association": [self.association()],
-            "cal": [self.cal(p) for p in products],
-            "crf": [self.crf(p) for p in products] if crf else [],
-            "i2d": [self.i2d(p) for p in products],
+            "cal": [self.cal(p) for p in rate],
+            "calints": [self.calints(p) for p in products if p in per_integration],
+            "crf": [self.crf(p) for p in rate] if crf else [],
+            "i2d": [self.i2d(p) for p in rate],
             "refs": [self.refs(p) for p in products],
             "combined_background": [self.combined_background(p) for p in combined_background],
-            "mosaic": [self.mosaic()],
+            "mosaic": [self.mosaic()] if rate else [],
             "plots": plots,
             "summary": [self.summary("html"), self.summary("csv")],
         }

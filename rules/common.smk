@@ -1,6 +1,7 @@
 # Helpers shared by the rules: inputs, products, reference files, parameters.
 import functools
 import os
+import re
 from pathlib import Path
 
 # The package beside the Snakefile is importable here (sys.path, set in the Snakefile) and in every
@@ -28,6 +29,11 @@ DEMO = demo_files(OUT, config["demo"]) if uses_demo(config) else None
 PRODUCTS = plan_products(config, DEMO)
 PRODUCT = {p.name: p for p in PRODUCTS}
 PRODUCT_NAMES = [p.name for p in PRODUCTS]
+# Products whose science member is a _rateints.fits (one image per integration): calibrated to
+# {product}_calints.fits (rule photom_ints), no i2d, figures or outlier detection, not in the mosaic.
+INTS_NAMES = [p.name for p in PRODUCTS if p.ints]
+# The others (_rate.fits): cal, i2d, figures, outlier detection and the mosaic.
+RATE_NAMES = [p.name for p in PRODUCTS if not p.ints]
 
 
 # Any plain file name. Not the alternation of PRODUCT_NAMES: Snakemake copies the
@@ -119,7 +125,7 @@ MOSAIC_REDUCE_KEYS = ("enable_ctx", "report_var")
 
 
 # Outlier detection runs (its crf files feed the mosaic) unless skipped or with one exposure (as jwst).
-OUTLIERS = not step_params("outlier_detection")["skip"] and len(PRODUCT_NAMES) >= 2
+OUTLIERS = not step_params("outlier_detection")["skip"] and len(RATE_NAMES) >= 2
 # Its single-exposure images are drizzled onto jwst's default grid, whatever the mosaic's grid keys.
 OUTLIER_GRID = {
     "pixel_scale_ratio": 1.0,
@@ -148,16 +154,16 @@ def mosaic_exposure(wildcards):
 
 def mosaic_inputs(wildcards):
     """The parts in product order (bit i of CON is product i) and the first exposure's headers."""
-    first = exposure_for_mosaic(PRODUCT_NAMES[0])
+    first = exposure_for_mosaic(RATE_NAMES[0])
     if step_params("mosaic")["skip"]:
         return {"first": first}
-    parts = expand(rules.mosaic_drizzle.output.part, product=PRODUCT_NAMES)
+    parts = expand(rules.mosaic_drizzle.output.part, product=RATE_NAMES)
     return {"grid": rules.mosaic_grid.output.grid, "parts": parts, "first": first}
 
 
 def outputs_by_kind():
     """Everything a complete run makes, by kind (mirical.planning.Layout.products); the API returns it."""
-    return LAYOUT.products(PRODUCT_NAMES, combined_background_products(config, PRODUCTS), OUTLIERS)
+    return LAYOUT.products(PRODUCT_NAMES, combined_background_products(config, PRODUCTS), OUTLIERS, INTS_NAMES)
 
 
 def all_outputs():

@@ -4,7 +4,7 @@
 # and compared (outlier_detection: {product}_crf.fits, which the mosaic then uses).
 rule outlier_grid:
     input:
-        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
+        cal=expand(rules.photom.output.cal, product=RATE_NAMES),
     output:
         grid=LAYOUT.outlier_grid(),
     log:
@@ -48,7 +48,7 @@ rule outlier_drizzle:
 rule outlier_median:
     input:
         grid=rules.outlier_grid.output.grid,
-        parts=expand(rules.outlier_drizzle.output.part, product=PRODUCT_NAMES),
+        parts=expand(rules.outlier_drizzle.output.part, product=RATE_NAMES),
     output:
         median=LAYOUT.median(),
     log:

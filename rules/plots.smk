@@ -1,7 +1,5 @@
-# Quicklook figures (PNG) under {OUT}/plots/, each also an item of the Snakemake report.
-import re
-
-
+# Quicklook figures (PNG) under {OUT}/plots/, each also an item of the Snakemake report; of the
+# rate products only (a calints has no figure).
 rule plot_exposure:
     input:
         rate=science,
@@ -56,7 +54,7 @@ rule plot_steps:
     benchmark:
         f"{BENCH}/plots/{{product}}_steps.tsv"
     wildcard_constraints:
-        product=re.escape(PRODUCT_NAMES[0]) if PRODUCT_NAMES else "(?!)",
+        product=re.escape(RATE_NAMES[0]) if RATE_NAMES else "(?!)",
     conda:
         "../envs/mirical.yaml"
     resources:
@@ -72,7 +70,7 @@ rule plot_steps:
 rule plot_mosaic:
     input:
         mosaic=rules.mosaic.output.i2d,
-        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
+        cal=expand(rules.photom.output.cal, product=RATE_NAMES),
     output:
         sci=report(
             LAYOUT.plot(f"{NAME}_mosaic"),
@@ -103,7 +101,7 @@ rule plot_mosaic:
         runtime=5,
     params:
         name=NAME,
-        products=PRODUCT_NAMES,
+        products=RATE_NAMES,
         code=code_version("plot_mosaic"),
     script:
         "../scripts/plot_mosaic.py"

@@ -3,7 +3,7 @@ rule summary:
     input:
         rate=[PRODUCT[p].science for p in PRODUCT_NAMES],
         bkgsub=expand(rules.background.output.exposure, product=PRODUCT_NAMES),
-        cal=expand(rules.photom.output.cal, product=PRODUCT_NAMES),
+        cal=[LAYOUT.calibrated(p, PRODUCT[p].ints) for p in PRODUCT_NAMES],
         refs=expand(rules.photom.output.refs, product=PRODUCT_NAMES),
     output:
         html=report(

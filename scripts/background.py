@@ -4,15 +4,15 @@ from mirical.runner import log, main
 
 def run(snakemake):
     from mirical.background import calibrate
-    from mirical.io import add_history, read_exposure, write_exposure
+    from mirical.io import add_history, read_member, write_exposure
     from mirical.steps import skipped
 
     params = snakemake.params.step
     product = snakemake.wildcards.product
-    exposure = read_exposure(snakemake.input.science)
+    exposure = read_member(snakemake.input.science)
     backgrounds = list(snakemake.input.backgrounds)
     if not skipped(exposure, "background", params, product, None if backgrounds else "no background members"):
-        members = [read_exposure(path) for path in backgrounds]
+        members = [read_member(path) for path in backgrounds]
         exposure, level = calibrate(exposure, members, params["sigma"], params["maxiters"])
         log.info("%s: background subtracted, median level %.6g DN/s from %d member(s)",
                  product, level, len(members))

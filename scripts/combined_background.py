@@ -5,12 +5,12 @@ from mirical.runner import log, main
 def run(snakemake):
     from pathlib import Path
     from mirical.background import combined_background, combined_background_hdulist
-    from mirical.io import read_exposure, write_atomic
+    from mirical.io import read_member, write_atomic
 
     params = snakemake.params.step
-    science = read_exposure(snakemake.input.science)
+    science = read_member(snakemake.input.science)
     members = list(snakemake.input.backgrounds)
-    combined = combined_background(science, [read_exposure(p) for p in members], params["sigma"], params["maxiters"])
+    combined = combined_background(science, [read_member(p) for p in members], params["sigma"], params["maxiters"])
     hdulist = combined_background_hdulist(combined, science, members)
     hdulist[0].header["FILENAME"] = Path(snakemake.output.combined).name
     write_atomic(hdulist, snakemake.output.combined)

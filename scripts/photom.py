@@ -1,4 +1,4 @@
-"""Rule photom: DN/s to MJy/sr, pixel area attached; writes the cal file and its provenance."""
+"""Rules photom and photom_ints: DN/s to MJy/sr, pixel area attached; writes the cal (calints) file and its provenance."""
 from mirical.runner import log, main, named_warnings, reference
 
 
@@ -27,7 +27,7 @@ def run(snakemake):
                  exposure.sci_header["PIXAR_SR"])
         refs = [photom_path, area_path]
     add_history(exposure, "photom", params, refs)
-    exposure.primary["DATAMODL"] = "ImageModel"
+    exposure.primary["DATAMODL"] = "CubeModel" if exposure.ints else "ImageModel"
     exposure.primary["FILETYPE"] = "calibrated"
     log.info("%s: %s", product, " ".join(f"{k}={exposure.get(k, 'NOT RUN')}" for k in CAL_STEPS))
     references = snakemake.params.references

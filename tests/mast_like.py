@@ -17,15 +17,19 @@ from stdatamodels.jwst import datamodels
 
 
 def write_mast_rate(path: Path, arrays: dict, primary: fits.Header, sci: fits.Header,
-                    **meta_overrides) -> None:
-    """A rate file as the official pipeline writes it: ImageModel with meta filled, ``.save()``.
+                    int_times: np.ndarray | None = None, **meta_overrides) -> None:
+    """A rate file as the official pipeline writes it: ImageModel with meta filled, ``.save()``;
+    a rateints file (CubeModel, with its ``int_times`` table) when the arrays are 3-D.
 
     ``meta_overrides`` are dotted meta paths (``"instrument.name": "NIRCAM"``).
     """
-    model = datamodels.ImageModel(data=arrays["SCI"].astype(np.float32), err=arrays["ERR"].astype(np.float32),
+    model_class = datamodels.CubeModel if arrays["SCI"].ndim == 3 else datamodels.ImageModel
+    model = model_class(data=arrays["SCI"].astype(np.float32), err=arrays["ERR"].astype(np.float32),
                                   dq=arrays["DQ"].astype(np.uint32),
                                   var_poisson=arrays["VAR_POISSON"].astype(np.float32),
                                   var_rnoise=arrays["VAR_RNOISE"].astype(np.float32))
+    if int_times is not None:
+        model.int_times = int_times
     m = model.meta
     m.telescope = "JWST"
     m.filetype = "countrate"
