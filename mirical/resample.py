@@ -108,7 +108,13 @@ def make_resampler(out_wcs, shape: Sequence[int], params: Mapping, pixel_scale_r
     chosen = {option: params[option] for option in OUTPUT_OPTIONS if option in params} | options
     return Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
                      fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
-                     pixel_scale_ratio=pixel_scale_ratio, pixel_scale=pixel_scale, **chosen)
+                     pixel_scale_ratio=pixel_scale_ratio, pixel_scale=pixel_scale,
+                     **dict(zip(("pixmap_stepsize", "pixmap_order"), pixmap_options(params), strict=True)), **chosen)
+
+
+def pixmap_options(params: Mapping) -> tuple[float, int]:
+    """The step's ``pixmap_stepsize`` and ``pixmap_order``: how `pixel_map` computes the pixel map."""
+    return float(params["pixmap_stepsize"]), int(params["pixmap_order"])
 
 
 def derives_ratio(params: Mapping) -> bool:
