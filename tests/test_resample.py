@@ -472,7 +472,8 @@ def test_pixel_map_is_exact_when_a_node_is_not_finite_or_the_array_small():
     np.testing.assert_array_equal(rg.pixel_map(wcs, (30, 40), IDENTITY, 7, 1), exact)
     square = _plane_wcs(models.Polynomial1D(2, c2=1.0) & models.Identity(1))
     # 8 x 10 pixels: no axis above 10, the map is exact whatever the stepsize
-    np.testing.assert_array_equal(rg.pixel_map(square, (8, 10), IDENTITY, 3, 1), rg.pixel_map(square, (8, 10), IDENTITY))
+    np.testing.assert_array_equal(rg.pixel_map(square, (8, 10), IDENTITY, 3, 1),
+                                  rg.pixel_map(square, (8, 10), IDENTITY))
     assert rg.pixel_map(square, (8, 11), IDENTITY, 3, 1)[0, 1, 0] != 1.0  # 11 columns: interpolated
 
 
