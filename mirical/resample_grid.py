@@ -30,6 +30,12 @@ __all__ = [
     "tan_header",
 ]
 
+#: The spline orders `pixel_map` interpolates with (jwst's ``pixmap_order``: bilinear or bicubic).
+PIXMAP_ORDERS = (1, 3)
+#: Below this many pixels along both axes the map is always exact (stcal's ``calc_pixmap``).
+PIXMAP_MIN_NODES = 10
+
+
 def bounding_box(wcs: gwcs.WCS, shape: Sequence[int]) -> tuple[tuple[float, float], tuple[float, float]]:
     """Bounding box ``((x0, x1), (y0, y1))`` of ``wcs``, or the full array of ``shape``."""
     if wcs.bounding_box is None:
@@ -242,12 +248,6 @@ def _map_points(input_wcs: gwcs.WCS, output_wcs: gwcs.WCS, x: np.ndarray, y: np.
     """Output pixel coordinates of input pixel coordinates, stacked on the last axis."""
     ox, oy = output_wcs.backward_transform(*input_wcs.forward_transform(x, y))
     return np.stack([ox, oy], axis=-1)
-
-
-#: The spline orders `pixel_map` interpolates with (jwst's ``pixmap_order``: bilinear or bicubic).
-PIXMAP_ORDERS = (1, 3)
-#: Below this many pixels along both axes the map is always exact (stcal's ``calc_pixmap``).
-PIXMAP_MIN_NODES = 10
 
 
 def check_pixmap_options(stepsize: float, order: int) -> None:
