@@ -18,7 +18,7 @@ from mirical.io import write_exposure
 
 PARAMS = {"skip": False, "pixfrac": 1.0, "kernel": "square", "fillval": "NaN", "weight_type": "ivm",
           "pixel_scale_ratio": 1.0, "pixel_scale": None, "rotation": None, "crpix": None,
-          "crval": None, "output_shape": None}
+          "crval": None, "output_shape": None, "pixmap_stepsize": 1.0, "pixmap_order": 1}
 
 
 def _peak_mb() -> float:

@@ -164,10 +164,10 @@ def drizzle_part(path: str, grid: Grid, params: Mapping) -> Part:
 
 def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Part:
     """`drizzle_part` of an exposure in memory with its gwcs ``wcs``."""
-    from mirical.resample import add_exposure, exposure_time, make_resampler
+    from mirical.resample import add_exposure, exposure_time, make_resampler, pixmap_options
     from mirical.resample_grid import pixel_map
 
-    pixmap = pixel_map(wcs, exposure.shape, grid.wcs)
+    pixmap = pixel_map(wcs, exposure.shape, grid.wcs, *pixmap_options(params))
     try:
         x0, y0, nx, ny = crop(pixmap, grid.shape, crop_margin(params, grid.pixel_scale_ratio))
     except ValueError as exc:

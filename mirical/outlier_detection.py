@@ -1,14 +1,16 @@
 """Stage-3 outlier detection for the dither mosaic, as jwst 3.0.0's imaging mode.
 
 1. Each exposure drizzled alone onto the common grid (a single-exposure image,
-   `mirical.mosaic.drizzle_part` with this step's pixfrac, kernel, weight_type
-   and fillval on the default grid), as jwst's ``ResampleImage.resample_group``.
+   `mirical.mosaic.drizzle_part` with this step's pixfrac, kernel, weight_type,
+   fillval, pixmap_stepsize and pixmap_order on the default grid), as jwst's
+   ``ResampleImage.resample_group``.
 2. `median_image`: their median, pixel by pixel over the exposures, where each
    image is NaN wherever its weight is below `weight_threshold` (``maskpt``
    times the 3-sigma-clipped mean of its non-zero weights) and outside its
    crop. Computed in blocks of grid rows, so N full grids are never in memory.
 3. `blot`: the median resampled back onto each exposure's pixels (drizzle's
-   linear blot, the exact pixel map, NaN where nothing maps).
+   linear blot on the pixel map of this step's pixmap_stepsize and pixmap_order,
+   exact by default; NaN where nothing maps).
 4. `outlier_mask`: a pixel is an outlier where
    ``|SCI - blot - backg| > scale2 * deriv + snr2 * ERR`` and a pixel within
    one (3x3) of it has ``|SCI - blot - backg| > scale1 * deriv + snr1 * ERR``,
@@ -176,10 +178,11 @@ def parse_pair(value: str | Sequence[float], name: str) -> tuple[float, float]:
 
 def detect_exposure(exposure, wcs, median: np.ndarray, median_wcs, params: Mapping) -> int:
     """Flag the outliers of ``exposure`` (gwcs ``wcs``) against the grid's ``median``, in place; their count."""
+    from mirical.resample import pixmap_options
     from mirical.resample_grid import pixel_map
 
     arrays = exposure.arrays
-    blotted = blot(median, pixel_map(wcs, exposure.shape, median_wcs, grid_step=1))
+    blotted = blot(median, pixel_map(wcs, exposure.shape, median_wcs, *pixmap_options(params)))
     mask = outlier_mask(arrays["SCI"], arrays["ERR"], blotted, parse_pair(params["snr"], "snr"),
                         parse_pair(params["scale"], "scale"), background_level(exposure.primary, params["backg"]))
     exposure.arrays.update(flag_outliers(arrays, mask))

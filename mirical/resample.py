@@ -101,14 +101,21 @@ def fillval(value) -> float:
 
 def make_resampler(out_wcs, shape: Sequence[int], params: Mapping, pixel_scale_ratio: float | None,
                    pixel_scale: float | None = None, **options):
-    """A `Resampler` onto ``out_wcs`` (array ``shape``) with the step's drizzle parameters and
+    """A `Resampler` onto ``out_wcs`` (array ``shape``) with the step's drizzle parameters, pixel map and
     output options (`OUTPUT_OPTIONS`; ``options`` override them)."""
     from mirical.resample_engine import Resampler
 
     chosen = {option: params[option] for option in OUTPUT_OPTIONS if option in params} | options
+    stepsize, order = pixmap_options(params)
     return Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
                      fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],
-                     pixel_scale_ratio=pixel_scale_ratio, pixel_scale=pixel_scale, **chosen)
+                     pixel_scale_ratio=pixel_scale_ratio, pixel_scale=pixel_scale,
+                     pixmap_stepsize=stepsize, pixmap_order=order, **chosen)
+
+
+def pixmap_options(params: Mapping) -> tuple[float, int]:
+    """The step's ``pixmap_stepsize`` and ``pixmap_order``: how `pixel_map` computes the pixel map."""
+    return float(params["pixmap_stepsize"]), int(params["pixmap_order"])
 
 
 def derives_ratio(params: Mapping) -> bool:

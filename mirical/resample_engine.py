@@ -28,7 +28,13 @@ from drizzle.resample import Drizzle
 
 from mirical.dqflags import DO_NOT_USE, NON_SCIENCE
 from mirical.io import VARIANCES, match_nans_and_flags
-from mirical.resample_grid import bounding_box, mean_pixel_area, output_pixel_scale, pixel_map
+from mirical.resample_grid import (
+    bounding_box,
+    check_pixmap_options,
+    mean_pixel_area,
+    output_pixel_scale,
+    pixel_map,
+)
 
 __all__ = ["KERNELS", "Resampler", "derived_pixel_scale_ratio", "drizzle_weight"]
 
@@ -85,8 +91,9 @@ class Resampler:
         PXSCLRT (output/input pixel scale). When None it is derived from the
         first exposure's PIXAR_SR (or its mean pixel area), as stcal does for a
         user-supplied output WCS.
-    grid_step
-        Node spacing of the interpolated pixel map (`pixel_map`).
+    pixmap_stepsize, pixmap_order
+        The pixel map (`pixel_map`; jwst defaults 1.0, exact, and 1): spacing of its exactly
+        evaluated nodes and the order of the splines between them.
     pixel_scale
         Output pixel scale in arcsec (default: that of an `output_grid` gwcs).
     enable_ctx, enable_err, report_var, propagate_dq
@@ -103,7 +110,8 @@ class Resampler:
         fillval: float | str = "NAN",
         weight_type: str = "ivm",
         pixel_scale_ratio: float | None = None,
-        grid_step: int = 16,
+        pixmap_stepsize: float = 1.0,
+        pixmap_order: int = 1,
         pixel_scale: float | None = None,
         enable_ctx: bool = True,
         enable_err: bool = True,
@@ -120,7 +128,9 @@ class Resampler:
         self.kernel = kernel
         self.weight_type = weight_type
         self.pixel_scale_ratio = pixel_scale_ratio
-        self.grid_step = grid_step
+        check_pixmap_options(pixmap_stepsize, pixmap_order)
+        self.pixmap_stepsize = float(pixmap_stepsize)
+        self.pixmap_order = int(pixmap_order)
         self.enable_err = enable_err
         self.report_var = enable_err and report_var
         self.propagate_dq = propagate_dq
@@ -170,7 +180,7 @@ class Resampler:
             self.pixel_scale_ratio = derived_pixel_scale_ratio(self.pixel_scale, input_wcs, sci.shape, pixar_sr)
 
         if pixmap is None:
-            pixmap = pixel_map(input_wcs, sci.shape, self.output_wcs, self.grid_step)
+            pixmap = pixel_map(input_wcs, sci.shape, self.output_wcs, self.pixmap_stepsize, self.pixmap_order)
         kwargs = {
             "exptime": exptime,
             "pixmap": pixmap,

@@ -20,6 +20,7 @@ from scipy.interpolate import RectBivariateSpline
 
 __all__ = [
     "bounding_box",
+    "check_pixmap_options",
     "footprint",
     "mean_pixel_area",
     "output_grid",
@@ -29,8 +30,10 @@ __all__ = [
     "tan_header",
 ]
 
-#: Largest allowed difference (px) between the interpolated and the exact pixel map.
-PIXMAP_TOLERANCE = 0.01
+#: The spline orders `pixel_map` interpolates with (jwst's ``pixmap_order``: bilinear or bicubic).
+PIXMAP_ORDERS = (1, 3)
+#: Below this many pixels along both axes the map is always exact (stcal's ``calc_pixmap``).
+PIXMAP_MIN_NODES = 10
 
 
 def bounding_box(wcs: gwcs.WCS, shape: Sequence[int]) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -247,48 +250,45 @@ def _map_points(input_wcs: gwcs.WCS, output_wcs: gwcs.WCS, x: np.ndarray, y: np.
     return np.stack([ox, oy], axis=-1)
 
 
-def _nodes(lo: int, hi: int, step: int) -> np.ndarray:
-    return np.unique(np.append(np.arange(lo, hi, step), hi)).astype(float)
+def check_pixmap_options(stepsize: float, order: int) -> None:
+    """Raise ValueError unless ``stepsize`` >= 1 and ``order`` is 1 or 3 (jwst's ``pixmap_*``)."""
+    if not stepsize >= 1:
+        raise ValueError(f"pixmap_stepsize must be >= 1, got {stepsize!r}")
+    if order not in PIXMAP_ORDERS:
+        raise ValueError(f"pixmap_order must be 1 or 3, got {order!r}")
 
 
-def _interpolated_map(
-    input_wcs: gwcs.WCS, output_wcs: gwcs.WCS, xa: np.ndarray, ya: np.ndarray, step: int
-) -> np.ndarray | None:
-    """Bicubic-spline pixel map on the grid ``ya`` x ``xa``, or None if not within tolerance."""
-    xn, yn = _nodes(xa[0], xa[-1], step), _nodes(ya[0], ya[-1], step)
-    if len(xn) < 4 or len(yn) < 4:
-        return None
-    coarse = _map_points(input_wcs, output_wcs, *np.meshgrid(xn, yn))
-    if not np.all(np.isfinite(coarse)):
-        return None
-    splines = [RectBivariateSpline(yn, xn, coarse[..., k], kx=3, ky=3, s=0) for k in (0, 1)]
-    xm, ym = 0.5 * (xn[1:] + xn[:-1]), 0.5 * (yn[1:] + yn[:-1])
-    check = [np.meshgrid(xm, ym), np.meshgrid(xm, yn), np.meshgrid(xn, ym)]
-    cx = np.concatenate([c[0].ravel() for c in check])
-    cy = np.concatenate([c[1].ravel() for c in check])
-    exact = _map_points(input_wcs, output_wcs, cx, cy)
-    approx = np.stack([s.ev(cy, cx) for s in splines], axis=-1)
-    if np.max(np.hypot(*(approx - exact).T)) > PIXMAP_TOLERANCE:
-        return None
-    return np.stack([s(ya, xa) for s in splines], axis=-1)
+def _node_count(pixels: int, stepsize: float) -> int:
+    """Nodes along an axis of ``pixels``: at most ``stepsize`` apart, at least 10 (or every pixel)."""
+    return max(math.ceil(pixels / stepsize), min(PIXMAP_MIN_NODES, pixels))
 
 
 def pixel_map(
-    input_wcs: gwcs.WCS, shape: Sequence[int], output_wcs: gwcs.WCS, grid_step: int = 16
+    input_wcs: gwcs.WCS, shape: Sequence[int], output_wcs: gwcs.WCS, stepsize: float = 1.0, order: int = 1
 ) -> np.ndarray:
-    """Output pixel coordinates of every input pixel centre, shape (ny, nx, 2).
+    """Output pixel coordinates of every input pixel centre, shape (ny, nx, 2); NaN outside the input's
+    bounding box (jwst's ``pixmap_stepsize`` and ``pixmap_order``, as stcal's ``calc_pixmap``).
 
-    The map is evaluated exactly on nodes ``grid_step`` px apart and filled in
-    with bicubic splines, but only when the splines agree with the exact map
-    within ``PIXMAP_TOLERANCE`` px at all cell and edge midpoints; otherwise
-    (or with ``grid_step <= 1``) every pixel is evaluated exactly. Pixels
-    outside the input bounding box are NaN.
+    With ``stepsize`` 1 (the official default) every pixel is evaluated exactly. Above 1 the
+    map is evaluated exactly on nodes evenly spaced from the first to the last pixel inside the
+    bounding box along each axis (``ceil(n / stepsize)`` of them, at least 10) and every pixel
+    inside it is interpolated with scipy's ``RectBivariateSpline`` of degree ``order`` (1:
+    bilinear, 3: bicubic; no smoothing); the exact map again when both axes hold at most 10
+    pixels or a node maps to a non-finite value.
     """
+    check_pixmap_options(stepsize, order)
     ny, nx = shape
     (bx0, bx1), (by0, by1) = bounding_box(input_wcs, shape)
     xa = np.arange(max(0, math.ceil(bx0)), min(nx - 1, math.floor(bx1)) + 1)
     ya = np.arange(max(0, math.ceil(by0)), min(ny - 1, math.floor(by1)) + 1)
-    inner = _interpolated_map(input_wcs, output_wcs, xa, ya, grid_step) if grid_step > 1 else None
+    inner = None
+    if stepsize > 1 and max(len(xa), len(ya)) > PIXMAP_MIN_NODES:
+        xn = np.linspace(xa[0], xa[-1], _node_count(len(xa), stepsize))
+        yn = np.linspace(ya[0], ya[-1], _node_count(len(ya), stepsize))
+        nodes = _map_points(input_wcs, output_wcs, *np.meshgrid(xn, yn))
+        if np.all(np.isfinite(nodes)):
+            splines = [RectBivariateSpline(yn, xn, nodes[..., k], kx=order, ky=order) for k in (0, 1)]
+            inner = np.stack([spline(ya, xa) for spline in splines], axis=-1)
     if inner is None:
         inner = _map_points(input_wcs, output_wcs, *np.meshgrid(xa, ya))
     result = np.full((ny, nx, 2), np.nan)

@@ -137,10 +137,15 @@ OUTLIER_GRID = {
 }
 
 
+# The step's keys of the pixel map, used by its single-exposure drizzle and its blot.
+PIXMAP_KEYS = ("pixmap_stepsize", "pixmap_order")
+
+
 def outlier_drizzle_params():
-    """The single-exposure drizzle: the step's pixfrac, kernel, fillval, weight_type on the default grid."""
+    """The single-exposure drizzle: the step's pixfrac, kernel, fillval, weight_type and pixel map on the default grid."""
     step = step_params("outlier_detection")
-    return {**OUTLIER_GRID, **{key: step[key] for key in ("pixfrac", "kernel", "fillval", "weight_type")}}
+    keys = ("pixfrac", "kernel", "fillval", "weight_type") + PIXMAP_KEYS
+    return {**OUTLIER_GRID, **{key: step[key] for key in keys}}
 
 
 def exposure_for_mosaic(product):

@@ -84,7 +84,7 @@ rule outlier_detection:
         mem_mb=2000,
         runtime=10,
     params:
-        step={key: step_params("outlier_detection")[key] for key in ("snr", "scale", "backg")},
+        step={key: step_params("outlier_detection")[key] for key in ("snr", "scale", "backg") + PIXMAP_KEYS},
         code=code_version("outlier_detection"),
     script:
         "../scripts/outlier_detection.py"

@@ -10,8 +10,9 @@ Then ``BackgroundStep`` runs with ``save_combined_background`` on the science ex
 the background members ``background_{i}.npz`` (+ ``background_{i}.json``, their frames),
 written as rate files; its combined background goes to ``official_background/``. And
 ``ResampleStep`` runs on the cal files of each case in ``resample_cases.json`` (name ->
-inputs, options), writing ``official_resample/{name}_i2d.fits``. Each part runs only if
-its inputs are in FOLDER.
+inputs, options), writing ``official_resample/{name}_i2d.fits`` and, for one input, the
+pixel map of its drizzle (stcal's ``calc_pixmap`` with the case's ``pixmap_*``) as
+``{name}_pixmap.npy``. Each part runs only if its inputs are in FOLDER.
 Offline: the reference files are given, CRDS is pointed at nothing. Imports jwst, so it
 never runs in mirical's venv.
 """
@@ -97,7 +98,16 @@ def run_resample(folder: Path) -> None:
             source.write_text(json.dumps(asn))
         else:
             source = inputs[0]
-        ResampleStep.call(str(source), **case["options"]).save(str(out / f"{name}_i2d.fits"))
+        result = ResampleStep.call(str(source), **case["options"])
+        result.save(str(out / f"{name}_i2d.fits"))
+        if len(inputs) == 1:  # the pixel map the step drizzled with, from stcal as the step computes it
+            from stcal.resample.utils import calc_pixmap
+
+            with datamodels.open(inputs[0]) as cal:
+                pixmap = calc_pixmap(cal.meta.wcs, result.meta.wcs, cal.data.shape,
+                                     stepsize=case["options"].get("pixmap_stepsize", 1),
+                                     order=case["options"].get("pixmap_order", 1))
+            np.save(out / f"{name}_pixmap.npy", pixmap)
 
 
 def main(folder: Path) -> None:

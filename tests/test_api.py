@@ -85,6 +85,18 @@ def test_cli_builds_the_snakemake_command(tmp_path):
     assert missing.returncode == 2 and "nothere_asn.json: no such association or config file" in missing.stderr
 
 
+def test_cli_set_pixmap_options_are_checked_at_start(tmp_path):
+    """``--set`` reaches the pixel-map options; a value jwst refuses stops the run before any job."""
+    good = _cli("run", "--demo", "--set", "steps.resample.pixmap_stepsize=16", "--set", "mosaic.pixmap_order=3",
+                "--print-only", cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    assert "steps={resample: {pixmap_stepsize: 16}}" in good.stdout and "mosaic={pixmap_order: 3}" in good.stdout
+    bad = _cli("run", "--demo", "--output-dir", "out", "--set", "steps.resample.pixmap_order=2", "--", "--dry-run",
+               cwd=tmp_path)
+    assert bad.returncode != 0 and "Error validating config" in bad.stderr + bad.stdout
+    assert "pixmap_order" in bad.stderr + bad.stdout and not (tmp_path / "out").exists()
+
+
 @pytest.mark.workflow
 def test_python_api_gives_the_same_files_as_snakemake(demo_run, tmp_path):
     cwd = os.getcwd()

@@ -37,7 +37,8 @@ from mirical.resample import add_exposure, drizzle, make_resampler
 from test_resample import INFO, distorted_wcs
 
 VARIANCES = ("ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
-PARAMS = {"pixfrac": 1.0, "kernel": "square", "fillval": "NaN", "weight_type": "ivm", "pixel_scale_ratio": 1.0}
+PARAMS = {"pixfrac": 1.0, "kernel": "square", "fillval": "NaN", "weight_type": "ivm", "pixel_scale_ratio": 1.0,
+          "pixmap_stepsize": 1.0, "pixmap_order": 1}
 
 
 def assert_same_mosaic(serial: dict, reduced: dict, parts: list[Part]) -> None:

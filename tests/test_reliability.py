@@ -196,6 +196,9 @@ def test_association_problems(bad_inputs, text, cause):
     ("steps={resample: {kernel: boxcar}}", "kernel"),
     ("name=../x", "name"),
     ("mosaic={pixfrac: 2}", "pixfrac"),
+    ("steps={resample: {pixmap_order: 2}}", "pixmap_order"),  # jwst: 1 or 3
+    ("mosaic={pixmap_stepsize: 0.5}", "pixmap_stepsize"),
+    ("outlier_detection={pixmap_order: 5}", "pixmap_order"),
 ])
 def test_bad_config_is_caught_by_the_schema(tmp_path, option, key):
     result = run_snakemake(tmp_path, "-n", "--config", option, check=False)

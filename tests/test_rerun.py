@@ -280,6 +280,7 @@ def test_enable_err_reruns_only_resample_and_the_mosaic(complete_run, user_confi
     ({"enable_ctx": False}, ("mosaic",)),  # the sum's output arrays only: the parts always carry CON
     ({"report_var": False}, ("mosaic",)),
     ({"propagate_dq": True}, ("mosaic_drizzle", "mosaic")),  # the parts carry DQ only with it
+    ({"pixmap_stepsize": 16.0, "pixmap_order": 3}, ("mosaic_drizzle", "mosaic")),  # the parts' pixel maps
 ])
 def test_mosaic_output_option_reruns_its_jobs_only(complete_run, user_config, full_dag, tmp_path, option, jobs):
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"mosaic": option}))
@@ -330,6 +331,27 @@ def test_output_wcs_file_is_an_input_of_resample_only(complete_run, user_config,
         assert all(planned[key].reason.startswith("Updated input files") for key in direct)
     finally:
         snakemake(complete_run, "--configfile", str(user_config))  # back to the default grid for the next tests
+
+
+def test_resample_pixmap_stepsize_reruns_only_resample(complete_run, user_config, full_dag, tmp_path):
+    override = {"steps": {"resample": {"pixmap_stepsize": 16}}}
+    planned = plan(complete_run, *with_override(user_config, tmp_path, override))
+    direct = {key for key in full_dag if key[0] == "resample"}
+    assert_plan(planned, full_dag, direct, [("resample", p) for p in PRODUCTS])
+    for key in direct:
+        assert planned[key].reason.startswith("Params have changed") and "'pixmap_stepsize': 16" in planned[key].reason
+
+
+def test_outlier_pixmap_reruns_its_drizzles_blots_and_the_mosaic_not_the_grids(complete_run, user_config, full_dag,
+                                                                                 tmp_path):
+    """The step's pixel map is used by its single-exposure drizzle and its blot (the flagging): those, the
+    median of the drizzles and what follows re-run; neither grid does."""
+    override = {"outlier_detection": {"pixmap_order": 3, "pixmap_stepsize": 10}}
+    planned = plan(complete_run, *with_override(user_config, tmp_path, override))
+    direct = {key for key in full_dag if key[0] in ("outlier_drizzle", "outlier_detection")}
+    assert_plan(planned, full_dag, direct, [("outlier_median", "")] + [("outlier_drizzle", p) for p in PRODUCTS]
+                + flagging_jobs())
+    assert_params_changed(planned, full_dag, direct)
 
 
 def test_outlier_snr_reruns_the_flagging_and_the_mosaic_only(complete_run, user_config, full_dag, tmp_path):

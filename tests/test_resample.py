@@ -395,32 +395,122 @@ def test_mean_pixel_area(small_wcs):
     assert rg.mean_pixel_area(small_wcs, SMALL) == pytest.approx(jac, rel=1e-5)
 
 
+# ----------------------------------------------------------------- the pixel map (pixmap_stepsize, pixmap_order)
+def _plane_wcs(transform, inverse=True):
+    """A gwcs from pixels to a plane (no sky): ``transform``, its inverse when it has one."""
+    frames = [cf.Frame2D(name="detector", unit=(u.pix, u.pix)), cf.Frame2D(name="plane", unit=(u.pix, u.pix))]
+    return gwcs.WCS([(frames[0], transform), (frames[1], None)])
+
+
+IDENTITY = _plane_wcs(models.Identity(2))  # the output grid: the plane itself
+
+
+def test_exact_pixel_map_of_an_affine_wcs_with_a_bounding_box():
+    # x' = 2x - 0.5y + 3, y' = 0.25x + y - 1
+    affine = _plane_wcs(models.AffineTransformation2D(matrix=[[2.0, -0.5], [0.25, 1.0]], translation=[3.0, -1.0]))
+    affine.bounding_box = ((1.5, 8.2), (0.3, 5.0))
+    pixmap = rg.pixel_map(affine, (7, 10), IDENTITY)
+    assert pixmap.shape == (7, 10, 2)
+    # pixels inside the box: x = ceil(1.5) .. floor(8.2) = 2 .. 8, y = 1 .. 5; NaN elsewhere
+    inside = np.zeros((7, 10), bool)
+    inside[1:6, 2:9] = True
+    np.testing.assert_array_equal(np.isfinite(pixmap[..., 0]), inside)
+    np.testing.assert_array_equal(np.isfinite(pixmap[..., 1]), inside)
+    assert pixmap[3, 2].tolist() == [2 * 2 - 0.5 * 3 + 3, 0.25 * 2 + 3 - 1]  # (5.5, 2.5)
+    assert pixmap[5, 8].tolist() == [16.5, 6.0]
+
+
+def test_node_count_follows_the_stepsize_with_at_least_10():
+    assert rg._node_count(1032, 16) == 65  # ceil(1032 / 16)
+    assert rg._node_count(1024, 10) == 103
+    assert rg._node_count(1024, 1.5) == 683
+    assert rg._node_count(40, 7) == 10  # ceil(40 / 7) = 6 < 10: a large stepsize is reduced to n / 10
+    assert rg._node_count(5, 3) == 5  # fewer than 10 pixels: every pixel
+
+
+def test_bilinear_pixel_map_is_exact_for_an_affine_wcs():
+    affine = _plane_wcs(models.AffineTransformation2D(matrix=[[0.9, 0.2], [-0.1, 1.1]], translation=[5.0, 7.0]))
+    exact = rg.pixel_map(affine, (30, 40), IDENTITY)
+    for stepsize, order in ((7, 1), (4.5, 3)):
+        np.testing.assert_allclose(rg.pixel_map(affine, (30, 40), IDENTITY, stepsize, order), exact,
+                                   rtol=0, atol=1e-12)
+
+
+def test_interpolated_pixel_map_between_the_nodes():
+    """x' = x^2 on a 30 x 40 array with stepsize 7: nodes at x = 0, 13/3, 26/3, ..., 39 (10 of them)."""
+    square = _plane_wcs(models.Polynomial1D(2, c2=1.0) & models.Identity(1))
+    linear = rg.pixel_map(square, (30, 40), IDENTITY, 7, 1)
+    # bilinear: the chord through (0, 0) and (13/3, 169/9) at x = 2 is 13/3 * 2 = 26/3 (exact 4)
+    assert linear[5, 2, 0] == pytest.approx(26 / 3, rel=1e-12)
+    assert linear[5, 39, 0] == pytest.approx(39**2, rel=1e-12)  # a node: the last pixel is one
+    np.testing.assert_allclose(linear[..., 1], np.mgrid[0:30, 0:40][0], rtol=0, atol=1e-12)
+    # bicubic is exact for a cubic
+    cube = _plane_wcs(models.Polynomial1D(3, c1=0.5, c3=0.01) & models.Polynomial1D(3, c0=2.0, c2=0.1, c3=-1e-3))
+    np.testing.assert_allclose(rg.pixel_map(cube, (30, 40), IDENTITY, 7, 3), rg.pixel_map(cube, (30, 40), IDENTITY),
+                               rtol=1e-12, atol=1e-10)
+    # but not for x^4: the not-a-knot cubic spline through the 10 nodes (scipy's make_interp_spline,
+    # another implementation than the 2-D spline the map uses)
+    from scipy.interpolate import make_interp_spline
+
+    quartic = _plane_wcs(models.Polynomial1D(4, c4=1.0) & models.Identity(1))
+    cubic = rg.pixel_map(quartic, (30, 40), IDENTITY, 7, 3)
+    nodes = np.linspace(0, 39, 10)
+    expect = make_interp_spline(nodes, nodes**4, k=3)(np.arange(40.0))
+    np.testing.assert_allclose(cubic[12, :, 0], expect, rtol=1e-10, atol=1e-8)
+    assert abs(cubic[12, 2, 0] - 16.0) > 1.0  # x = 2 is not a node: the spline is not x^4 there
+
+
+def test_pixel_map_is_exact_when_a_node_is_not_finite_or_the_array_small():
+    @models.custom_model
+    def root(x):
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(x - 0.5)  # NaN at x = 0, the first node
+
+    wcs = _plane_wcs(root() & models.Identity(1))
+    exact = rg.pixel_map(wcs, (30, 40), IDENTITY)
+    assert np.isnan(exact[:, 0, 0]).all() and exact[3, 1, 0] == np.sqrt(0.5)
+    np.testing.assert_array_equal(rg.pixel_map(wcs, (30, 40), IDENTITY, 7, 1), exact)
+    square = _plane_wcs(models.Polynomial1D(2, c2=1.0) & models.Identity(1))
+    # 8 x 10 pixels: no axis above 10, the map is exact whatever the stepsize
+    np.testing.assert_array_equal(rg.pixel_map(square, (8, 10), IDENTITY, 3, 1),
+                                  rg.pixel_map(square, (8, 10), IDENTITY))
+    assert rg.pixel_map(square, (8, 11), IDENTITY, 3, 1)[0, 1, 0] != 1.0  # 11 columns: interpolated
+
+
+@pytest.mark.parametrize("stepsize, order, message", [
+    (0.5, 1, "pixmap_stepsize must be >= 1"),
+    (10, 2, "pixmap_order must be 1 or 3"),
+])
+def test_invalid_pixmap_options_are_refused(stepsize, order, message):
+    with pytest.raises(ValueError, match=message):
+        rg.pixel_map(IDENTITY, (30, 40), IDENTITY, stepsize, order)
+    with pytest.raises(ValueError, match=message):
+        Resampler(*rg.output_grid([distorted_wcs(80.0, -69.5, shape=SMALL)], [SMALL], INFO),
+                  pixmap_stepsize=stepsize, pixmap_order=order)
+
+
 @pytest.fixture(scope="module")
 def full_frame():
     shape = (1024, 1032)
     w = distorted_wcs(80.0, -69.5, shape=shape)
     out_wcs, _ = rg.output_grid([w], [shape], INFO)
-    exact = rg.pixel_map(w, shape, out_wcs, grid_step=1)
+    exact = rg.pixel_map(w, shape, out_wcs)
     return w, shape, out_wcs, exact
 
 
-def test_pixel_map_interpolation_accuracy(full_frame):
+@pytest.mark.parametrize("stepsize, order, limit", [(16, 3, 1e-6), (10, 3, 1e-7), (16, 1, 3e-3), (64, 3, 3e-4)])
+def test_interpolated_pixel_map_of_a_distorted_full_frame(full_frame, stepsize, order, limit):
+    """Measured (max over the 1024 x 1024 pixels in the box): 3.8e-7 px (16, cubic), 5.5e-8 (10, cubic),
+    1.5e-3 (16, linear), 1.2e-4 (64, cubic)."""
     w, shape, out_wcs, exact = full_frame
     inside = np.isfinite(exact[..., 0])
     assert inside.sum() == 1024 * 1024  # bounding box x 3.5 .. 1027.5
-    ext = np.ptp(exact[inside], axis=0)
-    assert np.all(ext > 1000)  # the distortion is real: x,y map is not a pure rotation
-    for step in (8, 16, 32):
-        interp = rg.pixel_map(w, shape, out_wcs, grid_step=step)
-        np.testing.assert_array_equal(np.isnan(interp), np.isnan(exact))
-        assert np.nanmax(np.hypot(*(interp - exact)[inside].T)) < rg.PIXMAP_TOLERANCE
-
-
-def test_pixel_map_falls_back_when_interpolation_is_poor(full_frame):
-    w, shape, out_wcs, exact = full_frame
-    # nodes 400 px apart cannot follow a 4th-order distortion within 0.01 px
-    np.testing.assert_array_equal(rg.pixel_map(w, shape, out_wcs, grid_step=400), exact)
+    assert np.all(np.ptp(exact[inside], axis=0) > 1000)
     np.testing.assert_allclose(exact[512, 500], out_wcs.invert(*w(500.0, 512.0)), atol=1e-9)
+    interp = rg.pixel_map(w, shape, out_wcs, stepsize, order)
+    np.testing.assert_array_equal(np.isnan(interp), np.isnan(exact))
+    error = np.max(np.hypot(*(interp - exact)[inside].T))
+    assert limit / 30 < error < limit  # interpolated (not exact), within the measured error
 
 
 # ----------------------------------------------------------------- output options (jwst ResampleStep)
