@@ -9,8 +9,9 @@
 # The exposures: 8 simulated dithers (the demo's maximum), each rate file copied 4 times as
 # run.sh does, the copies given their own EXPOSURE number (else jwst puts copies of one dither
 # into one group and drizzles them as one image); N takes the first N. mirical calibrates
-# them first (not timed), then the timed run makes the crf files only. Results:
-# WORKDIR/outlier_results.md; the jobs' benchmark files in WORKDIR/outlier_<N>/out/benchmarks.
+# them first (not timed; kept for the next run), then the timed run makes the crf files only
+# (the outlier jobs forced), through bench/job_cpu.py: each job's own CPU and peak RSS, exact.
+# Results: WORKDIR/outlier_results.md; per rule in WORKDIR/outlier_<N>/jobs.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,7 +64,7 @@ say "| N | run | wall s | CPU s (user+sys) | peak RSS MB (largest process) | loa
 say "|---:|---|---:|---:|---:|---|---:|---:|---:|"
 for n in 8 16 32; do
     W="$WORK/outlier_$n"
-    rm -rf "$W"; mkdir -p "$W"
+    mkdir -p "$W"
     {
         echo "name: big"
         echo "output_dir: out"
@@ -78,15 +79,18 @@ reference_files:
   photom: $S/reference/jwst_miri_photom_mirical.fits
   area: $S/reference/jwst_miri_area_mirical.fits
 EOF
-    } > "$W/config.yaml"
+    } > "$W/config.yaml.new"
+    cmp -s "$W/config.yaml.new" "$W/config.yaml" || { rm -rf "$W/out" "$W/.snakemake"; mv "$W/config.yaml.new" "$W/config.yaml"; }
+    rm -rf "$W/config.yaml.new" "$W/official"
     cals=(); crfs=()
     for i in $(seq 1 "$n"); do cals+=("out/big_dither${i}_cal.fits"); crfs+=("out/big_dither${i}_crf.fits"); done
     "$SNAKEMAKE" "${cals[@]}" --directory "$W" "${SMOPTS[@]}" --configfile "$W/config.yaml" > "$W/cal.log" 2>&1
-    mv "$W/out/benchmarks" "$W/out/benchmarks_cal"
 
-    measure "outlier_mirical_$n" "$SNAKEMAKE" "${crfs[@]}" --directory "$W" "${SMOPTS[@]}" --configfile "$W/config.yaml"
-    jobs=$("$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$W/out/benchmarks" | tee "$W/jobs.md" \
-        | awk -F'|' '$2 ~ /outlier/ {cpu += $7; if ($8 > rss) rss = $8} $2 ~ /outlier_median/ {med = $8}
+    # job_cpu.py's rules are the scripts: mosaic_grid and mosaic_drizzle are outlier_grid and outlier_drizzle here
+    measure "outlier_mirical_$n" "$MIRICAL_PY" "$ROOT/bench/job_cpu.py" "$W" -- "${crfs[@]}" --cores "$CORES" \
+        --quiet all --configfile "$W/config.yaml" --forcerun outlier_grid
+    jobs=$(tee "$W/jobs.md" < "$WORK/outlier_mirical_$n.out" \
+        | awk -F'|' '$2 ~ /outlier|mosaic/ {cpu += $5; if ($7 > rss) rss = $7} $2 ~ /outlier_median/ {med = $7}
                      END {printf "%.1f | %d | %d", cpu, rss, med}')
     say "| $n | mirical (snakemake, $CORES cores) | $ROW | $jobs |"
     measure "outlier_official_$n" "$BENCH_PY" "$ROOT/bench/official.py" outlier "$W/official" big \
