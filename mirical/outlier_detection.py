@@ -1,8 +1,10 @@
 """Stage-3 outlier detection for the dither mosaic, as jwst 3.0.0's imaging mode.
 
 1. Each exposure drizzled alone onto the common grid (a single-exposure image,
-   `mirical.mosaic.drizzle_part` with this step's pixfrac, kernel, weight_type
-   and fillval on the default grid), as jwst's ``ResampleImage.resample_group``.
+   `mirical.mosaic.drizzle_part` with this step's pixfrac, kernel, weight_type,
+   fillval and good_bits on the default grid: weight 0 where DQ has a bit that
+   good_bits does not allow, `mirical.dqflags.good_pixels`; SCI and WHT only),
+   as jwst's ``ResampleImage.resample_group``.
 2. `median_image`: their median, pixel by pixel over the exposures, where each
    image is NaN wherever its weight is below `weight_threshold` (``maskpt``
    times the 3-sigma-clipped mean of its non-zero weights) and outside its
