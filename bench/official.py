@@ -18,6 +18,7 @@ Bench-only: runs in its own virtual environment with ``jwst`` installed
 
     python bench/official.py image2 ASN.json REFDIR OUTDIR
     python bench/official.py mosaic OUTDIR NAME CAL1 CAL2 ...
+    python bench/official.py outlier OUTDIR NAME CAL1 CAL2 ...
     python bench/official.py cases CASES.json
 
 Each prints one JSON line of timings (seconds) on stdout. ``cases`` (what
@@ -25,6 +26,9 @@ tests/test_official.py runs, one process for the whole matrix) reads a list of
 {"asn", "refs": {reftype: path}, "outdir", "mosaic"} and for each runs image2, the
 mosaic ``<mosaic>_i2d.fits`` of its cal files, and writes ``<cal>.radec.npy``: the
 official WCS of every cal file on a grid of pixels spanning it (x, y, RA, Dec).
+``outlier`` runs ``jwst.outlier_detection.OutlierDetectionStep`` (its defaults: imaging
+mode, ``in_memory=True``) on an image3 association of the cal files and saves each
+``<cal>_crf.fits`` in OUTDIR: the work of mirical's outlier jobs (bench/outlier_scaling.sh).
 """
 
 from __future__ import annotations
@@ -116,12 +120,8 @@ def image2(asn: str, refs: str | dict[str, str], outdir: str) -> dict:
     return {"import_s": round(t_import, 3), "image2_s": round(t_run, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
-def mosaic(outdir: str, name: str, cals: list[str]) -> dict:
-    t0 = time.perf_counter()
-    from jwst.resample import ResampleStep
-
-    offline_crds()
-    t_import = time.perf_counter() - t0
+def image3_asn(outdir: str, name: str, cals: list[str]) -> Path:
+    """An image3 association of ``cals`` (one product ``name``) written in ``outdir``."""
     asn = {
         "asn_type": "image3",
         "asn_rule": "bench",
@@ -135,6 +135,16 @@ def mosaic(outdir: str, name: str, cals: list[str]) -> dict:
     os.makedirs(outdir, exist_ok=True)
     asn_path = Path(outdir) / f"{name}_asn.json"
     asn_path.write_text(json.dumps(asn, indent=1))
+    return asn_path
+
+
+def mosaic(outdir: str, name: str, cals: list[str]) -> dict:
+    t0 = time.perf_counter()
+    from jwst.resample import ResampleStep
+
+    offline_crds()
+    t_import = time.perf_counter() - t0
+    asn_path = image3_asn(outdir, name, cals)
     t1 = time.perf_counter()
     result = ResampleStep.call(str(asn_path))
     result.save(str(Path(outdir) / f"{name}_i2d.fits"))
@@ -172,6 +182,25 @@ def cases(path: str) -> dict:
     return {"case_s": timings, "errors": errors, "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
+def outlier(outdir: str, name: str, cals: list[str]) -> dict:
+    t0 = time.perf_counter()
+    from jwst.outlier_detection import OutlierDetectionStep
+
+    offline_crds()
+    t_import = time.perf_counter() - t0
+    asn_path = image3_asn(outdir, name, cals)
+    t1 = time.perf_counter()
+    library = OutlierDetectionStep.call(str(asn_path))
+    with library:
+        for i, cal in enumerate(cals):
+            model = library.borrow(i)
+            model.save(str(Path(outdir) / Path(cal).name.replace("_cal.fits", "_crf.fits")))
+            library.shelve(model, i, modify=False)
+    t_run = time.perf_counter() - t1
+    return {"import_s": round(t_import, 3), "outlier_s": round(t_run, 3), "n": len(cals),
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
 def main(argv: list[str]) -> None:
     if len(argv) == 2 and argv[0] == "cases":
         result = cases(argv[1])
@@ -179,6 +208,8 @@ def main(argv: list[str]) -> None:
         result = image2(argv[1], argv[2], argv[3])
     elif len(argv) >= 4 and argv[0] == "mosaic":
         result = mosaic(argv[1], argv[2], argv[3:])
+    elif len(argv) >= 4 and argv[0] == "outlier":
+        result = outlier(argv[1], argv[2], argv[3:])
     else:
         sys.exit(__doc__)
     print(json.dumps(result), flush=True)

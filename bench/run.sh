@@ -173,4 +173,11 @@ if [ -f "$WORK/compare_big.md" ]; then
     say "## mirical vs official (32 exposures)"
     tee -a "$RESULTS" < "$WORK/compare_big.md"
 fi
+# ---------------------------------------------------------------- 5. outlier detection: 8, 16, 32 (issue 16)
+if [ "${SKIP_32:-0}" != 1 ]; then
+    MIRICAL_VENV="$MIRICAL_VENV" BENCH_VENV="$BENCH_VENV" CORES="$CORES" \
+        bash "$ROOT/bench/outlier_scaling.sh" "$WORK" > "$WORK/outlier_scaling.log"
+    say ""
+    tee -a "$RESULTS" < "$WORK/outlier_results.md"
+fi
 echo "== results in $RESULTS"

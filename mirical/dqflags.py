@@ -48,6 +48,32 @@ NO_FLAT_FIELD = PIXEL["NO_FLAT_FIELD"]
 REFERENCE_PIXEL = PIXEL["REFERENCE_PIXEL"]
 
 
+def good_pixels(dq: np.ndarray, good_bits: str | int | None) -> np.ndarray:
+    """Boolean mask, True where ``dq`` has no bit outside ``good_bits`` (jwst's ``good_bits`` expression).
+
+    ``good_bits`` as the official steps read it (astropy's bit-flag syntax, the
+    mnemonics of `PIXEL`): an integer or "4+8" / "4,8" / "JUMP_DET,DROPOUT"
+    are the bits a good pixel may have; a leading "~" turns the list into the
+    bits it must not have ("~DO_NOT_USE+NON_SCIENCE"); None (or "None", "")
+    makes every pixel good.
+    """
+    from astropy.nddata.bitmask import bitfield_to_boolean_mask
+
+    return bitfield_to_boolean_mask(dq, good_bits, good_mask_value=True, dtype=bool, flag_name_map=PIXEL)
+
+
+def check_good_bits(good_bits: str | int | None) -> None:
+    """Raise ValueError naming the cause if ``good_bits`` is not a bit-flag expression (`good_pixels`)."""
+    from astropy.nddata.bitmask import interpret_bit_flags
+
+    try:
+        interpret_bit_flags(good_bits, flag_name_map=PIXEL)
+    except KeyError as exc:
+        raise ValueError(f"{good_bits!r}: {exc} is not a DQ flag name (names are upper case: DO_NOT_USE, ...)") from None
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{good_bits!r} is not a DQ bit expression ({exc})") from None
+
+
 def standard_dq(dq: np.ndarray, dq_def: np.ndarray | None) -> np.ndarray:
     """A reference file's DQ in the standard bits, through its DQ_DEF table.
 

@@ -2,8 +2,9 @@
 
 1. Each exposure drizzled alone onto the common grid (a single-exposure image,
    `mirical.mosaic.drizzle_part` with this step's pixfrac, kernel, weight_type,
-   fillval, pixmap_stepsize and pixmap_order on the default grid), as jwst's
-   ``ResampleImage.resample_group``.
+   fillval, pixmap_stepsize, pixmap_order and good_bits on the default grid: weight 0
+   where DQ has a bit that good_bits does not allow, `mirical.dqflags.good_pixels`;
+   SCI and WHT only), as jwst's ``ResampleImage.resample_group``.
 2. `median_image`: their median, pixel by pixel over the exposures, where each
    image is NaN wherever its weight is below `weight_threshold` (``maskpt``
    times the 3-sigma-clipped mean of its non-zero weights) and outside its

@@ -101,11 +101,11 @@ def fillval(value) -> float:
 
 def make_resampler(out_wcs, shape: Sequence[int], params: Mapping, pixel_scale_ratio: float | None,
                    pixel_scale: float | None = None, **options):
-    """A `Resampler` onto ``out_wcs`` (array ``shape``) with the step's drizzle parameters, pixel map and
-    output options (`OUTPUT_OPTIONS`; ``options`` override them)."""
+    """A `Resampler` onto ``out_wcs`` (array ``shape``) with the step's drizzle parameters, pixel map,
+    output options (`OUTPUT_OPTIONS`) and ``good_bits`` if given (``options`` override them)."""
     from mirical.resample_engine import Resampler
 
-    chosen = {option: params[option] for option in OUTPUT_OPTIONS if option in params} | options
+    chosen = {option: params[option] for option in (*OUTPUT_OPTIONS, "good_bits") if option in params} | options
     stepsize, order = pixmap_options(params)
     return Resampler(out_wcs, shape, pixfrac=params["pixfrac"], kernel=params["kernel"],
                      fillval=str(fillval(params["fillval"])), weight_type=params["weight_type"],

@@ -2,7 +2,8 @@
 
 Follows stcal's ``Resample`` as used by jwst's ``ResampleStep`` for imaging:
 weights from 1/VAR_RNOISE (``ivm``) or the measurement time (``exptime``),
-zero for DO_NOT_USE or NON_SCIENCE pixels; no intensity rescaling
+zero for pixels with a DQ bit outside ``good_bits`` (the step's default
+"~DO_NOT_USE+NON_SCIENCE": zero for DO_NOT_USE or NON_SCIENCE); no intensity rescaling
 (``iscale = 1``); each variance array drizzled as sqrt(var) with the science
 weights, squared, and combined over exposures as
 ``sum(var * w**2) / (sum w)**2 / PXSCLRT**2`` with per-output-pixel weights
@@ -26,7 +27,7 @@ import gwcs
 import numpy as np
 from drizzle.resample import Drizzle
 
-from mirical.dqflags import DO_NOT_USE, NON_SCIENCE
+from mirical.dqflags import good_pixels
 from mirical.io import VARIANCES, match_nans_and_flags
 from mirical.resample_grid import (
     bounding_box,
@@ -39,16 +40,17 @@ from mirical.resample_grid import (
 __all__ = ["KERNELS", "Resampler", "derived_pixel_scale_ratio", "drizzle_weight"]
 
 KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
-#: DQ bits that give a pixel zero weight (jwst ResampleStep GOOD_BITS "~DO_NOT_USE+NON_SCIENCE").
-BAD_BITS = DO_NOT_USE | NON_SCIENCE
+#: The DQ bits a pixel with weight may have (jwst ResampleStep's GOOD_BITS; `mirical.dqflags.good_pixels`).
+GOOD_BITS = "~DO_NOT_USE+NON_SCIENCE"
 #: Square degrees per steradian expressed in arcsec^2: (3600 * 180 / pi)^2.
 ARCSEC2_PER_SR = math.degrees(3600.0) ** 2
 
 
 def drizzle_weight(
-    dq: np.ndarray, var_rnoise: np.ndarray, weight_type: str, tmeasure: float
+    dq: np.ndarray, var_rnoise: np.ndarray, weight_type: str, tmeasure: float,
+    good_bits: str | int | None = GOOD_BITS,
 ) -> np.ndarray:
-    """Per-pixel drizzle weight (float32): 1/VAR_RNOISE or ``tmeasure``; 0 for BAD_BITS."""
+    """Per-pixel drizzle weight (float32): 1/VAR_RNOISE or ``tmeasure``; 0 where DQ is not ``good_bits``."""
     if weight_type == "ivm":
         with np.errstate(divide="ignore", invalid="ignore"):
             weight = 1.0 / var_rnoise
@@ -57,7 +59,7 @@ def drizzle_weight(
         weight = np.full(dq.shape, np.float32(tmeasure))
     else:
         raise ValueError(f"unknown weight_type {weight_type!r}")
-    return (weight * ((dq & BAD_BITS) == 0)).astype(np.float32)
+    return (weight * good_pixels(dq, good_bits)).astype(np.float32)
 
 
 def derived_pixel_scale_ratio(
@@ -99,6 +101,8 @@ class Resampler:
     enable_ctx, enable_err, report_var, propagate_dq
         Which output arrays are made (jwst defaults True, True, True, False):
         CON; ERR and the variances; the VAR_* arrays; DQ.
+    good_bits
+        The DQ bits a pixel with weight may have (`mirical.dqflags.good_pixels`).
     """
 
     def __init__(
@@ -117,6 +121,7 @@ class Resampler:
         enable_err: bool = True,
         report_var: bool = True,
         propagate_dq: bool = False,
+        good_bits: str | int | None = GOOD_BITS,
     ) -> None:
         if kernel not in KERNELS:
             raise ValueError(f"unknown kernel {kernel!r}")
@@ -134,6 +139,7 @@ class Resampler:
         self.enable_err = enable_err
         self.report_var = enable_err and report_var
         self.propagate_dq = propagate_dq
+        self.good_bits = good_bits
         self.pixel_scale = output_pixel_scale(output_wcs) if pixel_scale is None else float(pixel_scale)
         self._driz = Drizzle(kernel=kernel, fillval=fillval, out_shape=self.shape, disable_ctx=not enable_ctx,
                              out_dq=np.zeros(self.shape, np.uint32) if propagate_dq else None)
@@ -174,7 +180,7 @@ class Resampler:
         sci, dq = arrays["SCI"], arrays["DQ"]
         variances = {name: arrays[name] for name in VARIANCES}
         t_weight = exptime if tmeasure is None else tmeasure
-        weight = drizzle_weight(dq, variances["VAR_RNOISE"], self.weight_type, t_weight)
+        weight = drizzle_weight(dq, variances["VAR_RNOISE"], self.weight_type, t_weight, self.good_bits)
 
         if self.pixel_scale_ratio is None:
             self.pixel_scale_ratio = derived_pixel_scale_ratio(self.pixel_scale, input_wcs, sci.shape, pixar_sr)

@@ -12,6 +12,7 @@ MIRICAL_ROOT = Path(workflow.basedir)
 os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))
 
 from mirical.code_hash import code_hash, installed_version
+from mirical.dqflags import check_good_bits
 from mirical.errors import MiricalError
 from mirical.planning import Layout, References, combined_background_products, demo_files, plan_products, uses_demo
 from mirical.steps import REFTYPES, STEP, step_config
@@ -126,6 +127,10 @@ MOSAIC_REDUCE_KEYS = ("enable_ctx", "report_var")
 
 # Outlier detection runs (its crf files feed the mosaic) unless skipped or with one exposure (as jwst).
 OUTLIERS = not step_params("outlier_detection")["skip"] and len(RATE_NAMES) >= 2
+try:
+    check_good_bits(step_params("outlier_detection")["good_bits"])
+except ValueError as exc:
+    raise MiricalError("config outlier_detection.good_bits", str(exc)) from None
 # Its single-exposure images are drizzled onto jwst's default grid, whatever the mosaic's grid keys.
 OUTLIER_GRID = {
     "pixel_scale_ratio": 1.0,
@@ -142,10 +147,11 @@ PIXMAP_KEYS = ("pixmap_stepsize", "pixmap_order")
 
 
 def outlier_drizzle_params():
-    """The single-exposure drizzle: the step's pixfrac, kernel, fillval, weight_type and pixel map on the default grid."""
+    """The single-exposure drizzle: the step's pixfrac, kernel, fillval, weight_type and pixel map on the default
+    grid, weight where DQ is within its good_bits; no variances (the median needs none; jwst's enable_var=False)."""
     step = step_params("outlier_detection")
-    keys = ("pixfrac", "kernel", "fillval", "weight_type") + PIXMAP_KEYS
-    return {**OUTLIER_GRID, **{key: step[key] for key in keys}}
+    keys = ("pixfrac", "kernel", "fillval", "weight_type", "good_bits") + PIXMAP_KEYS
+    return {**OUTLIER_GRID, **{key: step[key] for key in keys}, "enable_err": False}
 
 
 def exposure_for_mosaic(product):

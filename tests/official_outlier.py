@@ -1,10 +1,10 @@
 """Run with the official pipeline's python (jwst 3.0.0): OutlierDetectionStep then ResampleStep on cal files.
 
-    python tests/official_outlier.py OUT_DIR CAL [CAL ...]
+    python tests/official_outlier.py OUT_DIR [--good-bits=EXPR] CAL [CAL ...]
 
 Writes OUT_DIR/<cal name>_crf.fits for each exposure (the step's defaults, imaging
-mode, in memory) and OUT_DIR/official_i2d.fits, the ResampleStep mosaic of the crf
-models. Fully offline: neither step reads a reference file, CRDS is never asked.
+mode, in memory; ``good_bits`` EXPR if given) and OUT_DIR/official_i2d.fits, the
+ResampleStep mosaic of the crf models. Fully offline: neither step reads a reference file, CRDS is never asked.
 """
 
 import os
@@ -17,7 +17,7 @@ os.environ["CRDS_MODE"] = "local"
 os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "true"
 
 
-def main(out_dir: str, *cal_paths: str) -> None:
+def main(out_dir: str, *args: str) -> None:
     from stdatamodels.jwst import datamodels
     from stpipe import crds_client
 
@@ -26,8 +26,10 @@ def main(out_dir: str, *cal_paths: str) -> None:
     from jwst.resample import ResampleStep
 
     crds_client.get_context_used = lambda observatory: "N/A (offline)"
+    options = {"good_bits": arg.split("=", 1)[1] for arg in args if arg.startswith("--good-bits=")}
+    cal_paths = [arg for arg in args if not arg.startswith("--good-bits=")]
     library = ModelLibrary([datamodels.open(path) for path in cal_paths], on_disk=False)
-    flagged = OutlierDetectionStep.call(library, in_memory=True)
+    flagged = OutlierDetectionStep.call(library, in_memory=True, **options)
     with flagged:
         for i, path in enumerate(cal_paths):
             model = flagged.borrow(i)

@@ -97,6 +97,23 @@ def test_cli_set_pixmap_options_are_checked_at_start(tmp_path):
     assert "pixmap_order" in bad.stderr + bad.stdout and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("text, value", [("~DO_NOT_USE+JUMP_DET", "~DO_NOT_USE+JUMP_DET"), ("null", None),
+                                         ("6", 6), ("'~(DO_NOT_USE|NON_SCIENCE)'", "~(DO_NOT_USE|NON_SCIENCE)")])
+def test_cli_set_good_bits_reaches_the_workflow_as_given(tmp_path, text, value):
+    import shlex
+
+    import yaml
+
+    from mirical.config import typed_values
+
+    result = _cli("run", "--demo", "--set", f"outlier_detection.good_bits={text}", "--print-only", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    config = shlex.split(result.stdout)
+    given = next(arg for arg in config if arg.startswith("outlier_detection="))
+    parsed = {"outlier_detection": yaml.load(given.partition("=")[2], Loader=yaml.BaseLoader)}  # as Snakemake
+    assert typed_values(parsed) == {"outlier_detection": {"good_bits": value}}
+
+
 @pytest.mark.workflow
 def test_python_api_gives_the_same_files_as_snakemake(demo_run, tmp_path):
     cwd = os.getcwd()

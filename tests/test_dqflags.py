@@ -1,8 +1,12 @@
-"""A reference file's DQ through its DQ_DEF table, as stdatamodels' dynamic_mask."""
+"""A reference file's DQ through its DQ_DEF table, as stdatamodels' dynamic_mask; good_bits expressions."""
+import re
+
 import numpy as np
+import pytest
 from astropy.io import fits
 
-from mirical.dqflags import DO_NOT_USE, HOT, NO_FLAT_FIELD, PIXEL, standard_dq
+from mirical.dqflags import DO_NOT_USE, HOT, NO_FLAT_FIELD, PIXEL, check_good_bits, good_pixels, standard_dq
+from mirical.resample_engine import drizzle_weight
 from mirical.io import read_reference_image
 
 UNRELIABLE_FLAT = PIXEL["UNRELIABLE_FLAT"]
@@ -40,3 +44,46 @@ def test_reference_reader_applies_the_dq_def(tmp_path):
                   table]).writeto(path)
     ref = read_reference_image(path, ("SCI", "ERR", "DQ"))
     assert ref.arrays["DQ"].tolist() == [[0, DO_NOT_USE]]
+
+
+# ----------------------------------------------------------------- good_bits, jwst's bit expression
+JUMP_DET, NON_SCIENCE = PIXEL["JUMP_DET"], PIXEL["NON_SCIENCE"]
+DQ = np.array([0, DO_NOT_USE, JUMP_DET, DO_NOT_USE | JUMP_DET, NON_SCIENCE, JUMP_DET | NON_SCIENCE], np.uint32)
+
+
+@pytest.mark.parametrize("good_bits, good", [
+    ("~DO_NOT_USE", [1, 0, 1, 0, 1, 1]),                      # outlier_detection's default: only DO_NOT_USE is bad
+    ("~DO_NOT_USE+NON_SCIENCE", [1, 0, 1, 0, 0, 0]),          # resample's
+    ("~(DO_NOT_USE|JUMP_DET)", [1, 0, 0, 0, 1, 0]),
+    ("JUMP_DET,NON_SCIENCE", [1, 0, 1, 0, 1, 1]),             # no "~": the bits a good pixel may have
+    ("4+512", [1, 0, 1, 0, 1, 1]),
+    (4, [1, 0, 1, 0, 0, 0]),
+    (0, [1, 0, 0, 0, 0, 0]),                                  # any bit is bad
+    (None, [1, 1, 1, 1, 1, 1]),                               # DQ not used
+    ("None", [1, 1, 1, 1, 1, 1]),
+    ("~0", [1, 1, 1, 1, 1, 1]),
+])
+def test_good_pixels_reads_the_official_bit_expression(good_bits, good):
+    check_good_bits(good_bits)
+    assert good_pixels(DQ, good_bits).tolist() == [bool(g) for g in good]
+
+
+@pytest.mark.parametrize("good_bits, cause", [
+    ("~do_not_use", "'do_not_use' is not a DQ flag name"),
+    ("~DO_NOT_USE+FOO", "'FOO' is not a DQ flag name"),
+    ("DO_NOT_USE~", "Bitwise-NOT must precede"),
+    ("~1+3", "not powers of two"),
+    ("~(1+4", "Unbalanced parentheses"),
+    ("1+4,8", "Only one type of bit flag separator"),
+    (2.5, "Unsupported type"),
+])
+def test_bad_good_bits_say_why(good_bits, cause):
+    with pytest.raises(ValueError, match=re.escape(cause)):
+        check_good_bits(good_bits)
+
+
+def test_drizzle_weight_is_zero_outside_good_bits():
+    var = np.full(DQ.shape, 4.0, np.float32)
+    assert drizzle_weight(DQ, var, "ivm", 10.0).tolist() == [0.25, 0, 0.25, 0, 0, 0]  # resample's default
+    assert drizzle_weight(DQ, var, "ivm", 10.0, "~DO_NOT_USE").tolist() == [0.25, 0, 0.25, 0, 0.25, 0.25]
+    assert drizzle_weight(DQ, var, "exptime", 10.0, "~DO_NOT_USE+JUMP_DET").tolist() == [10, 0, 0, 0, 10, 0]

@@ -4,8 +4,12 @@ A reduced demo of four dithers gets unflagged outliers injected into its rate fi
 (cosmic-ray hits, a short trail, hot pixels); mirical runs on them, and the official
 steps run on mirical's cal files (tests/official_outlier.py, in the official
 pipeline's own Python, ``$MIRICAL_OFFICIAL_PYTHON``, else ``.venv-official``).
+Then both again with a non-default ``good_bits`` that also leaves the JUMP_DET pixels
+out of the single-exposure images (mirical in a copy of the run: only its outlier jobs
+and the mosaic re-run).
 """
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +17,7 @@ import pytest
 from astropy.io import fits
 
 from conftest import REPO, run_official, run_snakemake
-from mirical.dqflags import DO_NOT_USE, PIXEL
+from mirical.dqflags import DO_NOT_USE, JUMP_DET, PIXEL
 
 pytestmark = pytest.mark.workflow
 
@@ -62,6 +66,24 @@ def runs(tmp_path_factory) -> tuple[Path, Path, int]:
     return out, official, injected
 
 
+GOOD_BITS = "~DO_NOT_USE+JUMP_DET"
+
+
+@pytest.fixture(scope="module")
+def runs_good_bits(runs, tmp_path_factory) -> tuple[Path, Path]:
+    """(mirical's output folder, the official's) with ``good_bits`` GOOD_BITS."""
+    out, _, _ = runs
+    workdir = tmp_path_factory.mktemp("outlier_good_bits") / "run"
+    shutil.copytree(out.parent, workdir, symlinks=True, ignore=shutil.ignore_patterns("official"))
+    run_snakemake(workdir, "--config", "output_dir=out", DEMO, f"outlier_detection={{good_bits: '{GOOD_BITS}'}}")
+    official = workdir / "official"
+    official.mkdir()
+    cals = [str(workdir / "out" / f"{p}_cal.fits") for p in PRODUCTS]
+    run_official(str(REPO / "tests" / "official_outlier.py"), str(official), f"--good-bits={GOOD_BITS}", *cals,
+                 timeout=1800)
+    return workdir / "out", official
+
+
 def _crf(folder: Path, product: str) -> dict[str, np.ndarray]:
     with fits.open(folder / f"{product}_crf.fits") as hdul:
         return {name: np.asarray(hdul[name].data) for name in (*ARRAYS, "DQ")}
@@ -98,3 +120,31 @@ def test_mosaic_matches_the_officials(runs):
         assert np.median(relative) <= 1e-3 and np.percentile(relative, 99.9) <= 1e-3  # measured 7.0e-8, 7.2e-5
         # the largest difference is float32 rounding on a bright source: 1.8e-7 of the peak
         assert diff.max() <= 1e-6 * np.abs(theirs[finite]).max()
+
+
+def test_good_bits_change_the_median(runs, runs_good_bits):
+    """The cal files hold usable JUMP_DET pixels, and leaving them out changes the median."""
+    out, _, _ = runs
+    jumps = 0
+    for p in PRODUCTS:
+        with fits.open(out / f"{p}_cal.fits") as hdul:
+            dq = hdul["DQ"].data
+            jumps += np.count_nonzero(((dq & JUMP_DET) != 0) & ((dq & DO_NOT_USE) == 0))
+    assert jumps > 0
+    with fits.open(out / "intermediate" / "demo_median.fits") as a, \
+            fits.open(runs_good_bits[0] / "intermediate" / "demo_median.fits") as b:
+        assert np.count_nonzero(a["SCI"].data != b["SCI"].data) > 0
+
+
+def test_good_bits_flagged_pixels_and_crf_arrays_are_the_officials(runs_good_bits):
+    out, official = runs_good_bits
+    ours = np.concatenate([(_crf(out, p)["DQ"] & OUTLIER).ravel() != 0 for p in PRODUCTS])
+    theirs = np.concatenate([(_crf(official, p)["DQ"] & OUTLIER).ravel() != 0 for p in PRODUCTS])
+    both = np.count_nonzero(ours & theirs)
+    assert both / np.count_nonzero(theirs) >= 0.999
+    assert both / np.count_nonzero(ours) >= 0.999
+    for p in PRODUCTS:
+        mine, jwst = _crf(out, p), _crf(official, p)
+        np.testing.assert_array_equal(mine["DQ"], jwst["DQ"])
+        for name in ARRAYS:
+            np.testing.assert_allclose(mine[name], jwst[name], rtol=1e-6, atol=0, equal_nan=True, err_msg=f"{p} {name}")

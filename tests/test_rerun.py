@@ -362,6 +362,24 @@ def test_outlier_snr_reruns_the_flagging_and_the_mosaic_only(complete_run, user_
         assert planned[key].reason.startswith("Params have changed") and "6.0 4.5" in planned[key].reason
 
 
+def test_outlier_good_bits_reruns_outlier_detection_and_the_mosaic_only(complete_run, user_config, full_dag,
+                                                                        tmp_path):
+    planned = plan(complete_run, *with_override(user_config, tmp_path,
+                                                {"outlier_detection": {"good_bits": "~DO_NOT_USE+JUMP_DET"}}))
+    direct = {key for key in full_dag if key[0] == "outlier_drizzle"}  # the single-exposure drizzle, not the grid
+    assert_plan(planned, full_dag, direct,
+                [("outlier_median", "")] + [("outlier_drizzle", p) for p in PRODUCTS] + flagging_jobs())
+    assert_params_changed(planned, full_dag, direct)
+
+
+def test_bad_good_bits_is_a_config_error_before_any_job(complete_run, user_config, tmp_path):
+    output = snakemake(complete_run, "-n", *with_override(user_config, tmp_path,
+                                                          {"outlier_detection": {"good_bits": "~DO_NOT_USE+JUMPDET"}}),
+                       check=False)
+    assert "config outlier_detection.good_bits: '~DO_NOT_USE+JUMPDET': 'JUMPDET' is not a DQ flag name" in output
+    assert "Building DAG" not in output and "Job stats" not in output
+
+
 def test_outlier_detection_skipped_feeds_the_cal_files_to_the_mosaic(complete_run, user_config, tmp_path):
     dag = plan(complete_run, *with_override(user_config, tmp_path, {"outlier_detection": {"skip": True}}),
                "--forceall")

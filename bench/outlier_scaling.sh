@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Outlier detection at 8, 16 and 32 full-frame exposures: jwst 3.0.0's OutlierDetectionStep (one
+# process per N, its defaults, in memory) against mirical's outlier jobs (outlier_grid, one
+# outlier_drizzle per exposure, outlier_median, one outlier_detection per exposure) on the same
+# cal files. bench/run.sh runs it as a section; alone:
+#
+#   bash bench/outlier_scaling.sh [WORKDIR]     (default /tmp/mirical-bench; MIRICAL_VENV, BENCH_VENV, CORES as run.sh)
+#
+# The exposures: 8 simulated dithers (the demo's maximum), each rate file copied 4 times as
+# run.sh does, the copies given their own EXPOSURE number (else jwst puts copies of one dither
+# into one group and drizzles them as one image); N takes the first N. mirical calibrates
+# them first (not timed; kept for the next run), then the timed run makes the crf files only
+# (the outlier jobs forced), through bench/job_cpu.py: each job's own CPU and peak RSS, exact.
+# Results: WORKDIR/outlier_results.md; per rule in WORKDIR/outlier_<N>/jobs.md.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(realpath -m "${1:-/tmp/mirical-bench}")
+MIRICAL_PY="${MIRICAL_VENV:-/work/venv-run}/bin/python"
+BENCH_PY="${BENCH_VENV:-/work/bench-venv}/bin/python"
+CORES=${CORES:-2}
+SNAKEMAKE="$(dirname "$MIRICAL_PY")/snakemake"
+SMOPTS=(--snakefile "$ROOT/Snakefile" --cores "$CORES" --quiet all)
+RESULTS="$WORK/outlier_results.md"
+export PYTHONWARNINGS=ignore
+mkdir -p "$WORK"
+: > "$RESULTS"
+say() { echo "$*" | tee -a "$RESULTS"; }
+
+# measure LABEL CMD...: wall, CPU (user+sys of the process tree), peak RSS of its largest process
+measure() {
+    local label=$1; shift
+    local load; load=$(cut -d' ' -f1-3 /proc/loadavg)
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/.outlier_time" "$@" > "$WORK/$label.out" 2> "$WORK/$label.err" \
+        || { echo "FAILED: $label (see $WORK/$label.err)"; tail -20 "$WORK/$label.err"; exit 1; }
+    read -r wall user sys rss < <(tail -1 "$WORK/.outlier_time")
+    ROW="$wall | $(python3 -c "print(round($user + $sys, 1))") | $((rss / 1024)) | $load"
+}
+
+D="$WORK/outlier_data"
+if [ ! -f "$D/rate/big_exp32_rate.fits" ]; then
+    rm -rf "$D"; mkdir -p "$D/rate"
+    "$SNAKEMAKE" "$D/sim/out/demo_data/truth.ecsv" --directory "$D/sim" "${SMOPTS[@]}" \
+        --config output_dir=out 'demo={n_dithers: 8}' > "$D/sim.log" 2>&1
+    k=0
+    for copy in 1 2 3 4; do
+        for f in "$D"/sim/out/demo_data/IMA_science/*_rate.fits; do
+            k=$((k + 1))
+            cp "$f" "$D/rate/big_exp$(printf %02d $k)_rate.fits"
+        done
+    done
+    "$MIRICAL_PY" -c "
+import sys
+from astropy.io import fits
+for k, path in enumerate(sorted(sys.argv[1:]), 1):
+    fits.setval(path, 'EXPOSURE', value=str(k))
+" "$D"/rate/big_exp*_rate.fits
+fi
+S="$D/sim/out/demo_data"
+
+say "## Outlier detection, 8/16/32 full-frame exposures ($(date -u +%FT%TZ), mirical $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo '+changes'), $(nproc) cores, --cores $CORES)"
+say ""
+say "| N | run | wall s | CPU s (user+sys) | peak RSS MB (largest process) | load 1/5/15 min at start | mirical jobs: CPU s (sum) | max job RSS MB | outlier_median RSS MB |"
+say "|---:|---|---:|---:|---:|---|---:|---:|---:|"
+for n in 8 16 32; do
+    W="$WORK/outlier_$n"
+    mkdir -p "$W"
+    {
+        echo "name: big"
+        echo "output_dir: out"
+        echo "science:"
+        for i in $(seq 1 "$n"); do echo "  - $D/rate/big_exp$(printf %02d "$i")_rate.fits"; done
+        echo "background: [\"$S/IMA_background/*_rate.fits\"]"
+        cat <<EOF
+reference_files:
+  distortion: $S/reference/jwst_miri_distortion_mirical.asdf
+  filteroffset: $S/reference/jwst_miri_filteroffset_mirical.asdf
+  flat: $S/reference/jwst_miri_flat_f1130w_mirical.fits
+  photom: $S/reference/jwst_miri_photom_mirical.fits
+  area: $S/reference/jwst_miri_area_mirical.fits
+EOF
+    } > "$W/config.yaml.new"
+    cmp -s "$W/config.yaml.new" "$W/config.yaml" || { rm -rf "$W/out" "$W/.snakemake"; mv "$W/config.yaml.new" "$W/config.yaml"; }
+    rm -rf "$W/config.yaml.new" "$W/official"
+    cals=(); crfs=()
+    for i in $(seq 1 "$n"); do cals+=("out/big_dither${i}_cal.fits"); crfs+=("out/big_dither${i}_crf.fits"); done
+    "$SNAKEMAKE" "${cals[@]}" --directory "$W" "${SMOPTS[@]}" --configfile "$W/config.yaml" > "$W/cal.log" 2>&1
+
+    # job_cpu.py's rules are the scripts: mosaic_grid and mosaic_drizzle are outlier_grid and outlier_drizzle here
+    measure "outlier_mirical_$n" "$MIRICAL_PY" "$ROOT/bench/job_cpu.py" "$W" -- "${crfs[@]}" --cores "$CORES" \
+        --quiet all --configfile "$W/config.yaml" --forcerun outlier_grid
+    jobs=$(tee "$W/jobs.md" < "$WORK/outlier_mirical_$n.out" \
+        | awk -F'|' '$2 ~ /outlier|mosaic/ {cpu += $5; if ($7 > rss) rss = $7} $2 ~ /outlier_median/ {med = $7}
+                     END {printf "%.1f | %d | %d", cpu, rss, med}')
+    say "| $n | mirical (snakemake, $CORES cores) | $ROW | $jobs |"
+    measure "outlier_official_$n" "$BENCH_PY" "$ROOT/bench/official.py" outlier "$W/official" big \
+        "${cals[@]/#/$W/}"
+    say "| $n | official OutlierDetectionStep | $ROW | | | |"
+done
