@@ -42,8 +42,9 @@ say() { echo "$*" | tee -a "$RESULTS"; }
 timed() {
     local label=$1; shift
     local load; load=$(cut -d' ' -f1 /proc/loadavg)
-    /usr/bin/time -f "%e\t%U\t%S\t%M" -o "$WORK/.time" "$@" > "$WORK/$label.out" 2> "$WORK/$label.err" \
-        || { echo "FAILED: $label (see $WORK/$label.err)"; tail -20 "$WORK/$label.err"; exit 1; }
+    local file="$WORK/${label//\//-}"  # a label may hold a slash ("map/reduce")
+    /usr/bin/time -f "%e\t%U\t%S\t%M" -o "$WORK/.time" "$@" > "$file.out" 2> "$file.err" \
+        || { echo "FAILED: $label (see $file.err)"; tail -20 "$file.err"; exit 1; }
     local t; t=$(tail -1 "$WORK/.time")
     IFS=$'\t' read -r wall user sys rss <<< "$t"
     printf "%s\t%s\t%s\t%s\t%s\t%s\n" "$label" "$wall" "$user" "$sys" "$((rss / 1024))" "$load" >> "$WORK/timings.tsv"
