@@ -33,6 +33,7 @@ mode, ``in_memory=True``) on an image3 association of the cal files and saves ea
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import resource
@@ -138,19 +139,24 @@ def image3_asn(outdir: str, name: str, cals: list[str]) -> Path:
     return asn_path
 
 
-def mosaic(outdir: str, name: str, cals: list[str]) -> dict:
+def run_image3_step(step: str, outdir: str, name: str, cals: list[str], save, run_key: str) -> dict:
+    """jwst's ``step`` (``module:Class``) on an image3 association of ``cals``, its result given to
+    ``save``; import time, run time with saving (as ``run_key``), peak RSS."""
     t0 = time.perf_counter()
-    from jwst.resample import ResampleStep
-
+    module, cls = step.split(":")
+    step_class = getattr(importlib.import_module(module), cls)
     offline_crds()
     t_import = time.perf_counter() - t0
     asn_path = image3_asn(outdir, name, cals)
     t1 = time.perf_counter()
-    result = ResampleStep.call(str(asn_path))
-    result.save(str(Path(outdir) / f"{name}_i2d.fits"))
-    t_run = time.perf_counter() - t1
-    return {"import_s": round(t_import, 3), "mosaic_s": round(t_run, 3), "n": len(cals),
+    save(step_class.call(str(asn_path)))
+    return {"import_s": round(t_import, 3), run_key: round(time.perf_counter() - t1, 3), "n": len(cals),
             "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def mosaic(outdir: str, name: str, cals: list[str]) -> dict:
+    return run_image3_step("jwst.resample:ResampleStep", outdir, name, cals,
+                           lambda result: result.save(str(Path(outdir) / f"{name}_i2d.fits")), "mosaic_s")
 
 
 def save_radec(cal: Path) -> None:
@@ -183,22 +189,15 @@ def cases(path: str) -> dict:
 
 
 def outlier(outdir: str, name: str, cals: list[str]) -> dict:
-    t0 = time.perf_counter()
-    from jwst.outlier_detection import OutlierDetectionStep
+    def save_crfs(library) -> None:
+        with library:
+            for i, cal in enumerate(cals):
+                model = library.borrow(i)
+                model.save(str(Path(outdir) / Path(cal).name.replace("_cal.fits", "_crf.fits")))
+                library.shelve(model, i, modify=False)
 
-    offline_crds()
-    t_import = time.perf_counter() - t0
-    asn_path = image3_asn(outdir, name, cals)
-    t1 = time.perf_counter()
-    library = OutlierDetectionStep.call(str(asn_path))
-    with library:
-        for i, cal in enumerate(cals):
-            model = library.borrow(i)
-            model.save(str(Path(outdir) / Path(cal).name.replace("_cal.fits", "_crf.fits")))
-            library.shelve(model, i, modify=False)
-    t_run = time.perf_counter() - t1
-    return {"import_s": round(t_import, 3), "outlier_s": round(t_run, 3), "n": len(cals),
-            "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return run_image3_step("jwst.outlier_detection:OutlierDetectionStep", outdir, name, cals, save_crfs,
+                           "outlier_s")
 
 
 def main(argv: list[str]) -> None:

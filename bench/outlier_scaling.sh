@@ -15,6 +15,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/demo_references.sh
+. "$ROOT/bench/demo_references.sh"
 WORK=$(realpath -m "${1:-/tmp/mirical-bench}")
 MIRICAL_PY="${MIRICAL_VENV:-/work/venv-run}/bin/python"
 BENCH_PY="${BENCH_VENV:-/work/bench-venv}/bin/python"
@@ -71,14 +73,7 @@ for n in 8 16 32; do
         echo "science:"
         for i in $(seq 1 "$n"); do echo "  - $D/rate/big_exp$(printf %02d "$i")_rate.fits"; done
         echo "background: [\"$S/IMA_background/*_rate.fits\"]"
-        cat <<EOF
-reference_files:
-  distortion: $S/reference/jwst_miri_distortion_mirical.asdf
-  filteroffset: $S/reference/jwst_miri_filteroffset_mirical.asdf
-  flat: $S/reference/jwst_miri_flat_f1130w_mirical.fits
-  photom: $S/reference/jwst_miri_photom_mirical.fits
-  area: $S/reference/jwst_miri_area_mirical.fits
-EOF
+        demo_reference_files "$S"
     } > "$W/config.yaml.new"
     cmp -s "$W/config.yaml.new" "$W/config.yaml" || { rm -rf "$W/out" "$W/.snakemake"; mv "$W/config.yaml.new" "$W/config.yaml"; }
     rm -rf "$W/config.yaml.new" "$W/official"

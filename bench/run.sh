@@ -13,6 +13,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/demo_references.sh
+. "$ROOT/bench/demo_references.sh"
 WORK=$(realpath -m "${1:-/tmp/mirical-bench}")
 MIRICAL_VENV=${MIRICAL_VENV:-/work/venv-run}
 MIRICAL_PY="$MIRICAL_VENV/bin/python"
@@ -112,12 +114,7 @@ name: big
 output_dir: out
 science: ["$B/data/big_exp*_rate.fits"]
 background: ["$S/IMA_background/*_rate.fits"]
-reference_files:
-  distortion: $S/reference/jwst_miri_distortion_mirical.asdf
-  filteroffset: $S/reference/jwst_miri_filteroffset_mirical.asdf
-  flat: $S/reference/jwst_miri_flat_f1130w_mirical.fits
-  photom: $S/reference/jwst_miri_photom_mirical.fits
-  area: $S/reference/jwst_miri_area_mirical.fits
+$(demo_reference_files "$S")
 EOF
     # shellcheck disable=SC2046
     timed "mirical 32 exposures: calibration (cal+i2d+mosaic)" "$SNAKEMAKE" $(targets out big 32) \

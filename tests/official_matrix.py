@@ -186,15 +186,22 @@ def spoil_background(arrays: dict, rng: np.random.Generator, k: int) -> dict:
     return arrays
 
 
-def write_exposure(path: Path, case: Case, settings: sim.DemoSettings, dither: int, flat: np.ndarray,
-                   spoil_k: int | None = None) -> None:
-    """Simulate one rate file (dither < 0: a background) and write it as MAST does."""
+def simulate_plain(path: Path, settings: sim.DemoSettings, dither: int,
+                   flat: np.ndarray) -> tuple[dict, fits.Header, fits.Header]:
+    """The simulator's exposure for ``path`` (dither < 0: a background), written beside it under
+    ``../plain/`` and read back: arrays by extension, primary and SCI headers."""
     plain = path.parent.parent / "plain" / path.name
     plain.parent.mkdir(exist_ok=True)
     area, nominal = full_area()
     sim.write_exposure_file(str(plain), settings, dither, sim.make_truth(settings), {}, area,
                             nominal / sim.ARCSEC2_PER_SR, flat)
-    arrays, primary, sci = read_plain(plain)
+    return read_plain(plain)
+
+
+def write_exposure(path: Path, case: Case, settings: sim.DemoSettings, dither: int, flat: np.ndarray,
+                   spoil_k: int | None = None) -> None:
+    """Simulate one rate file (dither < 0: a background) and write it as MAST does."""
+    arrays, primary, sci = simulate_plain(path, settings, dither, flat)
     sci["VA_SCALE"] = case.va_scale
     for key in ("RA_REF", "CRVAL1"):
         sci[key] = sci[key] % 360.0

@@ -178,15 +178,10 @@ def _write_rateints(path: Path, settings: sim.DemoSettings, dither: int, flat: n
     """A 3-integration rateints: the simulated rate plus independent noise per integration; one
     integration with a NaN + DO_NOT_USE block and jumps; a background (``spoil``) with unflagged
     outliers and unflagged NaN pixels."""
-    from mast_like import read_plain, write_mast_rate
-    from official_matrix import full_area
+    from mast_like import write_mast_rate
+    from official_matrix import simulate_plain
 
-    plain = path.parent.parent / "plain" / path.name
-    plain.parent.mkdir(exist_ok=True)
-    area, nominal = full_area()
-    sim.write_exposure_file(str(plain), settings, dither, sim.make_truth(settings), {}, area,
-                            nominal / sim.ARCSEC2_PER_SR, flat)
-    arrays, primary, sci = read_plain(plain)
+    arrays, primary, sci = simulate_plain(path, settings, dither, flat)
     rng = np.random.default_rng([settings.seed, dither + 10])
     ny, nx = arrays["SCI"].shape
     cube = {name: np.repeat(arrays[name][None] * (NINTS if name.startswith("VAR") else 1), NINTS, axis=0)
