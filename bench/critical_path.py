@@ -26,7 +26,6 @@ Prints markdown tables.
 from __future__ import annotations
 
 import argparse
-import csv
 import heapq
 import re
 import subprocess
@@ -37,6 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
+from summarize_benchmarks import job_records  # noqa: E402  (the worker child's CPU included)
 
 # Benchmark files under plots/ (rules/plots.smk): file name -> the rule that wrote it.
 PLOT_BENCHMARKS = {"_rate_cal": "plot_exposure", "_steps": "plot_steps", "_outliers": "plot_outliers"}
@@ -65,10 +65,8 @@ def read_benchmarks(folder: Path, measure: str = "s") -> tuple[int, dict[str, li
     """(N exposures of the run, {rule: [each job's seconds]}) from a folder of benchmark files."""
     folder = Path(folder)
     times: dict[str, list[float]] = defaultdict(list)
-    for tsv in sorted(folder.rglob("*.tsv")):
-        with tsv.open() as fh:
-            for record in csv.DictReader(fh, delimiter="\t"):
-                times[rule_of(tsv.relative_to(folder))].append(float(record[measure]))
+    for relative, record in job_records(folder):
+        times[rule_of(relative)].append(float(record[measure]))
     if not times.get("photom"):
         raise ValueError(f"{folder}: no photom benchmark files, so no exposure count (not a mirical run's benchmarks?)")
     return len(times["photom"]), dict(times)

@@ -86,7 +86,8 @@ timed "mirical demo: calibration (cal+i2d+mosaic)" "$SNAKEMAKE" $(targets out de
 # critical path (section 4); the comparison with the official pipeline is the calibration above.
 timed "mirical demo: figures + summary (the rest of the default target)" "$SNAKEMAKE" --directory "$D" \
     "${SMOPTS[@]}" --config output_dir=out
-cp -r "$D/out/benchmarks" "$WORK/demo_benchmarks"
+# the benchmark files and, beside them, the logs (a warm-worker job's CPU: summarize_benchmarks.py)
+rm -rf "$WORK/demo_run"; mkdir -p "$WORK/demo_run"; cp -r "$D/out/benchmarks" "$D/out/logs" "$WORK/demo_run/"
 
 O="$WORK/demo_official"
 rm -rf "$O"; mkdir -p "$O"
@@ -121,7 +122,7 @@ EOF
         --directory "$B" "${SMOPTS[@]}" --configfile "$B/config.yaml"
     timed "mirical 32 exposures: figures + summary (the rest of the default target)" "$SNAKEMAKE" \
         --directory "$B" "${SMOPTS[@]}" --configfile "$B/config.yaml"
-    cp -r "$B/out/benchmarks" "$WORK/big_benchmarks"
+    rm -rf "$WORK/big_run"; mkdir -p "$WORK/big_run"; cp -r "$B/out/benchmarks" "$B/out/logs" "$WORK/big_run/"
     BO="$WORK/big_official"
     rm -rf "$BO"; mkdir -p "$BO"
     (cd "$B/out" && timed "official 32 exposures: Image2Pipeline" $OFFICIAL image2 big_lvl2_asn.json "$S/reference" "$BO")
@@ -145,17 +146,17 @@ fi
 # ---------------------------------------------------------------- 4. per rule and per import
 say ""
 say "## Per rule (Snakemake benchmark: files), demo"
-"$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$WORK/demo_benchmarks" | tee -a "$RESULTS"
-if [ -d "$WORK/big_benchmarks" ]; then
+"$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$WORK/demo_run/benchmarks" | tee -a "$RESULTS"
+if [ -d "$WORK/big_run/benchmarks" ]; then
     say ""
     say "## Per rule, 32 exposures"
-    "$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$WORK/big_benchmarks" | tee -a "$RESULTS"
+    "$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$WORK/big_run/benchmarks" | tee -a "$RESULTS"
 fi
 say ""
 say "## Critical path and projected wall time on 8 and 32 cores (issue 14)"
 # shellcheck disable=SC2046
-"$MIRICAL_PY" "$ROOT/bench/critical_path.py" "$WORK/demo_benchmarks" \
-    $([ -d "$WORK/big_benchmarks" ] && echo "$WORK/big_benchmarks") --demo-data "$D/out/demo_data" | tee -a "$RESULTS"
+"$MIRICAL_PY" "$ROOT/bench/critical_path.py" "$WORK/demo_run/benchmarks" \
+    $([ -d "$WORK/big_run/benchmarks" ] && echo "$WORK/big_run/benchmarks") --demo-data "$D/out/demo_data" | tee -a "$RESULTS"
 say ""
 say "## Import cost per job (fresh interpreter, best of 3)"
 "$MIRICAL_PY" "$ROOT/bench/import_cost.py" --json "$WORK/import_cost.json" | tee -a "$RESULTS"

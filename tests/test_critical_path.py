@@ -91,6 +91,20 @@ def _run(folder: Path, photom: list[float], mosaic: float) -> Path:
     return folder
 
 
+def test_a_warm_worker_job_counts_its_childs_cpu_and_memory(cp, tmp_path):
+    """With the warm worker a job's benchmark file measured its waiting process; the child's CPU
+    and peak RSS are the resources line of its log (OUTPUT_DIR/logs/<same path>.log)."""
+    from mirical.worker import RESOURCES_PREFIX
+
+    benchmarks = _run(tmp_path / "out" / "benchmarks", [1.0, 3.0], 5.0)  # photom CPU 0.5 and 1.5 s, RSS 1 MB
+    log = tmp_path / "out" / "logs" / "photom" / "p1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(f"INFO done\n{RESOURCES_PREFIX} script=photom.py cpu_s=2.250 max_rss_mb=180.0\n")
+    assert cp.read_benchmarks(benchmarks, "cpu_time")[1]["photom"] == [0.5, 1.5 + 2.25]
+    assert cp.read_benchmarks(benchmarks)[1]["photom"] == [1.0, 3.0]  # the wall time is the job's already
+    assert cp.read_benchmarks(benchmarks, "max_rss")[1]["photom"] == [1.0, 180.0]
+
+
 def test_model_per_exposure_mean_and_reduce_line(cp, tmp_path):
     # 2 exposures: photom 1 and 3 s, mosaic 5 s; 4 exposures: photom 2 s each, mosaic 9 s.
     small = cp.read_benchmarks(_run(tmp_path / "a", [1.0, 3.0], 5.0))
