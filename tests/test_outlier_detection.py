@@ -12,9 +12,11 @@ from mirical.outlier_detection import (
     crop_in_memory,
     crop_on_disk,
     exposure_group,
+    exposure_image,
     flag_outliers,
     group_names,
     median_image,
+    median_outliers,
     outlier_mask,
     parse_pair,
     single_image,
@@ -128,6 +130,38 @@ def test_a_group_of_exposures_is_their_weighted_mean_on_the_crop_holding_them(tm
     # the median over the two groups: where c is not, the group alone
     median = median_image([group, alone], (3, 3), block_bytes=1)
     np.testing.assert_array_equal(median, [[5, 5.5, 9], [3, 5, 5], [NAN, NAN, 7]])
+
+
+def _write_cal(path, sci, var_rnoise, dq, tmeasure=100.0):
+    hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.array(sci, np.float32), name="SCI"),
+                         fits.ImageHDU(np.array(dq, np.uint32), name="DQ"),
+                         fits.ImageHDU(np.array(var_rnoise, np.float32), name="VAR_RNOISE")])
+    hdus[0].header["TMEASURE"] = tmeasure
+    hdus.writeto(path)
+    return str(path)
+
+
+def test_without_resampling_the_median_is_of_the_cal_files_masked_by_their_drizzle_weight(tmp_path):
+    ones = [[1, 1], [1, 1]]
+    # a: 1/VAR_RNOISE 1, 1, 1, 0.25; threshold 0.7 x 0.8125 (nothing clipped) -> (1, 1) left out
+    a = _write_cal(tmp_path / "a.fits", [[1, 2], [3, 4]], [[1, 1], [1, 4]], [[0, 0], [0, 0]])
+    b = _write_cal(tmp_path / "b.fits", [[5, 6], [7, 8]], ones, [[DO_NOT_USE, 0], [0, 0]])  # (0, 0): weight 0
+    c = _write_cal(tmp_path / "c.fits", [[9, 10], [11, 12]], ones, [[0, 0], [0, 0]])
+    images = [exposure_image(path, 0.7, "ivm", "~DO_NOT_USE") for path in (a, b, c)]
+    assert images[0].threshold == pytest.approx(0.7 * 0.8125) and images[0].shape == (2, 2)
+    np.testing.assert_array_equal(median_image(images, (2, 2), block_bytes=1), [[5, 6], [7, 10]])
+    # exptime: TMEASURE where DQ is good, so only b's DO_NOT_USE pixel is left out
+    images = [exposure_image(path, 0.7, "exptime", "~DO_NOT_USE") for path in (a, b, c)]
+    assert images[1].threshold == pytest.approx(70.0)
+    np.testing.assert_array_equal(median_image(images, (2, 2)), [[5, 6], [7, 8]])
+
+
+def test_without_resampling_an_outlier_is_snr1_errors_from_the_median():
+    sci = np.array([[5, 6], [7, 30]], np.float32)
+    err = np.array([[1, 1], [NAN, 1]], np.float32)
+    median = np.array([[5, 6.5], [7.5, 10]], np.float32)
+    # (0, 1): 0.5 < 5; (1, 0): NaN ERR counts as 0, 0.5 > 0; (1, 1): 20 > 5
+    assert median_outliers(sci, err, median, 5.0).tolist() == [[False, False], [True, True]]
 
 
 def _identity_map(ny, nx, dx=0.0):
