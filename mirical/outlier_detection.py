@@ -85,6 +85,19 @@ def exposure_group(primary, asdf_hdu) -> str | None:
     return f"jw{program}{obs}{visit}_{visit_group}{sequence}{activity}_{exposure}"
 
 
+def file_group(path: str) -> str | None:
+    """`exposure_group` of a cal file (headers and the ASDF extension's YAML only)."""
+    from astropy.io import fits
+
+    from mirical.errors import MiricalError
+
+    try:
+        with fits.open(path) as hdul:
+            return exposure_group(hdul[0].header, hdul["ASDF"] if "ASDF" in hdul else None)
+    except OSError as exc:
+        raise MiricalError(path, f"not a readable cal file ({exc})") from None
+
+
 def _asdf_meta(asdf_hdu) -> dict:
     """The ``meta`` node of an ASDF extension as YAML (no object is deserialized); {} without one."""
     if asdf_hdu is None:
@@ -132,8 +145,8 @@ def crop_in_memory(x0: int, y0: int, sci: np.ndarray, wht: np.ndarray) -> Crop:
     return Crop(x0, y0, sci.shape, lambda r0, r1: (sci[r0:r1], wht[r0:r1]), lambda: wht)
 
 
-def crop_on_disk(path: str) -> tuple[Crop, str | None]:
-    """The `Crop` of a part file (`mirical.mosaic.write_part`) and its exposure's group id (GROUPID)."""
+def crop_on_disk(path: str) -> Crop:
+    """The `Crop` of a part file (`mirical.mosaic.write_part`)."""
     from astropy.io import fits
 
     from mirical.errors import MiricalError
@@ -142,7 +155,6 @@ def crop_on_disk(path: str) -> tuple[Crop, str | None]:
         with fits.open(path) as hdul:
             header = hdul[0].header
             x0, y0 = int(header["CROPX0"]), int(header["CROPY0"])
-            group = header.get("GROUPID")
             shape = hdul["SCI"].data.shape
             if hdul["WHT"].data.shape != shape:
                 raise KeyError("WHT and SCI differ in shape")
@@ -157,7 +169,7 @@ def crop_on_disk(path: str) -> tuple[Crop, str | None]:
         with fits.open(path) as hdul:
             return np.asarray(hdul["WHT"].data)
 
-    return Crop(x0, y0, shape, rows, weight), None if group is None else str(group)
+    return Crop(x0, y0, shape, rows, weight)
 
 
 def single_image(crops: Sequence[Crop], maskpt: float, fillval: float = np.nan) -> SingleImage:
@@ -234,13 +246,14 @@ def median_outliers(sci: np.ndarray, err: np.ndarray, median: np.ndarray, snr: f
     return np.abs(sci - median) > snr * np.nan_to_num(err)
 
 
-def single_images(paths: Sequence[str], maskpt: float, fillval: float = np.nan) -> list[SingleImage]:
-    """The single-exposure images of the part files ``paths`` (in input order), one per group, in order of first member."""
-    crops, groups = zip(*(crop_on_disk(path) for path in paths))
+def single_images(paths: Sequence[str], groups: Sequence[str | None], maskpt: float,
+                  fillval: float = np.nan) -> list[SingleImage]:
+    """The single-exposure images of the part files ``paths`` of exposures of ``groups`` (`exposure_group`; in input
+    order), one per group, in the order of their first exposure."""
     members: dict[str, list[Crop]] = {}
-    for crop, name in zip(crops, group_names(groups)):
-        members.setdefault(name, []).append(crop)
-    return [single_image(group, maskpt, fillval) for group in members.values()]
+    for path, name in zip(paths, group_names(groups), strict=True):
+        members.setdefault(name, []).append(crop_on_disk(path))
+    return [single_image(crops, maskpt, fillval) for crops in members.values()]
 
 
 def median_image(images: Sequence[SingleImage], grid_shape: Sequence[int], fillval: float = np.nan,

@@ -159,11 +159,13 @@ OUTLIER_RESAMPLE = bool(step_params("outlier_detection")["resample_data"])
 
 
 def outlier_median_inputs(wildcards):
-    """The single-exposure images and their grid; with resample_data false the cal files."""
-    if OUTLIER_RESAMPLE:
-        parts = expand(rules.outlier_drizzle.output.part, product=RATE_NAMES)
-        return {"grid": rules.outlier_grid.output.grid, "parts": parts}
-    return {"cals": expand(rules.photom.output.cal, product=RATE_NAMES)}
+    """The cal files (their group ids, or with resample_data false their pixels), the single-exposure images
+    and their grid."""
+    cals = {"cals": expand(rules.photom.output.cal, product=RATE_NAMES)}
+    if not OUTLIER_RESAMPLE:
+        return cals
+    parts = expand(rules.outlier_drizzle.output.part, product=RATE_NAMES)
+    return {"grid": rules.outlier_grid.output.grid, "parts": parts, **cals}
 
 
 def outlier_grid_input(wildcards):

@@ -8,7 +8,7 @@ def run(snakemake):
     from mirical.errors import MiricalError
     from mirical.io import write_atomic
     from mirical.mosaic import read_grid
-    from mirical.outlier_detection import exposure_image, median_image, single_images
+    from mirical.outlier_detection import exposure_image, file_group, median_image, single_images
     from mirical.resample import fillval
     from mirical.resample_grid import tan_header
 
@@ -17,7 +17,8 @@ def run(snakemake):
     primary["MASKPT"] = (params["maskpt"], "weight threshold: maskpt x clipped mean weight")
     if params["resample_data"]:
         grid = read_grid(snakemake.input.grid)
-        images = single_images(snakemake.input.parts, params["maskpt"], fillval(params["fillval"]))
+        groups = [file_group(path) for path in snakemake.input.cals]
+        images = single_images(snakemake.input.parts, groups, params["maskpt"], fillval(params["fillval"]))
         shape, header = grid.shape, tan_header(grid.wcs)
     else:
         images = [exposure_image(path, params["maskpt"], params["weight_type"], params["good_bits"])

@@ -25,6 +25,7 @@ from astropy.io import fits
 
 from conftest import REPO, run_official, run_snakemake
 from mirical.dqflags import DO_NOT_USE, JUMP_DET, PIXEL
+from mirical.outlier_detection import file_group
 from official_matrix import OUTLIER_CASE, REFTYPES, write_outlier_case
 
 pytestmark = pytest.mark.workflow
@@ -214,7 +215,7 @@ def test_grouped_exposures_make_one_single_exposure_image(grouped):
     out, _, written = grouped
     with fits.open(out / "intermediate" / f"{OUTLIER_CASE.name}_median.fits") as hdul:
         assert hdul[0].header["NCOMBINE"] == 3  # four exposures, the first two in one group
-    groups = [fits.getheader(out / "intermediate" / f"{p}_outlier_i2d.fits")["GROUPID"] for p in written["products"]]
+    groups = [file_group(str(out / f"{p}_cal.fits")) for p in written["products"]]
     assert groups == ["jw01234001001_03101_00001"] * 2 + ["jw01234001001_03101_00003", "jw01234001001_03101_00004"]
 
 
