@@ -19,7 +19,7 @@ from astropy.io import fits
 from scipy.ndimage import maximum_filter
 
 from conftest import REPO
-from mirical.drizzle import resample_grid as rg
+from mirical.drizzle import grid as rg
 from mirical.formats.io import Exposure, add_history, write_exposure
 from mirical.steps.mosaic import (
     Grid,

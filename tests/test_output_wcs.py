@@ -14,7 +14,7 @@ from astropy.modeling import models
 from astropy.wcs import WCS
 from gwcs import coordinate_frames as cf
 
-from mirical.drizzle import resample_grid as rg
+from mirical.drizzle import grid as rg
 from mirical.drizzle.engine import Resampler
 from mirical.drizzle.output_wcs import linear_header, load_output_wcs
 from mirical.errors import MiricalError

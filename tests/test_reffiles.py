@@ -10,7 +10,7 @@ import asdf
 import pytest
 from astropy.io import fits
 
-from mirical.references import reffiles
+from mirical.references import selection as reffiles
 from mirical.references.selection import ReferenceFileError, ReferenceSelectionError
 
 EXPOSURE = {

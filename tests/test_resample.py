@@ -14,7 +14,7 @@ from astropy.modeling import fitting, models
 from astropy.wcs import WCS
 from gwcs import coordinate_frames as cf
 
-from mirical.drizzle import resample_grid as rg
+from mirical.drizzle import grid as rg
 from mirical.drizzle.engine import ARCSEC2_PER_SR, Resampler
 from mirical.formats.dqflags import DO_NOT_USE, NON_SCIENCE
 

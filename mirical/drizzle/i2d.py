@@ -135,8 +135,8 @@ def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None =
 
 def grid_header(out_wcs, shape: Sequence[int], given: bool) -> fits.Header:
     """FITS WCS of the grid: the linear approximation of a given ``output_wcs``, else its TAN header."""
-    from mirical.drizzle.output_wcs import linear_header
     from mirical.drizzle.grid import tan_header
+    from mirical.drizzle.output_wcs import linear_header
 
     return linear_header(out_wcs, shape) if given else tan_header(out_wcs)
 
