@@ -1,16 +1,16 @@
 """Rule outlier_median: the median of the single-exposure images (one per group), a block of grid rows at a time;
 with resample_data false, of the cal files themselves."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
     from astropy.io import fits
+    from mirical.drizzle.grid import tan_header
+    from mirical.drizzle.i2d import fillval
     from mirical.errors import MiricalError
-    from mirical.io import write_atomic
-    from mirical.mosaic import read_grid
-    from mirical.outlier_detection import exposure_image, file_group, median_image, single_images
-    from mirical.resample import fillval
-    from mirical.resample_grid import tan_header
+    from mirical.formats.io import write_atomic
+    from mirical.steps.mosaic import read_grid
+    from mirical.steps.outlier_detection import exposure_image, file_group, median_image, single_images
 
     params = snakemake.params.step
     primary = fits.Header()

@@ -1,9 +1,9 @@
 """Stage-3 outlier detection for the dither mosaic, as jwst 3.0.0's imaging mode.
 
-1. Each exposure drizzled alone onto the common grid (`mirical.mosaic.drizzle_part`
+1. Each exposure drizzled alone onto the common grid (`mirical.steps.mosaic.drizzle_part`
    with this step's pixfrac, kernel, weight_type, fillval, pixmap_stepsize,
    pixmap_order and good_bits on the default grid: weight 0 where DQ has a bit that
-   good_bits does not allow, `mirical.dqflags.good_pixels`; SCI and WHT only).
+   good_bits does not allow, `mirical.formats.dqflags.good_pixels`; SCI and WHT only).
 2. `single_images`: one single-exposure image per group of exposures, as jwst's
    ``ResampleImage.resample_group``: exposures sharing a group id (`exposure_group`:
    the same program, observation, visit, visit group, sequence, activity and
@@ -22,7 +22,7 @@
    ``deriv`` being the blot's largest absolute difference with its four
    neighbours (`abs_deriv`), ERR the exposure's own.
 6. `flag_outliers`: DQ |= OUTLIER + DO_NOT_USE, then SCI, ERR and the variances
-   NaN wherever DQ has DO_NOT_USE (`mirical.io.match_nans_and_flags`).
+   NaN wherever DQ has DO_NOT_USE (`mirical.formats.io.match_nans_and_flags`).
 
 With ``resample_data`` false (jwst's ``median_without_resampling``) nothing is
 drizzled and nothing grouped: the median is over the cal files themselves, pixel by
@@ -40,8 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mirical.dqflags import DO_NOT_USE, PIXEL
-from mirical.io import match_nans_and_flags
+from mirical.formats.dqflags import DO_NOT_USE, PIXEL
+from mirical.formats.io import match_nans_and_flags
 
 OUTLIER = PIXEL["OUTLIER"]
 #: The float32 cube of one block of grid rows is kept below this many bytes.
@@ -106,7 +106,7 @@ def _asdf_meta(asdf_hdu) -> dict:
 
     from asdf.util import load_yaml
 
-    from mirical.asdf_extension import hdu_bytes
+    from mirical.formats.asdf_extension import hdu_bytes
 
     tree = load_yaml(io.BytesIO(hdu_bytes(asdf_hdu)), tagged=True)
     meta = tree.get("meta") if isinstance(tree, dict) else None
@@ -146,7 +146,7 @@ def crop_in_memory(x0: int, y0: int, sci: np.ndarray, wht: np.ndarray) -> Crop:
 
 
 def crop_on_disk(path: str) -> Crop:
-    """The `Crop` of a part file (`mirical.mosaic.write_part`)."""
+    """The `Crop` of a part file (`mirical.steps.mosaic.write_part`)."""
     from astropy.io import fits
 
     from mirical.errors import MiricalError
@@ -213,12 +213,12 @@ def _weighted_mean(crops: Sequence[Crop], x0: int, y0: int, nx: int, fillval: fl
 
 def exposure_image(path: str, maskpt: float, weight_type: str, good_bits: str | int | None) -> SingleImage:
     """A cal file as its own single-exposure image (``resample_data`` false): SCI and its drizzle weight
-    (`mirical.resample_engine.drizzle_weight`: 1/VAR_RNOISE or TMEASURE, else EFFEXPTM; 0 where DQ is not
+    (`mirical.drizzle.engine.drizzle_weight`: 1/VAR_RNOISE or TMEASURE, else EFFEXPTM; 0 where DQ is not
     ``good_bits``), read a block of rows at a time."""
     from astropy.io import fits
 
+    from mirical.drizzle.engine import drizzle_weight
     from mirical.errors import MiricalError
-    from mirical.resample_engine import drizzle_weight
 
     try:
         with fits.open(path) as hdul:
@@ -349,8 +349,8 @@ def parse_pair(value: str | Sequence[float], name: str) -> tuple[float, float]:
 
 def detect_exposure(exposure, wcs, median: np.ndarray, median_wcs, params: Mapping) -> int:
     """Flag the outliers of ``exposure`` (gwcs ``wcs``) against the grid's ``median``, in place; their count."""
-    from mirical.resample import pixmap_options
-    from mirical.resample_grid import pixel_map
+    from mirical.drizzle.grid import pixel_map
+    from mirical.drizzle.i2d import pixmap_options
 
     arrays = exposure.arrays
     blotted = blot(median, pixel_map(wcs, exposure.shape, median_wcs, *pixmap_options(params)))
