@@ -15,7 +15,7 @@ from mirical.code_hash import code_hash, installed_version
 from mirical.dqflags import check_good_bits
 from mirical.errors import MiricalError
 from mirical.planning import Layout, References, combined_background_products, demo_files, plan_products, uses_demo
-from mirical.steps import REFTYPES, STEP, step_config
+from mirical.steps import IMAGE_REFTYPES, REFTYPES, STEP, step_config
 
 LAYOUT = Layout.from_config(config)  # every output path (mirical/planning.py)
 NAME = LAYOUT.name
@@ -172,9 +172,35 @@ def mosaic_inputs(wildcards):
     return {"grid": rules.mosaic_grid.output.grid, "parts": parts, "first": first}
 
 
+# ----------------------------------------------------------------- the source catalog (rules/source_catalog.smk)
+def image_reference(reftype, product):
+    """(path, why not) of the reference file of a step on drizzled images, chosen with ``product``'s headers."""
+    return REFERENCES.choose(product, reftype)
+
+
+@functools.cache
+def catalog_images():
+    """The images with a source catalog: the mosaic (the run's name) and, with ``i2d_catalogs``, each i2d.
+
+    None without the mosaic, or when its APCORR or ABVEGAOFFSET cannot be chosen: the official
+    step then warns and writes no catalog, and so does this workflow (one warning line).
+    """
+    options = step_params("source_catalog")
+    if options["skip"] or not RATE_NAMES or step_params("mosaic")["skip"]:
+        return []
+    missing = {t: why for t in IMAGE_REFTYPES if (why := image_reference(t, RATE_NAMES[0])[1])}
+    if missing:
+        from snakemake.logging import logger
+
+        logger.warning("mirical: no source catalog: " + "; ".join(f"{t}: {why}" for t, why in missing.items()))
+        return []
+    return [NAME] + (RATE_NAMES if options["i2d_catalogs"] else [])
+
+
 def outputs_by_kind():
     """Everything a complete run makes, by kind (mirical.planning.Layout.products); the API returns it."""
-    return LAYOUT.products(PRODUCT_NAMES, combined_background_products(config, PRODUCTS), OUTLIERS, INTS_NAMES)
+    return LAYOUT.products(PRODUCT_NAMES, combined_background_products(config, PRODUCTS), OUTLIERS, INTS_NAMES,
+                           catalog_images(), step_params("source_catalog")["starfinder"] == "segmentation")
 
 
 def all_outputs():

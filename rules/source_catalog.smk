@@ -1,0 +1,78 @@
+# The source catalog of the mosaic ({name}_cat.ecsv, {name}_segm.fits) and, with
+# source_catalog.i2d_catalogs, of each exposure's i2d; its APCORR and ABVEGAOFFSET are chosen
+# with the first exposure's headers (the mosaic's), or each exposure's. The one pattern clash,
+# {OUT}/{NAME}_cat.ecsv vs {OUT}/{product}_cat.ecsv, is settled by the ruleorder.
+CATALOG_PARAMS = step_params("source_catalog", omit=("i2d_catalogs",))
+
+
+def catalog_outputs(image):
+    """Named outputs: the catalog and, for the segmentation star finder, its map."""
+    outputs = {"catalog": LAYOUT.catalog(image)}
+    if CATALOG_PARAMS["starfinder"] == "segmentation":
+        outputs["segmentation"] = LAYOUT.segmentation(image)
+    return outputs
+
+
+def catalog_product(wildcards):
+    """The product whose headers choose the references: the first exposure's for the mosaic."""
+    return getattr(wildcards, "product", RATE_NAMES[0] if RATE_NAMES else None)
+
+
+def catalog_references(wildcards):
+    """Named inputs {reftype: path} of the chosen APCORR and ABVEGAOFFSET."""
+    chosen = {t: image_reference(t, catalog_product(wildcards)) for t in IMAGE_REFTYPES}
+    return {t: path for t, (path, _) in chosen.items() if path}
+
+
+def catalog_errors(wildcards):
+    """Params: {reftype: why none could be chosen ('' if one was)}."""
+    return {t: image_reference(t, catalog_product(wildcards))[1] or "" for t in IMAGE_REFTYPES}
+
+
+ruleorder: source_catalog > source_catalog_i2d
+
+
+rule source_catalog:
+    input:
+        unpack(catalog_references),
+        i2d=LAYOUT.mosaic(),
+    output:
+        **catalog_outputs(NAME),
+    log:
+        f"{LOGS}/source_catalog/{NAME}.log",
+    benchmark:
+        f"{BENCH}/source_catalog/{NAME}.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        step=CATALOG_PARAMS,
+        errors=catalog_errors,
+        code=code_version("source_catalog"),
+    script:
+        "../scripts/source_catalog.py"
+
+
+rule source_catalog_i2d:
+    input:
+        unpack(catalog_references),
+        i2d=rules.resample.output.i2d,
+    output:
+        **catalog_outputs("{product}"),
+    log:
+        f"{LOGS}/source_catalog/{{product}}.log",
+    benchmark:
+        f"{BENCH}/source_catalog/{{product}}.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        step=CATALOG_PARAMS,
+        errors=catalog_errors,
+        code=code_version("source_catalog"),
+    script:
+        "../scripts/source_catalog.py"
