@@ -382,11 +382,13 @@ def write_area(path: str, area: np.ndarray, nominal_a2: float, useafter: str = "
 
 
 def encircled_energy_radii(fwhm_pix: float, fractions: tuple[float, ...]) -> np.ndarray:
-    """Radii (pixels) enclosing ``fractions`` of the demo's point source in a drizzled image.
+    """Radii (pixels) of circular apertures holding ``fractions`` of a demo point source in a drizzled image.
 
     The simulated PSF is a Gaussian of FWHM ``fwhm_pix`` integrated over a detector pixel
-    (`render_scene`); drizzling (pixfrac 1, same pixel scale) spreads it over one more pixel:
-    a Gaussian convolved twice with the unit box, i.e. with a triangle, along x and y.
+    (`render_scene`). Drizzling it (pixfrac 1, same pixel scale) averages the input pixels
+    overlapping each output pixel, weighted by the overlap: a convolution with two more unit
+    boxes; aperture photometry of the output pixels (exact overlap) adds the fourth. Along x and
+    y alike, so the image is the outer product of one profile.
     """
     from scipy.special import erf
 
@@ -394,13 +396,12 @@ def encircled_energy_radii(fwhm_pix: float, fractions: tuple[float, ...]) -> np.
     half = int(np.ceil(8 * fwhm_pix / step))
     u = np.arange(-half, half + 1) * step
     sigma = fwhm_pix / 2.3548
-
-    def box_blurred(t: np.ndarray) -> np.ndarray:  # Gaussian (x) unit box, by its CDF
-        return 0.5 * (erf((t + 0.5) / (np.sqrt(2) * sigma)) - erf((t - 0.5) / (np.sqrt(2) * sigma)))
-
-    kernel = np.convolve(box_blurred(u), np.where(np.abs(u) <= 0.5, step, 0.0), mode="same")
-    profile = kernel / kernel.sum()
-    image = np.outer(profile, profile)
+    # the Gaussian integrated over a pixel centred at u
+    profile = 0.5 * (erf((u + 0.5) / (np.sqrt(2) * sigma)) - erf((u - 0.5) / (np.sqrt(2) * sigma)))
+    box = np.where(np.abs(u) <= 0.5, step, 0.0)
+    for _ in range(3):
+        profile = np.convolve(profile, box, mode="same")
+    image = np.outer(profile, profile) / profile.sum() ** 2
     radius = np.hypot(*np.meshgrid(u, u)).ravel()
     order = np.argsort(radius)
     energy = np.cumsum(image.ravel()[order])
