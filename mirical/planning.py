@@ -280,6 +280,7 @@ class Layout:
             "mosaic": [self.mosaic()] if rate else [],
             "plots": plots,
             "catalog": [self.catalog(i) for i in catalogs],
+            "catalog_plot": [self.plot(f"{self.name}_catalog")] if self.name in catalogs else [],
             "segmentation": [self.segmentation(i) for i in catalogs] if segmentation else [],
             "summary": [self.summary("html"), self.summary("csv")],
         }

@@ -427,9 +427,14 @@ def column_format(name: str) -> str | None:
     return None
 
 
-def catalog_meta(found, apertures: Apertures, abvega_offset: float, version: str) -> dict:
-    """The catalog's metadata as the official's: photutils' (date, versions, options), apertures, AB-Vega offset."""
+def catalog_meta(found, apertures: Apertures, abvega_offset: float, version: str, date: str | None) -> dict:
+    """The catalog's metadata as the official's: photutils' (date, versions, options), apertures, AB-Vega offset.
+
+    ``date``: the image's DATE instead of the time of the run (photutils'), so a re-run writes the same bytes.
+    """
     meta = dict(found.meta)
+    if date:
+        meta["date"] = date
     key = "version" if "version" in meta else "versions"
     if key in meta:
         versions = dict(meta[key], mirical=version)
@@ -463,7 +468,7 @@ def source_catalog(i2d: str, apcorr: str, abvegaoffset: str, params: Mapping):
                  "roundness", "nn_label", "nn_dist", *TRAILING]
         return QTable(names=names, dtype=[float] * len(names)), labels, hdul
     catalog = measure(image, found, apertures, offset, params)
-    catalog.meta.update(catalog_meta(found, apertures, offset, __version__))
+    catalog.meta.update(catalog_meta(found, apertures, offset, __version__, hdul[0].header.get("DATE")))
     return catalog, labels, hdul
 
 
