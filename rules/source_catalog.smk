@@ -2,33 +2,7 @@
 # source_catalog.i2d_catalogs, of each exposure's i2d; its APCORR and ABVEGAOFFSET are chosen
 # with the first exposure's headers (the mosaic's), or each exposure's. The one pattern clash,
 # {OUT}/{NAME}_cat.ecsv vs {OUT}/{product}_cat.ecsv, is settled by the ruleorder.
-CATALOG_PARAMS = step_params("source_catalog", omit=("i2d_catalogs",))
-
-
-def catalog_outputs(image):
-    """Named outputs: the catalog and, for the segmentation star finder, its map."""
-    outputs = {"catalog": LAYOUT.catalog(image)}
-    if CATALOG_PARAMS["starfinder"] == "segmentation":
-        outputs["segmentation"] = LAYOUT.segmentation(image)
-    return outputs
-
-
-def catalog_product(wildcards):
-    """The product whose headers choose the references: the first exposure's for the mosaic."""
-    return getattr(wildcards, "product", RATE_NAMES[0] if RATE_NAMES else None)
-
-
-def catalog_references(wildcards):
-    """Named inputs {reftype: path} of the chosen APCORR and ABVEGAOFFSET."""
-    chosen = {t: image_reference(t, catalog_product(wildcards)) for t in IMAGE_REFTYPES}
-    return {t: path for t, (path, _) in chosen.items() if path}
-
-
-def catalog_errors(wildcards):
-    """Params: {reftype: why none could be chosen ('' if one was)}."""
-    return {t: image_reference(t, catalog_product(wildcards))[1] or "" for t in IMAGE_REFTYPES}
-
-
+# Helpers: rules/common.smk (catalog_images, catalog_outputs, catalog_references, catalog_errors).
 ruleorder: source_catalog > source_catalog_i2d
 
 

@@ -25,7 +25,7 @@ import yaml
 from astropy.io import fits
 
 from conftest import REPO, SNAKEFILE
-from mirical.steps import REFTYPES
+from mirical.steps import IMAGE_REFTYPES, REFTYPES
 
 pytestmark = pytest.mark.workflow
 
@@ -177,7 +177,7 @@ def user_config(demo_run, tmp_path_factory) -> Path:
     shutil.copytree(demo_run / "demo_data" / "IMA_science", data / "science")
     shutil.copytree(demo_run / "demo_data" / "IMA_background", data / "background")
     shutil.copytree(demo_run / "demo_data" / "reference", data / "reference")
-    refs = {t: str(next((data / "reference").glob(f"jwst_miri_{t}_*"))) for t in REFTYPES}
+    refs = {t: str(next((data / "reference").glob(f"jwst_miri_{t}_*"))) for t in REFTYPES + IMAGE_REFTYPES}
     config = {
         "name": "rr",
         "output_dir": "out",
@@ -254,6 +254,15 @@ def test_mosaic_parameter_reruns_only_mosaic(complete_run, user_config, full_dag
     direct = {key for key in full_dag if key[0] == "mosaic_drizzle"}  # and the sum, downstream of them
     assert_plan(planned, full_dag, direct, [("mosaic", "")] + [("mosaic_drizzle", p) for p in PRODUCTS])
     assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+
+
+def test_catalog_parameter_reruns_only_the_catalog(complete_run, user_config, full_dag, tmp_path):
+    """A source_catalog option re-runs its job and what reads the catalog (its figure, the summary) only."""
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"source_catalog": {"snr_threshold": 5.0}}))
+    direct = {("source_catalog", "")}
+    assert_plan(planned, full_dag, direct, [])
+    assert planned[("source_catalog", "")].reason.startswith("Params have changed")
+    assert set(planned) == {("source_catalog", ""), ("plot_catalog", ""), ("summary", ""), ("all", "")}
 
 
 def test_mosaic_grid_parameter_reruns_the_mosaic_jobs_only(complete_run, user_config, full_dag, tmp_path):
@@ -564,7 +573,9 @@ def test_outputs_are_byte_identical_across_workdirs_and_core_counts(complete_run
     b = _outputs(other / "out")
     assert sorted(a) == sorted(b)
     # 2 x (3 intermediates, outlier single-exposure image, mosaic part, cal, crf, i2d) + median + mosaic
-    assert len([n for n in a if n.endswith(".fits")]) == 18
+    # + the mosaic's segmentation map (and its catalog, .ecsv)
+    assert len([n for n in a if n.endswith(".fits")]) == 19
+    assert "rr_cat.ecsv" in a and "rr_segm.fits" in a
     assert "intermediate/rr_mosaic_grid.asdf" in a and "intermediate/rr_outlier_grid.asdf" in a
     differ = [name for name in a if a[name] != b[name]]
     assert not differ, f"outputs differ between the runs: {differ}"
