@@ -435,9 +435,9 @@ def write_apcorr(path: str, useafter: str = "2022-05-01T00:00:00") -> None:
 
 def write_abvegaoffset(path: str, useafter: str = "2022-05-01T00:00:00") -> None:
     """A CRDS-format ABVEGAOFFSET (ABVegaOffsetModel, ASDF): m_AB - m_Vega per MIRI filter."""
-    import asdf
     from astropy.table import Table
 
+    from mirical.asdf_extension import asdf_bytes
     from mirical.atomic import atomic_path
 
     offsets = Table({"filter": list(VEGA_JY),
@@ -447,7 +447,7 @@ def write_abvegaoffset(path: str, useafter: str = "2022-05-01T00:00:00") -> None
             "instrument": {"name": "MIRI", "detector": "MIRIMAGE"}, "exposure": {"type": "MIR_IMAGE"},
             "model_type": "ABVegaOffsetModel"}
     with atomic_path(path) as partial:
-        asdf.AsdfFile({"meta": meta, "abvega_offset": offsets}).write_to(partial)
+        partial.write_bytes(asdf_bytes({"meta": meta, "abvega_offset": offsets}))
 
 
 def write_reference_files(folder: str | Path, settings: DemoSettings) -> dict[str, str]:

@@ -469,7 +469,7 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
         "mosaic_drizzle", "outlier_detection", "outlier_drizzle"]
 
 
-FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic")
+FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic", "plot_catalog")
 # Every rule whose script imports mirical/io.py (so dqflags.py and subarray.py), directly or not:
 # all but association and the figures
 WRITES_FITS = CHAIN + OUTLIER + MOSAIC + ("summary",)
@@ -483,6 +483,7 @@ def test_one_figure_job_per_input_file(full_dag):
         ("plot_exposure", "product=rr_dither2"): ["rr_dither2_rate_cal.png"],
         ("plot_mosaic", ""): ["rr_footprints.png", "rr_mosaic.png", "rr_weight.png"],
         ("plot_outliers", "product=rr_dither1"): ["rr_dither1_outliers.png"],
+        ("plot_catalog", ""): ["rr_catalog.png"],
     }
 
 
@@ -544,6 +545,7 @@ def installed_as(folder: Path, distribution: str, version: str) -> dict[str, str
 @pytest.mark.parametrize("distribution, rules, expected", [
     ("drizzle", ("resample",) + OUTLIER + MOSAIC, stage3_jobs() + [("resample", p) for p in PRODUCTS]),
     ("matplotlib", FIGURES, []),
+    ("photutils", ("source_catalog",), []),
     ("gwcs", ("assign_wcs", "resample") + OUTLIER + MOSAIC,
      chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + stage3_jobs()),
 ])
