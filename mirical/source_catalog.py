@@ -11,7 +11,7 @@
    ``aperture_ee1/2/3`` % encircled energy less the local background (the sigma-clipped
    median in the APCORR annulus), the aperture correction to total, AB and Vega magnitudes
    (ABVEGAOFFSET), concentration indices and ``is_extended``, DAOFind sharpness and roundness
-   (photutils' DAOStarFinder at the centroids), the nearest neighbour, and the segment
+   at the centroids, the nearest neighbour, and the segment
    (isophotal) quantities of photutils' SourceCatalog.
 
 The catalog has the official's columns, names, units, descriptions, formats and metadata
@@ -170,12 +170,7 @@ def background(image: Image, box_size: int):
 
 def detect(image: Image, params: Mapping):
     """Detected sources: (photutils table, SegmentationImage or None) on the background-subtracted image."""
-    from astropy.convolution import Gaussian2DKernel, convolve
-    from astropy.stats import gaussian_fwhm_to_sigma
     from astropy.utils.exceptions import AstropyUserWarning
-    from photutils import use_future_column_names
-    from photutils.detection import DAOStarFinder, IRAFStarFinder
-    from photutils.segmentation import SourceCatalog, SourceFinder
     from photutils.utils import NoDetectionsWarning
 
     bkg = background(image, int(params["bkg_boxsize"]))
@@ -184,7 +179,20 @@ def detect(image: Image, params: Mapping):
         threshold = params["snr_threshold"] * bkg.background_rms
     data = image.data - bkg.background
     fwhm = float(params["kernel_fwhm"])
-    warnings.filterwarnings("ignore", category=NoDetectionsWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDetectionsWarning)  # no source: an empty catalog
+        return _find(image, data, threshold, fwhm, params)
+
+
+def _find(image: Image, data, threshold, fwhm: float, params: Mapping):
+    """The star finder of ``params`` on the background-subtracted ``data``: (table, SegmentationImage or None)."""
+    from astropy.convolution import Gaussian2DKernel, convolve
+    from astropy.stats import gaussian_fwhm_to_sigma
+    from astropy.utils.exceptions import AstropyUserWarning
+    from photutils import use_future_column_names
+    from photutils.detection import DAOStarFinder, IRAFStarFinder
+    from photutils.segmentation import SourceCatalog, SourceFinder
+
     if params["starfinder"] != "segmentation":
         finder = DAOStarFinder if params["starfinder"] == "dao" else IRAFStarFinder
         options = dict(sigma_radius=params["sigma_radius"],
@@ -293,10 +301,11 @@ def ci_columns(ee: np.ndarray) -> dict[str, str]:
 
 def abmag(flux, flux_err) -> tuple[np.ndarray, np.ndarray]:
     """AB magnitude and its error of fluxes in Jy; NaN for negative fluxes."""
+    flux, flux_err = (np.asarray(getattr(x, "value", x), dtype=float) for x in (flux, flux_err))
     with np.errstate(divide="ignore", invalid="ignore"):
-        mag = -2.5 * np.log10(flux.value) + 8.9
-        err = 2.5 * np.log10(1.0 + flux_err.value / flux.value)
-    negative = flux.value < 0
+        mag = -2.5 * np.log10(flux) + 8.9
+        err = 2.5 * np.log10(1.0 + flux_err / flux)
+    negative = flux < 0
     mag[negative] = np.nan
     err[negative] = np.nan
     return mag, err
@@ -321,18 +330,50 @@ def local_background(data, xy: np.ndarray, annulus: tuple[float, float]):
 
 
 def dao_statistics(data, xy: np.ndarray, kernel_fwhm: float) -> tuple[np.ndarray, np.ndarray]:
-    """DAOFind sharpness and roundness (the symmetry one) at the given positions: photutils' DAOStarFinder there."""
-    from photutils import use_future_column_names
-    from photutils.detection import DAOStarFinder
+    """DAOFind sharpness and (symmetry) roundness of the sources at ``xy`` in the image ``data``.
 
-    finder = DAOStarFinder(-np.inf, kernel_fwhm, xycoords=xy, sharpness_range=None, roundness_range=None,
-                           scale_threshold=False)
-    with use_future_column_names():
-        found = finder(data.value)
-    sharpness, roundness = np.full(len(xy), np.nan), np.full(len(xy), np.nan, np.float32)
-    if found is not None:
-        sharpness[found["id"] - 1] = found["sharpness"]
-        roundness[found["id"] - 1] = found["roundness1"]
+    DAOFind's statistics (Stetson 1987) with its kernel: a Gaussian of FWHM ``kernel_fwhm`` cut
+    at max(2, 1.5 sigma) and shifted to zero sum. photutils computes them only for the sources
+    its DAOStarFinder keeps (it drops those with a non-finite centroid fit), so they are
+    computed here for every source, on windows of the kernel's size centred on the nearest pixel.
+    """
+    from astropy.convolution import Gaussian2DKernel
+    from astropy.nddata.utils import NoOverlapError, extract_array
+    from astropy.stats import gaussian_fwhm_to_sigma
+    from scipy import ndimage
+
+    sigma = kernel_fwhm * gaussian_fwhm_to_sigma
+    reach = max(2.0, 1.5 * sigma)
+    size = 2 * int(reach) + 1
+    c = size // 2
+    yy, xx = np.mgrid[0:size, 0:size]
+    inside = (np.hypot(xx - c, yy - c) <= reach).astype(int)
+    gauss = Gaussian2DKernel(sigma, x_size=size, y_size=size).array
+    gauss = gauss / gauss.max() * inside
+    n = inside.sum()
+    kernel = (gauss - gauss.sum() / n) / (np.sum(gauss**2) - gauss.sum() ** 2 / n) * inside
+    values = data.value
+    convolved = ndimage.convolve(values, kernel, mode="constant", cval=0.0)
+
+    def windows(image: np.ndarray) -> np.ndarray:
+        out = []
+        for x, y in xy:
+            try:
+                out.append(extract_array(image, kernel.shape, (y, x), fill_value=0.0))
+            except NoOverlapError:
+                out.append(np.zeros(kernel.shape))
+        return np.array(out)
+
+    window, window_conv = windows(values), windows(convolved)
+    peak, conv_peak = window[:, c, c], window_conv[:, c, c]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpness = (peak - (np.sum(window * inside, axis=(1, 2)) - peak) / (n - 1)) / conv_peak
+        window_conv[:, c, c] = 0.0
+        quadrants = (-window_conv[:, :c + 1, c + 1:].sum(axis=(1, 2)) + window_conv[:, :c, :c + 1].sum(axis=(1, 2))
+                     - window_conv[:, c:, :c].sum(axis=(1, 2)) + window_conv[:, c + 1:, c:].sum(axis=(1, 2)))
+        total = np.abs(window_conv).sum(axis=(1, 2))
+        total[total == 0] = np.nan
+        roundness = 2.0 * quadrants / total
     return sharpness, roundness
 
 
