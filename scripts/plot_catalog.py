@@ -1,9 +1,9 @@
 """Rule plot_catalog: the mosaic with the sources of its catalog (and the demo's fluxes against the truth)."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.plots import catalog
+    from mirical.products.plots import catalog
 
     truth = snakemake.input.get("truth")
     drawn = catalog(snakemake.input.mosaic, snakemake.input.catalog, snakemake.output[0], snakemake.params.name, truth)

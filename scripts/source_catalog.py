@@ -1,11 +1,11 @@
 """Rules source_catalog and source_catalog_i2d: the source catalog and segmentation map of an i2d."""
-from mirical.runner import log, main, reference
+from mirical.workflow.runner import log, main, reference
 
 
 def run(snakemake):
     from astropy.io import fits
 
-    from mirical.source_catalog import source_catalog, write_catalog, write_segmentation
+    from mirical.steps.source_catalog import source_catalog, write_catalog, write_segmentation
 
     i2d = snakemake.input.i2d
     header = fits.getheader(i2d)

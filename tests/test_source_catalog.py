@@ -16,7 +16,7 @@ from astropy.table import QTable, Table
 
 from conftest import REPO, run_official
 from mirical.errors import MiricalError
-from mirical.source_catalog import Image, abmag, nearest_neighbours, read_apertures
+from mirical.steps.source_catalog import Image, abmag, nearest_neighbours, read_apertures
 
 # ----------------------------------------------------------------- pieces
 
@@ -117,7 +117,7 @@ def _ours(demo_run: Path, folder: Path, options: dict) -> tuple[QTable, np.ndarr
     """mirical's catalog and segmentation map of the demo mosaic with ``options`` over the config's defaults."""
     import yaml
 
-    from mirical.source_catalog import source_catalog, write_catalog
+    from mirical.steps.source_catalog import source_catalog, write_catalog
 
     params = {**yaml.safe_load((REPO / "config.yaml").read_text())["source_catalog"], **options}
     catalog, labels, hdul = source_catalog(str(demo_run / "demo_i2d.fits"), *_references(demo_run), params)
@@ -184,7 +184,7 @@ def test_catalog_agrees_with_the_officials(demo_run, tmp_path, case):
 
 # ----------------------------------------------------------------- planning
 def test_catalog_paths():
-    from mirical.planning import Layout
+    from mirical.workflow.planning import Layout
 
     made = Layout("out", "run").products(["a", "b"], catalogs=["run", "a"])
     assert made["catalog"] == ["out/run_cat.ecsv", "out/a_cat.ecsv"]

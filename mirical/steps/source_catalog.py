@@ -74,7 +74,7 @@ def read_image(path: str) -> tuple[Image, fits.HDUList]:
     """The i2d at ``path`` in Jy per pixel (with its coverage mask) and its HDUs (for the segmentation map)."""
     import astropy.units as u
 
-    from mirical.resample import exposure_wcs
+    from mirical.drizzle.i2d import exposure_wcs
 
     try:
         hdul = fits.open(path, memmap=False)
@@ -515,7 +515,7 @@ def source_catalog(i2d: str, apcorr: str, abvegaoffset: str, params: Mapping):
 
 def write_catalog(catalog, path: str) -> None:
     """The catalog as ECSV (atomically)."""
-    from mirical.atomic import atomic_path
+    from mirical.formats.atomic import atomic_path
 
     with atomic_path(path) as partial:
         catalog.write(partial, format="ascii.ecsv", overwrite=True)
@@ -531,7 +531,7 @@ def write_segmentation(labels: np.ndarray, hdul: fits.HDUList, path: str) -> Non
     (uint32) in SCI with the i2d's WCS keywords, and its ASDF extension (the gwcs)."""
     import os
 
-    from mirical.io import write_atomic
+    from mirical.formats.io import write_atomic
 
     primary = hdul[0].header.copy()
     primary["FILENAME"] = os.path.basename(path)
