@@ -13,7 +13,7 @@ os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/
 
 from mirical.errors import MiricalError
 from mirical.formats.dqflags import check_good_bits
-from mirical.steps import REFTYPES, STEP, step_config
+from mirical.steps import IMAGE_REFTYPES, REFTYPES, STEP, step_config
 from mirical.workflow.code_hash import code_hash, installed_version
 from mirical.workflow.planning import (
     Layout,
@@ -198,9 +198,63 @@ def mosaic_inputs(wildcards):
     return {"grid": rules.mosaic_grid.output.grid, "parts": parts, "first": first}
 
 
+# ----------------------------------------------------------------- the source catalog (rules/source_catalog.smk)
+@functools.cache
+def catalog_images():
+    """The images with a source catalog: the mosaic (the run's name) and, with ``i2d_catalogs``, each i2d.
+
+    None without the mosaic, or when its APCORR or ABVEGAOFFSET cannot be chosen: the official
+    step then warns and writes no catalog, and so does this workflow (one warning line).
+    """
+    options = step_params("source_catalog")
+    if options["skip"] or not RATE_NAMES or step_params("mosaic")["skip"]:
+        return []
+    missing = {t: why for t in IMAGE_REFTYPES if (why := REFERENCES.choose(RATE_NAMES[0], t)[1])}
+    if missing:
+        from snakemake.logging import logger
+
+        logger.warning("mirical: no source catalog: " + "; ".join(f"{t}: {why}" for t, why in missing.items()))
+        return []
+    return [NAME] + (RATE_NAMES if options["i2d_catalogs"] else [])
+
+
+CATALOG_PARAMS = step_params("source_catalog", omit=("i2d_catalogs",))
+
+
+def catalog_outputs(image):
+    """Named outputs: the catalog and, for the segmentation star finder, its map."""
+    outputs = {"catalog": LAYOUT.catalog(image)}
+    if CATALOG_PARAMS["starfinder"] == "segmentation":
+        outputs["segmentation"] = LAYOUT.segmentation(image)
+    return outputs
+
+
+def catalog_product(wildcards):
+    """The product whose headers choose the APCORR and ABVEGAOFFSET: the first exposure's for the mosaic."""
+    return getattr(wildcards, "product", RATE_NAMES[0] if RATE_NAMES else None)
+
+
+def catalog_references(wildcards):
+    """Named inputs {reftype: path} of the chosen APCORR and ABVEGAOFFSET."""
+    chosen = {t: REFERENCES.choose(catalog_product(wildcards), t) for t in IMAGE_REFTYPES}
+    return {t: path for t, (path, _) in chosen.items() if path}
+
+
+def catalog_errors(wildcards):
+    """Params: {reftype: why none could be chosen ('' if one was)}."""
+    return {t: REFERENCES.choose(catalog_product(wildcards), t)[1] or "" for t in IMAGE_REFTYPES}
+
+
 def outputs_by_kind():
     """Everything a complete run makes, by kind (mirical.workflow.planning.Layout.products); the API returns it."""
-    return LAYOUT.products(PRODUCT_NAMES, combined_background_products(config, PRODUCTS), OUTLIERS, INTS_NAMES)
+    return LAYOUT.products(
+        PRODUCT_NAMES,
+        combined_background_products(config, PRODUCTS),
+        OUTLIERS,
+        INTS_NAMES,
+        catalog_images(),
+        step_params("source_catalog")["starfinder"] == "segmentation",
+    )
 
 
 def all_outputs():

@@ -131,3 +131,32 @@ rule plot_outliers:
         code=code_version("plot_outliers"),
     script:
         "../scripts/plot_outliers.py"
+
+
+# The mosaic with its source catalog (and, for the demo, its fluxes against the truth).
+rule plot_catalog:
+    input:
+        unpack(lambda wildcards: {"truth": f"{DEMO.folder}/truth.ecsv"} if DEMO else {}),
+        mosaic=rules.mosaic.output.i2d,
+        catalog=LAYOUT.catalog(NAME),
+    output:
+        report(
+            LAYOUT.plot(f"{NAME}_catalog"),
+            caption="../report/catalog.rst",
+            category="Mosaic",
+            labels={"figure": "source catalog"},
+        ),
+    log:
+        f"{LOGS}/plots/catalog.log",
+    benchmark:
+        f"{BENCH}/plots/catalog.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        name=NAME,
+        code=code_version("plot_catalog"),
+    script:
+        "../scripts/plot_catalog.py"

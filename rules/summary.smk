@@ -5,6 +5,7 @@ rule summary:
         bkgsub=expand(rules.background.output.exposure, product=PRODUCT_NAMES),
         cal=[LAYOUT.calibrated(p, PRODUCT[p].ints) for p in PRODUCT_NAMES],
         refs=expand(rules.photom.output.refs, product=PRODUCT_NAMES),
+        catalogs=[LAYOUT.catalog(image) for image in catalog_images()],
     output:
         html=report(
             LAYOUT.summary("html"),
@@ -23,6 +24,7 @@ rule summary:
     params:
         name=NAME,
         products=PRODUCT_NAMES,
+        catalog_images=catalog_images(),
         code=code_version("summary"),
     script:
         "../scripts/summary.py"

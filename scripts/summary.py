@@ -3,17 +3,24 @@ from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.products.summary import product_row, write_csv, write_html
+    from mirical.products.summary import catalog_sources, product_row, write_csv, write_html
 
     inputs = snakemake.input
+    name = snakemake.params.name
+    sources = {image: catalog_sources(path) for image, path in zip(snakemake.params.catalog_images, inputs.catalogs)}
     rows = []
     for i, product in enumerate(snakemake.params.products):
         row = product_row(product, inputs.rate[i], inputs.bkgsub[i], inputs.cal[i], inputs.refs[i])
         log.info("%s: %s %s, %s s, background %s DN/s, PHOTMJSR %s", product, row["filter"], row["subarray"],
                  row["exptime_s"], row["background_dn_s"], row["photmjsr"])
+        row["sources"] = str(sources.get(product, ""))
         rows.append(row)
+    title = f"{name}: calibrated products"
+    if name in sources:
+        title += f"; the mosaic's source catalog ({name}_cat.ecsv): {sources[name]} sources"
+        log.info("%s: %d sources in the mosaic's catalog", name, sources[name])
     write_csv(rows, snakemake.output.csv)
-    write_html(rows, snakemake.output.html, f"{snakemake.params.name}: calibrated products")
+    write_html(rows, snakemake.output.html, title)
 
 
 main(snakemake, run)

@@ -37,7 +37,7 @@ def test_demo_files_under_the_output_folder(tmp_path, monkeypatch):
     assert demo.folder == str(tmp_path / "out" / "demo_data")
     assert len(demo.science) == 2 and len(demo.background) == 1
     assert all(p.startswith(f"{demo.folder}/IMA_science/") for p in demo.science)
-    assert set(demo.references) == {"distortion", "filteroffset", "flat", "photom", "area"}
+    assert set(demo.references) == {"distortion", "filteroffset", "flat", "photom", "area", "apcorr", "abvegaoffset"}
 
 
 def test_products_from_lists_and_the_name_checks(tmp_path):

@@ -11,7 +11,8 @@ from conftest import REDUCED_DEMO, run_snakemake
 
 PRODUCTS = ("demo_dither1", "demo_dither2")
 FIGURES = ("demo_dither1_rate_cal.png", "demo_dither2_rate_cal.png", "demo_dither1_steps.png",
-           "demo_dither1_outliers.png", "demo_mosaic.png", "demo_weight.png", "demo_footprints.png")
+           "demo_dither1_outliers.png", "demo_mosaic.png", "demo_weight.png", "demo_footprints.png",
+           "demo_catalog.png")
 
 
 def _png_chunks(path):
@@ -56,6 +57,9 @@ def test_summary_table_matches_the_headers(demo_run):
             assert row[f"ref_{reftype}"] == primary[keyword]
     html = (demo_run / "demo_summary.html").read_text()
     assert html.count("<tr>") == 1 + len(PRODUCTS) and "PHOTMJSR" in html and str(demo_run) not in html
+    with (demo_run / "demo_cat.ecsv").open() as catalog:
+        sources = sum(1 for line in catalog if not line.startswith("#")) - 1  # less the column names
+    assert f"the mosaic&#x27;s source catalog (demo_cat.ecsv): {sources} sources" in html and sources >= 15
 
 
 @pytest.mark.workflow
@@ -78,6 +82,7 @@ def test_report_is_one_html_page_embedding_every_figure_and_the_table(demo_run, 
     assert "footprint of every calibrated exposure" in html
     assert "JWST MIRI imager Stage-2 calibration" in html
     assert '"plot_mosaic"' in html and "runtimes" in html
+    assert "The source catalog of the mosaic" in html
 
 
 def test_log_stretch_keeps_nan_bad_and_clips_the_rest():

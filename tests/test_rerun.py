@@ -25,7 +25,7 @@ import yaml
 from astropy.io import fits
 
 from conftest import REPO, SNAKEFILE
-from mirical.steps import REFTYPES
+from mirical.steps import IMAGE_REFTYPES, REFTYPES
 
 pytestmark = pytest.mark.workflow
 
@@ -177,7 +177,7 @@ def user_config(demo_run, tmp_path_factory) -> Path:
     shutil.copytree(demo_run / "demo_data" / "IMA_science", data / "science")
     shutil.copytree(demo_run / "demo_data" / "IMA_background", data / "background")
     shutil.copytree(demo_run / "demo_data" / "reference", data / "reference")
-    refs = {t: str(next((data / "reference").glob(f"jwst_miri_{t}_*"))) for t in REFTYPES}
+    refs = {t: str(next((data / "reference").glob(f"jwst_miri_{t}_*"))) for t in REFTYPES + IMAGE_REFTYPES}
     config = {
         "name": "rr",
         "output_dir": "out",
@@ -254,6 +254,15 @@ def test_mosaic_parameter_reruns_only_mosaic(complete_run, user_config, full_dag
     direct = {key for key in full_dag if key[0] == "mosaic_drizzle"}  # and the sum, downstream of them
     assert_plan(planned, full_dag, direct, [("mosaic", "")] + [("mosaic_drizzle", p) for p in PRODUCTS])
     assert all(planned[key].reason.startswith("Params have changed") for key in direct)
+
+
+def test_catalog_parameter_reruns_only_the_catalog(complete_run, user_config, full_dag, tmp_path):
+    """A source_catalog option re-runs its job and what reads the catalog (its figure, the summary) only."""
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"source_catalog": {"snr_threshold": 5.0}}))
+    direct = {("source_catalog", "")}
+    assert_plan(planned, full_dag, direct, [])
+    assert planned[("source_catalog", "")].reason.startswith("Params have changed")
+    assert set(planned) == {("source_catalog", ""), ("plot_catalog", ""), ("summary", ""), ("all", "")}
 
 
 def test_mosaic_grid_parameter_reruns_the_mosaic_jobs_only(complete_run, user_config, full_dag, tmp_path):
@@ -460,7 +469,7 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
         "mosaic_drizzle", "outlier_detection", "outlier_drizzle"]
 
 
-FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic")
+FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic", "plot_catalog")
 # Every rule whose script imports mirical/formats/io.py (so dqflags.py and subarray.py), directly or not:
 # all but association and the figures
 WRITES_FITS = CHAIN + OUTLIER + MOSAIC + ("summary",)
@@ -474,6 +483,7 @@ def test_one_figure_job_per_input_file(full_dag):
         ("plot_exposure", "product=rr_dither2"): ["rr_dither2_rate_cal.png"],
         ("plot_mosaic", ""): ["rr_footprints.png", "rr_mosaic.png", "rr_weight.png"],
         ("plot_outliers", "product=rr_dither1"): ["rr_dither1_outliers.png"],
+        ("plot_catalog", ""): ["rr_catalog.png"],
     }
 
 
@@ -536,6 +546,7 @@ def installed_as(folder: Path, distribution: str, version: str) -> dict[str, str
 @pytest.mark.parametrize("distribution, rules, expected", [
     ("drizzle", ("resample",) + OUTLIER + MOSAIC, stage3_jobs() + [("resample", p) for p in PRODUCTS]),
     ("matplotlib", FIGURES, []),
+    ("photutils", ("source_catalog",), []),
     ("gwcs", ("assign_wcs", "resample") + OUTLIER + MOSAIC,
      chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + stage3_jobs()),
 ])
@@ -565,7 +576,9 @@ def test_outputs_are_byte_identical_across_workdirs_and_core_counts(complete_run
     b = _outputs(other / "out")
     assert sorted(a) == sorted(b)
     # 2 x (3 intermediates, outlier single-exposure image, mosaic part, cal, crf, i2d) + median + mosaic
-    assert len([n for n in a if n.endswith(".fits")]) == 18
+    # + the mosaic's segmentation map (and its catalog, .ecsv)
+    assert len([n for n in a if n.endswith(".fits")]) == 19
+    assert "rr_cat.ecsv" in a and "rr_segm.fits" in a
     assert "intermediate/rr_mosaic_grid.asdf" in a and "intermediate/rr_outlier_grid.asdf" in a
     differ = [name for name in a if a[name] != b[name]]
     assert not differ, f"outputs differ between the runs: {differ}"

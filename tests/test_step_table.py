@@ -6,12 +6,13 @@ import yaml
 
 from conftest import REPO
 from mirical.formats.io import Exposure
-from mirical.steps import CAL_STEPS, REFTYPES, STEPS, mark_skipped, skipped, step_config
+from mirical.steps import CAL_STEPS, IMAGE_REFTYPES, REFTYPES, STEPS, mark_skipped, skipped, step_config
 
 
 def test_derived_lists():
     assert CAL_STEPS == ("S_BKDSUB", "S_WCS", "S_FLAT", "S_PHOTOM")
     assert REFTYPES == ("distortion", "filteroffset", "flat", "photom", "area")
+    assert IMAGE_REFTYPES == ("apcorr", "abvegaoffset")
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: s.name)

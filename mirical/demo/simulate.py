@@ -59,6 +59,12 @@ TIME_AMPLITUDE, TIME_TAU, TIME_CONST = 0.08, 400.0, 0.92
 PSF_FWHM_ARCSEC = {"F560W": 0.207, "F770W": 0.269, "F1000W": 0.328, "F1130W": 0.375,
                    "F1280W": 0.420, "F1500W": 0.488, "F1800W": 0.591, "F2100W": 0.674,
                    "F2550W": 0.803}
+# Representative (not CRDS) Vega flux densities (Jy) in the MIRI imager filters: the demo's
+# ABVEGAOFFSET is m_AB - m_Vega = 2.5 log10(3631 Jy / F_Vega).
+VEGA_JY = {"F560W": 115.6, "F770W": 64.8, "F1000W": 38.9, "F1130W": 30.9, "F1280W": 24.3,
+           "F1500W": 17.4, "F1800W": 12.1, "F2100W": 9.1, "F2550W": 6.3}
+# Encircled-energy fractions of the demo's APCORR rows (those of the MIRI CDP).
+APCORR_EE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 GAIN = 4.0          # e-/DN
 READ_NOISE_DN = 6.0  # per frame
 TFRAME = 2.775       # s, FASTR1 full frame
@@ -100,6 +106,8 @@ REFERENCE_NAMES = {
     "flat": "jwst_miri_flat_{filter}_mirical.fits",
     "photom": "jwst_miri_photom_mirical.fits",
     "area": "jwst_miri_area_mirical.fits",
+    "apcorr": "jwst_miri_apcorr_mirical.fits",
+    "abvegaoffset": "jwst_miri_abvegaoffset_mirical.asdf",
 }
 
 
@@ -374,8 +382,77 @@ def write_area(path: str, area: np.ndarray, nominal_a2: float, useafter: str = "
     write_atomic(fits.HDUList([fits.PrimaryHDU(header=header), fits.ImageHDU(area, name="SCI")]), path)
 
 
+def encircled_energy_radii(fwhm_pix: float, fractions: tuple[float, ...]) -> np.ndarray:
+    """Radii (pixels) of circular apertures holding ``fractions`` of a demo point source in a drizzled image.
+
+    The simulated PSF is a Gaussian of FWHM ``fwhm_pix`` integrated over a detector pixel
+    (`render_scene`). Drizzling it (pixfrac 1, same pixel scale) averages the input pixels
+    overlapping each output pixel, weighted by the overlap: a convolution with two more unit
+    boxes; aperture photometry of the output pixels (exact overlap) adds the fourth. Along x and
+    y alike, so the image is the outer product of one profile.
+    """
+    from scipy.special import erf
+
+    step = 1.0 / 40
+    half = int(np.ceil(8 * fwhm_pix / step))
+    u = np.arange(-half, half + 1) * step
+    sigma = fwhm_pix / 2.3548
+    # the Gaussian integrated over a pixel centred at u
+    profile = 0.5 * (erf((u + 0.5) / (np.sqrt(2) * sigma)) - erf((u - 0.5) / (np.sqrt(2) * sigma)))
+    box = np.where(np.abs(u) <= 0.5, step, 0.0)
+    for _ in range(3):
+        profile = np.convolve(profile, box, mode="same")
+    image = np.outer(profile, profile) / profile.sum() ** 2
+    radius = np.hypot(*np.meshgrid(u, u)).ravel()
+    order = np.argsort(radius)
+    energy = np.cumsum(image.ravel()[order])
+    return np.interp(fractions, energy, radius[order])
+
+
+def write_apcorr(path: str, useafter: str = "2022-05-01T00:00:00") -> None:
+    """A CRDS-format MIRI imager APCORR (MirImgApcorrModel): per filter and subarray, the radius
+    (native pixels) of each encircled energy, the correction to total flux and the background annulus.
+
+    The annulus is far out (the Gaussian has no flux there), so the correction is 1 / EE.
+    """
+    rows = []
+    for filter_name, fwhm_arcsec in PSF_FWHM_ARCSEC.items():
+        fwhm = fwhm_arcsec / 0.1108
+        radii = encircled_energy_radii(fwhm, APCORR_EE)
+        skyin = float(np.ceil(4 * fwhm))
+        for subarray in SUBARRAYS:
+            rows += [(filter_name, subarray, ee, r, 1.0 / ee, skyin, skyin + 5.0) for ee, r in zip(APCORR_EE, radii)]
+    columns = list(zip(*rows))
+    header = _ref_header("APCORR", useafter, "mirical demo aperture corrections (its Gaussian PSF)",
+                         DATAMODL="MirImgApcorrModel")
+    table = fits.BinTableHDU.from_columns([
+        fits.Column("filter", "12A", array=columns[0]),
+        fits.Column("subarray", "17A", array=columns[1]),
+        *(fits.Column(name, "E", array=values) for name, values in
+          zip(("eefraction", "radius", "apcorr", "skyin", "skyout"), columns[2:])),
+    ], name="APCORR")
+    write_atomic(fits.HDUList([fits.PrimaryHDU(header=header), table]), path)
+
+
+def write_abvegaoffset(path: str, useafter: str = "2022-05-01T00:00:00") -> None:
+    """A CRDS-format ABVEGAOFFSET (ABVegaOffsetModel, ASDF): m_AB - m_Vega per MIRI filter."""
+    from astropy.table import Table
+
+    from mirical.formats.asdf_extension import asdf_bytes
+    from mirical.formats.atomic import atomic_path
+
+    offsets = Table({"filter": list(VEGA_JY),
+                     "abvega_offset": np.array([2.5 * np.log10(3631.0 / f) for f in VEGA_JY.values()], np.float32)})
+    meta = {"telescope": "JWST", "reftype": "ABVEGAOFFSET", "useafter": useafter, "pedigree": "DUMMY",
+            "author": "mirical demo", "origin": "mirical", "description": "mirical demo AB-Vega offsets",
+            "instrument": {"name": "MIRI", "detector": "MIRIMAGE"}, "exposure": {"type": "MIR_IMAGE"},
+            "model_type": "ABVegaOffsetModel"}
+    with atomic_path(path) as partial:
+        partial.write_bytes(asdf_bytes({"meta": meta, "abvega_offset": offsets}))
+
+
 def write_reference_files(folder: str | Path, settings: DemoSettings) -> dict[str, str]:
-    """Write the five CRDS-format reference files of the demo; returns their paths."""
+    """Write the CRDS-format reference files of the demo; returns their paths."""
     from mirical.references.distortion import write_distortion_reffile, write_filteroffset_reffile
 
     paths = reference_paths(folder, settings)
@@ -387,6 +464,8 @@ def write_reference_files(folder: str | Path, settings: DemoSettings) -> dict[st
     write_photom(paths["photom"])
     area, nominal = pixel_area_map(settings)
     write_area(paths["area"], area, nominal)
+    write_apcorr(paths["apcorr"])
+    write_abvegaoffset(paths["abvegaoffset"])
     return paths
 
 

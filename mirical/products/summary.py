@@ -32,6 +32,7 @@ COLUMNS = {  # key: heading
     "photmjsr": "PHOTMJSR applied ((MJy/sr)/(DN/s))",
     **{step: step for step in CAL_STEPS},
     **{f"ref_{t}": f"{t} reference" for t in REFTYPES},
+    "sources": "sources (its i2d's catalog)",
 }
 
 
@@ -97,6 +98,16 @@ def product_row(product: str, rate_path: str, bkgsub_path: str, cal_path: str, r
         row[f"ref_{reftype}"] = text
         row[f"_sha256_{reftype}"] = record.get("sha256", "")
     return row
+
+
+def catalog_sources(path: str | os.PathLike) -> int:
+    """The number of sources (rows) of a source catalog (ECSV)."""
+    from astropy.table import Table
+
+    try:
+        return len(Table.read(path, format="ascii.ecsv"))
+    except (OSError, ValueError) as exc:
+        raise MiricalError(str(path), f"not a readable source catalog ({exc})") from None
 
 
 def write_csv(rows: list[dict], path: str | os.PathLike) -> None:

@@ -63,6 +63,10 @@ EXPOSURE_SELECTORS: dict[str, tuple[str, ...]] = {
     "photom": ("INSTRUME", "DETECTOR", "BAND"),
     # jwst_miri_area_*.rmap -- area_selection.inc
     "area": ("INSTRUME", "DETECTOR", "FILTER", "EXP_TYPE"),
+    # jwst_miri_apcorr_*.rmap -- apcorr_selection.inc; FILTER and SUBARRAY pick rows of its table
+    "apcorr": ("INSTRUME", "EXP_TYPE"),
+    # jwst_miri_abvegaoffset_*.rmap; FILTER picks a row of its table
+    "abvegaoffset": ("INSTRUME",),
 }
 
 # FITS keyword of the file name in the calibrated product (stdatamodels

@@ -36,12 +36,15 @@ STEPS = (
     Step("resample", "S_RESAMP", (), ("steps", "resample"), "resample", False),
     Step("outlier_detection", "S_OUTLIR", (), ("outlier_detection",), "outlier_detection", False),
     Step("mosaic", "S_RESAMP", (), ("mosaic",), "mosaic", False),
+    Step("source_catalog", "S_SRCCAT", ("apcorr", "abvegaoffset"), ("source_catalog",), "source_catalog", False),
 )
 STEP = {step.name: step for step in STEPS}
 #: Status keywords of the calibration steps, in order.
 CAL_STEPS = tuple(step.keyword for step in STEPS if step.cal)
-#: Every reference file type, in step order.
-REFTYPES = tuple(reftype for step in STEPS for reftype in step.reftypes)
+#: Every reference file type of the calibration (each product's), in step order.
+REFTYPES = tuple(reftype for step in STEPS if step.cal for reftype in step.reftypes)
+#: Those of the steps on drizzled images (chosen with the first product's headers).
+IMAGE_REFTYPES = tuple(reftype for step in STEPS if not step.cal for reftype in step.reftypes)
 
 
 def step_config(config: dict, name: str) -> dict:

@@ -25,7 +25,8 @@ PACKAGE = "mirical"
 DISTRIBUTIONS = {"yaml": "pyyaml"}
 # Distributions loaded by entry point, never imported by name, that shape what an imported library
 # writes: asdf serializes astropy models (the gwcs transforms) through asdf-astropy.
-PLUGINS = {"asdf": ("asdf-astropy",)}
+# photutils deblends with scikit-image's watershed, which it imports only then.
+PLUGINS = {"asdf": ("asdf-astropy",), "photutils": ("scikit-image",)}
 NOT_INSTALLED = "not installed"
 
 

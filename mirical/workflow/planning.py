@@ -236,6 +236,14 @@ class Layout:
         """The cal file with its outliers flagged (stage 3's name)."""
         return f"{self.out}/{product}_crf.fits"
 
+    def catalog(self, image: str) -> str:
+        """The source catalog of an i2d (the mosaic: ``image`` is the run's name; else a product)."""
+        return f"{self.out}/{image}_cat.ecsv"
+
+    def segmentation(self, image: str) -> str:
+        """The segmentation map of the source catalog of an i2d."""
+        return f"{self.out}/{image}_segm.fits"
+
     def plot(self, what: str) -> str:
         """A quicklook figure: {product}_rate_cal, {product}_steps, {name}_mosaic, _weight, _footprints."""
         return f"{self.plots}/{what}.png"
@@ -245,13 +253,16 @@ class Layout:
         return f"{self.out}/{self.name}_summary.{ext}"
 
     def products(self, products: list[str], combined_background: list[str] = (),
-                 crf: bool = False, ints: list[str] = ()) -> dict[str, list[str]]:
+                 crf: bool = False, ints: list[str] = (), catalogs: list[str] = (),
+                 segmentation: bool = True) -> dict[str, list[str]]:
         """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for).
 
         ``combined_background``: the products whose combined background is saved;
         ``crf``: outlier detection runs, so each rate product has a crf file too;
         ``ints``: the rateints products (a calints file each; no i2d, figures or place in the
-        mosaic: the mosaic is made of the other products, if any).
+        mosaic: the mosaic is made of the other products, if any);
+        ``catalogs``: the i2d images (the run's name for the mosaic) with a source catalog, and with
+        it a ``segmentation`` map (the segmentation star finder's).
         """
         per_integration = set(ints)
         rate = [p for p in products if p not in per_integration]
@@ -268,5 +279,8 @@ class Layout:
             "combined_background": [self.combined_background(p) for p in combined_background],
             "mosaic": [self.mosaic()] if rate else [],
             "plots": plots,
+            "catalog": [self.catalog(i) for i in catalogs],
+            "catalog_plot": [self.plot(f"{self.name}_catalog")] if self.name in catalogs else [],
+            "segmentation": [self.segmentation(i) for i in catalogs] if segmentation else [],
             "summary": [self.summary("html"), self.summary("csv")],
         }
