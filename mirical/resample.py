@@ -140,11 +140,17 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
 
 
 def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Drizzle one cal exposure with ``resampler`` (`Resampler.add`); its resampled variances."""
+    """Drizzle one cal exposure with ``resampler`` (`Resampler.add`), less BKGLEVEL where BKGSUB is false;
+    its resampled variances."""
     if str(exposure.get("S_WCS", "")) != "COMPLETE":
         raise MiricalError(exposure.path, "S_WCS is not COMPLETE: resampling needs the WCS from assign_wcs")
+    from mirical.skymatch import unsubtracted_level
+
     a = exposure.arrays
-    return resampler.add(a["SCI"], a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
+    sci, level = a["SCI"], unsubtracted_level(exposure.primary)
+    if level is not None:  # a sky level measured but not subtracted comes off here, as in jwst's resample
+        sci = sci - level
+    return resampler.add(sci, a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
                          a.get("VAR_FLAT", np.zeros_like(a["SCI"])), wcs,
                          exposure_time(exposure), tmeasure=_float(exposure.get("TMEASURE")),
                          duration=_float(exposure.get("DURATION")), expstart=_float(exposure.get("EXPSTART")),

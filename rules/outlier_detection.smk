@@ -4,7 +4,7 @@
 # and compared (outlier_detection: {product}_crf.fits, which the mosaic then uses).
 rule outlier_grid:
     input:
-        cal=expand(rules.photom.output.cal, product=RATE_NAMES),
+        cal=[aligned_exposure(p) for p in RATE_NAMES],
     output:
         grid=LAYOUT.outlier_grid(),
     log:
@@ -25,7 +25,7 @@ rule outlier_grid:
 
 rule outlier_drizzle:
     input:
-        cal=rules.photom.output.cal,
+        cal=stage3_input,
         grid=rules.outlier_grid.output.grid,
     output:
         part=LAYOUT.outlier_i2d("{product}"),
@@ -69,7 +69,7 @@ rule outlier_median:
 
 rule outlier_detection:
     input:
-        cal=rules.photom.output.cal,
+        cal=stage3_input,
         grid=rules.outlier_grid.output.grid,
         median=rules.outlier_median.output.median,
     output:
