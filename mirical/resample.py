@@ -144,11 +144,9 @@ def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None =
     its resampled variances."""
     if str(exposure.get("S_WCS", "")) != "COMPLETE":
         raise MiricalError(exposure.path, "S_WCS is not COMPLETE: resampling needs the WCS from assign_wcs")
-    from mirical.skymatch import unsubtracted_level
-
     a = exposure.arrays
     sci, level = a["SCI"], unsubtracted_level(exposure.primary)
-    if level is not None:  # a sky level measured but not subtracted comes off here, as in jwst's resample
+    if level is not None:
         sci = sci - level
     return resampler.add(sci, a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
                          a.get("VAR_FLAT", np.zeros_like(a["SCI"])), wcs,
@@ -156,6 +154,14 @@ def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None =
                          duration=_float(exposure.get("DURATION")), expstart=_float(exposure.get("EXPSTART")),
                          expend=_float(exposure.get("EXPEND")), pixar_sr=_float(exposure.get("PIXAR_SR")),
                          pixmap=pixmap)
+
+
+def unsubtracted_level(primary: fits.Header) -> float | None:
+    """BKGLEVEL where skymatch measured it but did not subtract it (BKGSUB false): the drizzle subtracts it, as
+    jwst's resample does."""
+    if primary.get("BKGSUB") is False and primary.get("BKGLEVEL") is not None:
+        return float(primary["BKGLEVEL"])
+    return None
 
 
 def grid_header(out_wcs, shape: Sequence[int], given: bool) -> fits.Header:

@@ -22,8 +22,9 @@ The facts of the official step (stcal's ``skymatch``), written here anew:
 - Each exposure with a level gets BKGLEVEL, BKGSUB (= ``subtract``), BKGMETH and
   S_SKYMAT = COMPLETE, the others S_SKYMAT = SKIPPED only. With ``subtract`` the level is
   subtracted from SCI. One exposure with ``match`` has no pair: SKIPPED, as the official.
-  Downstream: the drizzle subtracts BKGLEVEL where BKGSUB is false, and outlier
-  detection adds it back to the blotted median.
+  Downstream: the drizzle subtracts BKGLEVEL where BKGSUB is false
+  (`mirical.resample.unsubtracted_level`), and outlier detection adds it back to the blotted
+  median (`mirical.outlier_detection.background_level`).
 
 Exposures are read one at a time (the official's ``in_memory=False``): first the
 footprints (the gwcs only), then each exposure's statistics against every footprint,
@@ -209,11 +210,27 @@ def stem(path: str) -> str:
 
 
 # ----------------------------------------------------------------- the job
+def header_and_wcs(path: str) -> tuple[object, object, tuple[int, int]]:
+    """Primary header, gwcs and (ny, nx) of an exposure file, without its arrays."""
+    from astropy.io import fits
+
+    from mirical.asdf_extension import read_tree
+
+    try:
+        with fits.open(path) as hdul:
+            primary, sci = hdul[0].header.copy(), hdul["SCI"].header
+            shape = (int(sci["NAXIS2"]), int(sci["NAXIS1"]))
+            wcs = (read_tree(hdul["ASDF"]).get("meta") or {}).get("wcs") if "ASDF" in hdul else None
+    except (OSError, KeyError) as exc:
+        raise MiricalError(path, f"not a readable cal file ({exc})") from None
+    if wcs is None:
+        raise MiricalError(path, "no gwcs (meta.wcs in the ASDF extension): assign_wcs has not run")
+    return primary, wcs, shape
+
+
 def read_footprint(product: str, path: str, params: Mapping) -> Exposure:
     """Footprint, gwcs, shape and earlier level of a cal file (headers and gwcs only)."""
-    from mirical.resample import _header_and_wcs as header_and_wcs
-
-    primary, _, wcs, shape = header_and_wcs(path)
+    primary, wcs, shape = header_and_wcs(path)
     subtracted, level = primary.get("BKGSUB"), primary.get("BKGLEVEL")
     if subtracted is None and level is not None:
         raise MiricalError(path, "BKGLEVEL is set but BKGSUB is not")
@@ -301,13 +318,6 @@ def apply_level(exposure, level: float | None, prior: float, params: Mapping) ->
     if params["subtract"]:
         exposure.arrays["SCI"] = exposure.arrays["SCI"] - level
     set_step_status(exposure, "skymatch", "COMPLETE")
-
-
-def unsubtracted_level(primary) -> float | None:
-    """BKGLEVEL where it was measured but not subtracted (BKGSUB false): what the drizzle subtracts."""
-    if primary.get("BKGSUB") is False and primary.get("BKGLEVEL") is not None:
-        return float(primary["BKGLEVEL"])
-    return None
 
 
 def write_levels(rows: Sequence[Mapping], path: str | os.PathLike) -> None:

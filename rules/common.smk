@@ -204,8 +204,9 @@ def mosaic_inputs(wildcards):
 
 def outputs_by_kind():
     """Everything a complete run makes, by kind (mirical.planning.Layout.products); the API returns it."""
-    return LAYOUT.products(PRODUCT_NAMES, combined_background_products(config, PRODUCTS), OUTLIERS, INTS_NAMES,
-                           SKYMATCH)
+    return LAYOUT.products(
+        PRODUCT_NAMES, combined_background_products(config, PRODUCTS), OUTLIERS, INTS_NAMES, SKYMATCH
+    )
 
 
 def all_outputs():

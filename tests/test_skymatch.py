@@ -6,8 +6,9 @@ import pytest
 from astropy.io import fits
 
 from mirical.errors import MiricalError
+from mirical.resample import unsubtracted_level
 from mirical.skymatch import (apply_level, border, global_levels, match_levels, read_levels, sky_statistic, stem,
-                              unsubtracted_level, user_levels, write_levels)
+                              user_levels, write_levels)
 
 DEFAULTS = {"skystat": "mode", "lower": None, "upper": None, "nclip": 5, "lsigma": 4.0, "usigma": 4.0,
             "binwidth": 0.1}
