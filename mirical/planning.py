@@ -267,6 +267,7 @@ class Layout:
         plots = [self.plot(f"{p}_rate_cal") for p in rate] + [self.plot(f"{p}_steps") for p in rate[:1]]
         plots += [self.plot(f"{p}_outliers") for p in rate[:1]] if crf else []
         plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints") if rate]
+        plots += [self.plot(f"{self.name}_skymatch")] if sky and rate else []
         return {
             "association": [self.association()],
             "cal": [self.cal(p) for p in rate],

@@ -149,6 +149,11 @@ def stage3_input(wildcards):
     return stage3_exposure(wildcards.product)
 
 
+def skymatch_levels_input():
+    """Named input {levels: skymatch's table} when skymatch runs (the summary's sky column)."""
+    return {"levels": LAYOUT.skymatch_levels()} if SKYMATCH else {}
+
+
 def skylist_input():
     """Named input {skylist: path} with skymethod user, so a new file re-runs skymatch."""
     step = step_params("skymatch")

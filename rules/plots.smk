@@ -131,3 +131,29 @@ rule plot_outliers:
         code=code_version("plot_outliers"),
     script:
         "../scripts/plot_outliers.py"
+
+
+rule plot_skymatch:
+    input:
+        levels=rules.skymatch.output.levels,
+    output:
+        report(
+            LAYOUT.plot(f"{NAME}_skymatch"),
+            caption="../report/skymatch.rst",
+            category="Mosaic",
+            labels={"figure": "sky level per exposure"},
+        ),
+    log:
+        f"{LOGS}/plots/skymatch.log",
+    benchmark:
+        f"{BENCH}/plots/skymatch.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        name=NAME,
+        code=code_version("plot_skymatch"),
+    script:
+        "../scripts/plot_skymatch.py"

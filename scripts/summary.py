@@ -3,12 +3,14 @@ from mirical.runner import log, main
 
 
 def run(snakemake):
+    from mirical.skymatch import read_levels
     from mirical.summary import product_row, write_csv, write_html
 
     inputs = snakemake.input
+    sky = read_levels(inputs.levels) if "levels" in inputs.keys() else None
     rows = []
     for i, product in enumerate(snakemake.params.products):
-        row = product_row(product, inputs.rate[i], inputs.bkgsub[i], inputs.cal[i], inputs.refs[i])
+        row = product_row(product, inputs.rate[i], inputs.bkgsub[i], inputs.cal[i], inputs.refs[i], sky)
         log.info("%s: %s %s, %s s, background %s DN/s, PHOTMJSR %s", product, row["filter"], row["subarray"],
                  row["exptime_s"], row["background_dn_s"], row["photmjsr"])
         rows.append(row)

@@ -150,6 +150,12 @@ def after_skymatch() -> list[tuple[str, str]]:
     return [job for job in stage3_jobs() if job[0] != "skymatch"]
 
 
+def skymatch_jobs() -> list[tuple[str, str]]:
+    """What new sky levels re-run: skymatch, outlier detection and the mosaic, not their grids."""
+    return [("skymatch", ""), ("outlier_median", ""), ("mosaic", "")] + [
+        (rule, p) for p in PRODUCTS for rule in ("outlier_drizzle", "outlier_detection", "mosaic_drizzle")]
+
+
 def reading(dag, workdir: Path, path: Path) -> set[tuple[str, str]]:
     """Jobs of ``dag`` with ``path`` among their inputs."""
     path = os.path.realpath(path)
@@ -399,9 +405,7 @@ def test_skymatch_parameter_reruns_skymatch_outlier_detection_and_the_mosaic_onl
     """Neither grid (footprints only) nor anything before skymatch re-runs."""
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"skystat": "median"}}))
     direct = {("skymatch", "")}
-    expected = [("skymatch", ""), ("outlier_median", ""), ("mosaic", "")] + [
-        (rule, p) for p in PRODUCTS for rule in ("outlier_drizzle", "outlier_detection", "mosaic_drizzle")]
-    assert_plan(planned, full_dag, direct, expected)
+    assert_plan(planned, full_dag, direct, skymatch_jobs())
     assert planned["skymatch", ""].reason.startswith("Params have changed") and "median" in planned["skymatch", ""].reason
 
 
@@ -491,7 +495,7 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
         "mosaic_drizzle", "outlier_detection", "outlier_drizzle"]
 
 
-FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic")
+FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic", "plot_skymatch")
 # Every rule whose script imports mirical/io.py (so dqflags.py and subarray.py), directly or not:
 # all but association and the figures
 WRITES_FITS = CHAIN + SKY + OUTLIER + MOSAIC + ("summary",)
@@ -505,6 +509,7 @@ def test_one_figure_job_per_input_file(full_dag):
         ("plot_exposure", "product=rr_dither2"): ["rr_dither2_rate_cal.png"],
         ("plot_mosaic", ""): ["rr_footprints.png", "rr_mosaic.png", "rr_weight.png"],
         ("plot_outliers", "product=rr_dither1"): ["rr_dither1_outliers.png"],
+        ("plot_skymatch", ""): ["rr_skymatch.png"],
     }
 
 
@@ -522,7 +527,7 @@ def repository_copy(tmp_path: Path) -> Path:
     # mirical/resample.py is the resample step and the mosaic's glue (drizzle, output headers)
     ("resample", ("resample",) + OUTLIER + MOSAIC, after_skymatch() + [("resample", p) for p in PRODUCTS]),
     ("mosaic", OUTLIER + MOSAIC, after_skymatch()),
-    ("skymatch", SKY, stage3_jobs()),
+    ("skymatch", SKY, skymatch_jobs()),
     ("outlier_detection", ("outlier_median", "outlier_detection"),
      [("outlier_median", "")] + flagging_jobs()),
     # shared code that the steps import (not listed by hand anywhere: read from the imports)
