@@ -459,10 +459,11 @@ def sky_levels(levels_path: str, out: str, name: str) -> int:
     complete = np.array([str(s) == "COMPLETE" for s in table["status"]])
     levels = np.where(complete, np.asarray(table["level"], float), 0.0)
     with plt.rc_context(STYLE):
-        fig = _figure((max(5.0, 0.6 * len(products) + 2.0), 4.0))
+        fig = _figure((max(8.0, 0.6 * len(products) + 2.0), 4.5))
         ax = fig.subplots()
         x = np.arange(len(products))
-        ax.bar(x[complete], levels[complete], color="tab:blue")
+        bars = ax.bar(x[complete], levels[complete], color="tab:blue")
+        ax.bar_label(bars, fmt="%.4g", fontsize=8)
         for i in np.flatnonzero(~complete):
             ax.annotate("no level", (i, 0.0), ha="center", va="bottom", rotation=90, fontsize=8, color="tab:red")
         ax.axhline(0.0, color="0.3", linewidth=0.8)
@@ -471,6 +472,6 @@ def sky_levels(levels_path: str, out: str, name: str) -> int:
         ax.set_ylabel(f"BKGLEVEL ({table['level'].unit or 'MJy / sr'})")
         method = str(table["method"][0]) if len(table) else ""
         what = "subtracted from SCI" if len(table) and bool(table["subtracted"][0]) else "subtracted by the drizzle"
-        ax.set_title(f"{name}: sky level per exposure (skymatch {method}; {what})", fontsize=10)
+        ax.set_title(f"{name}: sky level per exposure\n(skymatch {method}; {what})", fontsize=10)
         save(fig, out)
     return int(complete.sum())
