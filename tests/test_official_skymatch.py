@@ -114,3 +114,24 @@ def test_the_levels_recover_the_offsets(runs):
 def test_variant_levels_flags_and_mosaic_are_the_officials(variant):
     out, official = variant
     assert_agrees(out, official, "global+match", True)
+
+
+def test_one_exposure_is_skipped_as_the_official(runs, tmp_path):
+    """One exposure, skymethod match: no pair, so no level and S_SKYMAT SKIPPED (calwebb_image3 runs the step)."""
+    from mirical.skymatch import read_footprint, solve
+
+    out, _ = runs
+    cal = out / f"{PRODUCTS[0]}_cal.fits"
+    params = {"skymethod": "match", "match_down": True, "subtract": False, "stepsize": None, "skystat": "mode",
+              "dqbits": "~DO_NOT_USE+NON_SCIENCE", "lower": None, "upper": None, "nclip": 5, "lsigma": 4.0,
+              "usigma": 4.0, "binwidth": 0.1}
+    assert solve([read_footprint(PRODUCTS[0], str(cal), params)], params) == [None]
+    official = _official_one(cal, tmp_path / "official")
+    header = fits.getheader(official)
+    assert header["S_SKYMAT"] == "SKIPPED" and "BKGLEVEL" not in header
+
+
+def _official_one(cal: Path, folder: Path) -> Path:
+    folder.mkdir()
+    run_official(str(REPO / "tests" / "official_outlier.py"), str(folder), str(cal), timeout=900)
+    return folder / cal.name.replace("_cal.fits", "_crf.fits")
