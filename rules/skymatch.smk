@@ -1,4 +1,4 @@
-# Stage-3 sky matching (mirical/skymatch.py), as jwst's skymatch: one job over every rate
+# Stage-3 sky matching (mirical/steps/skymatch.py), as jwst's skymatch: one job over every rate
 # product's footprint (exposures read one at a time) writes the levels table and, per product,
 # {product}_skymatch.fits with BKGLEVEL, BKGSUB, BKGMETH and S_SKYMAT, which outlier detection
 # and the mosaic read. A step that corrects the WCS before it (tweakreg) changes aligned_exposure.

@@ -1,10 +1,10 @@
 """Rule skymatch: the sky level of every exposure (one job, one exposure in memory at a time)."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.io import add_history, read_exposure, write_exposure
-    from mirical.skymatch import apply_level, read_footprint, solve, user_levels, write_levels
+    from mirical.formats.io import add_history, read_exposure, write_exposure
+    from mirical.steps.skymatch import apply_level, read_footprint, solve, user_levels, write_levels
 
     params = snakemake.params.step
     products, paths = snakemake.params.products, list(snakemake.input.cal)

@@ -1,10 +1,10 @@
 """Rule summary: the per-product table (CSV and HTML for the report)."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.skymatch import read_levels
-    from mirical.summary import product_row, write_csv, write_html
+    from mirical.products.summary import product_row, write_csv, write_html
+    from mirical.steps.skymatch import read_levels
 
     inputs = snakemake.input
     sky = read_levels(inputs.levels) if "levels" in inputs.keys() else None

@@ -16,8 +16,8 @@ import pytest
 from astropy.io import fits
 
 from conftest import REPO, run_official, run_snakemake
-from mirical.dqflags import PIXEL
-from mirical.skymatch import read_levels
+from mirical.formats.dqflags import PIXEL
+from mirical.steps.skymatch import read_levels
 
 pytestmark = pytest.mark.workflow
 
@@ -118,7 +118,7 @@ def test_variant_levels_flags_and_mosaic_are_the_officials(variant):
 
 def test_one_exposure_is_skipped_as_the_official(runs, tmp_path):
     """One exposure, skymethod match: no pair, so no level and S_SKYMAT SKIPPED (calwebb_image3 runs the step)."""
-    from mirical.skymatch import read_footprint, solve
+    from mirical.steps.skymatch import read_footprint, solve
 
     out, _ = runs
     cal = out / f"{PRODUCTS[0]}_cal.fits"

@@ -6,8 +6,8 @@ import pytest
 from astropy.io import fits
 
 from mirical.errors import MiricalError
-from mirical.resample import unsubtracted_level
-from mirical.skymatch import (apply_level, border, global_levels, match_levels, read_levels, sky_statistic, stem,
+from mirical.drizzle.i2d import unsubtracted_level
+from mirical.steps.skymatch import (apply_level, border, global_levels, match_levels, read_levels, sky_statistic, stem,
                               user_levels, write_levels)
 
 DEFAULTS = {"skystat": "mode", "lower": None, "upper": None, "nclip": 5, "lsigma": 4.0, "usigma": 4.0,
@@ -104,7 +104,7 @@ def test_user_levels_by_product_or_science_name(tmp_path):
 
 
 def _exposure():
-    from mirical.io import Exposure
+    from mirical.formats.io import Exposure
 
     return Exposure(primary=fits.Header(), sci_header=fits.Header(), arrays={"SCI": np.full((2, 2), 5.0, np.float32)})
 

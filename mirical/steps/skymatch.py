@@ -23,8 +23,8 @@ The facts of the official step (stcal's ``skymatch``), written here anew:
   S_SKYMAT = COMPLETE, the others S_SKYMAT = SKIPPED only. With ``subtract`` the level is
   subtracted from SCI. One exposure with ``match`` has no pair: SKIPPED, as the official.
   Downstream: the drizzle subtracts BKGLEVEL where BKGSUB is false
-  (`mirical.resample.unsubtracted_level`), and outlier detection adds it back to the blotted
-  median (`mirical.outlier_detection.background_level`).
+  (`mirical.drizzle.i2d.unsubtracted_level`), and outlier detection adds it back to the blotted
+  median (`mirical.steps.outlier_detection.background_level`).
 
 Exposures are read one at a time (the official's ``in_memory=False``): first the
 footprints (the gwcs only), then each exposure's statistics against every footprint,
@@ -62,7 +62,7 @@ SUFFIXES = ("cal", "crf", "rate", "skymatch", "skymatchstep", "tweakreg", "tweak
 
 
 @dataclass
-class Exposure:
+class SkyExposure:
     """One exposure as skymatch sees it before reading its pixels: footprint, gwcs, shape, earlier level."""
 
     product: str
@@ -214,7 +214,7 @@ def header_and_wcs(path: str) -> tuple[object, object, tuple[int, int]]:
     """Primary header, gwcs and (ny, nx) of an exposure file, without its arrays."""
     from astropy.io import fits
 
-    from mirical.asdf_extension import read_tree
+    from mirical.formats.asdf_extension import read_tree
 
     try:
         with fits.open(path) as hdul:
@@ -228,7 +228,7 @@ def header_and_wcs(path: str) -> tuple[object, object, tuple[int, int]]:
     return primary, wcs, shape
 
 
-def read_footprint(product: str, path: str, params: Mapping) -> Exposure:
+def read_footprint(product: str, path: str, params: Mapping) -> SkyExposure:
     """Footprint, gwcs, shape and earlier level of a cal file (headers and gwcs only)."""
     primary, wcs, shape = header_and_wcs(path)
     subtracted, level = primary.get("BKGSUB"), primary.get("BKGLEVEL")
@@ -240,13 +240,13 @@ def read_footprint(product: str, path: str, params: Mapping) -> Exposure:
         raise MiricalError(path, f"BKGSUB={bool(subtracted)} from an earlier sky matching differs from "
                                  f"skymatch.subtract={bool(params['subtract'])}")
     prior = float(level) if params["subtract"] and level is not None else 0.0
-    return Exposure(product, path, wcs, shape, footprint(wcs, shape, params["stepsize"]), prior)
+    return SkyExposure(product, path, wcs, shape, footprint(wcs, shape, params["stepsize"]), prior)
 
 
 def good_data(path: str, dqbits) -> tuple[np.ndarray, np.ndarray]:
     """SCI (float32) and its good pixels (finite, DQ within ``dqbits``) of an exposure file."""
-    from mirical.dqflags import good_pixels
-    from mirical.io import read_exposure
+    from mirical.formats.dqflags import good_pixels
+    from mirical.formats.io import read_exposure
 
     arrays = read_exposure(path, ints=False).arrays
     sci = arrays["SCI"]
@@ -256,7 +256,7 @@ def good_data(path: str, dqbits) -> tuple[np.ndarray, np.ndarray]:
     return sci, good
 
 
-def measure(exposures: Sequence[Exposure], params: Mapping, pairs: bool, whole: bool, log=None
+def measure(exposures: Sequence[SkyExposure], params: Mapping, pairs: bool, whole: bool, log=None
             ) -> tuple[np.ndarray, np.ndarray, list[float | None]]:
     """Reading one exposure at a time: the overlap statistics ``stat[i, j]``, ``npix[i, j]`` (with
     ``pairs``) and each whole exposure's statistic (with ``whole``)."""
@@ -281,7 +281,7 @@ def measure(exposures: Sequence[Exposure], params: Mapping, pairs: bool, whole: 
     return stat, npix, whole_stats
 
 
-def solve(exposures: Sequence[Exposure], params: Mapping, log=None) -> list[float | None]:
+def solve(exposures: Sequence[SkyExposure], params: Mapping, log=None) -> list[float | None]:
     """The sky level (None: none) of each exposure for the config's ``skymethod`` (not ``user``)."""
     method = params["skymethod"]
     match = "match" in method
@@ -305,7 +305,7 @@ def solve(exposures: Sequence[Exposure], params: Mapping, log=None) -> list[floa
 
 
 def apply_level(exposure, level: float | None, prior: float, params: Mapping) -> None:
-    """Record ``level`` (the new level; None: none) on an exposure in memory (`mirical.io.Exposure`)."""
+    """Record ``level`` (the new level; None: none) on an exposure in memory (`mirical.formats.io.Exposure`)."""
     from mirical.steps import set_step_status
 
     if level is None:
@@ -324,7 +324,7 @@ def write_levels(rows: Sequence[Mapping], path: str | os.PathLike) -> None:
     """The levels table (ECSV, `COLUMNS`; level empty where there is none)."""
     from astropy.table import Table
 
-    from mirical.atomic import atomic_path
+    from mirical.formats.atomic import atomic_path
 
     table = Table(rows=[[np.nan if c == "level" and row[c] is None else row[c] for c in COLUMNS] for row in rows],
                   names=COLUMNS, dtype=[str, str, float, str, str, bool])
