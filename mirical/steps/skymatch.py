@@ -53,12 +53,10 @@ import numpy as np
 
 from mirical.errors import MiricalError
 
-METHODS = ("match", "global", "local", "global+match", "user")
 #: The columns of the levels table.
 COLUMNS = ("product", "file", "level", "status", "method", "subtracted")
 #: jwst's file-name suffixes, removed from a file's stem before it is matched with the skylist.
-SUFFIXES = ("cal", "crf", "rate", "skymatch", "skymatchstep", "tweakreg", "tweakregstep", "outlierdetection",
-            "outlier_detection", "i2d")
+SUFFIXES = ("cal", "crf", "rate", "skymatch", "skymatchstep", "tweakreg", "tweakregstep", "outlierdetection", "i2d")
 
 
 @dataclass
