@@ -19,6 +19,7 @@ Bench-only: runs in its own virtual environment with ``jwst`` installed
     python bench/official.py image2 ASN.json REFDIR OUTDIR
     python bench/official.py mosaic OUTDIR NAME CAL1 CAL2 ...
     python bench/official.py outlier OUTDIR NAME CAL1 CAL2 ...
+    python bench/official.py skymatch OUTDIR NAME CAL1 CAL2 ...
     python bench/official.py cases CASES.json
 
 Each prints one JSON line of timings (seconds) on stdout. ``cases`` (what
@@ -29,6 +30,9 @@ official WCS of every cal file on a grid of pixels spanning it (x, y, RA, Dec).
 ``outlier`` runs ``jwst.outlier_detection.OutlierDetectionStep`` (its defaults: imaging
 mode, ``in_memory=True``) on an image3 association of the cal files and saves each
 ``<cal>_crf.fits`` in OUTDIR: the work of mirical's outlier jobs (bench/outlier_scaling.sh).
+``skymatch`` runs ``jwst.skymatch.SkyMatchStep`` (its defaults) on an image3 association of the cal
+files and saves each ``<cal>_skymatch.fits`` in OUTDIR: the work of mirical's skymatch job
+(bench/skymatch_timing.sh).
 """
 
 from __future__ import annotations
@@ -200,6 +204,17 @@ def outlier(outdir: str, name: str, cals: list[str]) -> dict:
                            "outlier_s")
 
 
+def skymatch(outdir: str, name: str, cals: list[str]) -> dict:
+    def save(library) -> None:
+        with library:
+            for i, cal in enumerate(cals):
+                model = library.borrow(i)
+                model.save(str(Path(outdir) / Path(cal).name.replace("_cal.fits", "_skymatch.fits")))
+                library.shelve(model, i, modify=False)
+
+    return run_image3_step("jwst.skymatch:SkyMatchStep", outdir, name, cals, save, "skymatch_s")
+
+
 def main(argv: list[str]) -> None:
     if len(argv) == 2 and argv[0] == "cases":
         result = cases(argv[1])
@@ -209,6 +224,8 @@ def main(argv: list[str]) -> None:
         result = mosaic(argv[1], argv[2], argv[3:])
     elif len(argv) >= 4 and argv[0] == "outlier":
         result = outlier(argv[1], argv[2], argv[3:])
+    elif len(argv) >= 4 and argv[0] == "skymatch":
+        result = skymatch(argv[1], argv[2], argv[3:])
     else:
         sys.exit(__doc__)
     print(json.dumps(result), flush=True)

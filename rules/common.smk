@@ -132,6 +132,41 @@ MOSAIC_GRID_KEYS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "cr
 MOSAIC_REDUCE_KEYS = ("enable_ctx", "report_var")
 
 
+# Skymatch runs on the rate products unless skipped (with one exposure too, as jwst's image3).
+SKYMATCH = not step_params("skymatch")["skip"] and bool(RATE_NAMES)
+try:
+    check_good_bits(step_params("skymatch")["dqbits"])
+except ValueError as exc:
+    raise MiricalError("config skymatch.dqbits", str(exc)) from None
+if SKYMATCH and step_params("skymatch")["skymethod"] == "user" and not step_params("skymatch")["skylist"]:
+    raise MiricalError("config skymatch.skylist", "skymethod 'user' needs a skylist file")
+
+
+def aligned_exposure(product):
+    """The exposure stage 3 starts from: the cal file (a WCS correction step would give its own file here)."""
+    return LAYOUT.cal(product)
+
+
+def stage3_exposure(product):
+    """The exposure outlier detection (and without it the mosaic) reads: skymatch's when it runs."""
+    return LAYOUT.skymatch_exposure(product) if SKYMATCH else aligned_exposure(product)
+
+
+def stage3_input(wildcards):
+    return stage3_exposure(wildcards.product)
+
+
+def skymatch_levels_input():
+    """Named input {levels: skymatch's table} when skymatch runs (the summary's sky column)."""
+    return {"levels": LAYOUT.skymatch_levels()} if SKYMATCH else {}
+
+
+def skylist_input():
+    """Named input {skylist: path} with skymethod user, so a new file re-runs skymatch."""
+    step = step_params("skymatch")
+    return {"skylist": step["skylist"]} if step["skymethod"] == "user" and step["skylist"] else {}
+
+
 # Outlier detection runs (its crf files feed the mosaic) unless skipped or with one exposure (as jwst).
 OUTLIERS = not step_params("outlier_detection")["skip"] and len(RATE_NAMES) >= 2
 try:
@@ -166,9 +201,9 @@ OUTLIER_RESAMPLE = bool(step_params("outlier_detection")["resample_data"])
 
 
 def outlier_median_inputs(wildcards):
-    """The cal files (their group ids, or with resample_data false their pixels), the single-exposure images
-    and their grid."""
-    cals = {"cals": expand(rules.photom.output.cal, product=RATE_NAMES)}
+    """Stage 3's exposures (their group ids, or with resample_data false their pixels), the single-exposure
+    images and their grid."""
+    cals = {"cals": [stage3_exposure(p) for p in RATE_NAMES]}
     if not OUTLIER_RESAMPLE:
         return cals
     parts = expand(rules.outlier_drizzle.output.part, product=RATE_NAMES)
@@ -181,8 +216,8 @@ def outlier_grid_input(wildcards):
 
 
 def exposure_for_mosaic(product):
-    """The file the mosaic drizzles: the product's crf file when outlier detection runs, else its cal file."""
-    return LAYOUT.crf(product) if OUTLIERS else LAYOUT.cal(product)
+    """The file the mosaic drizzles: the product's crf file when outlier detection runs, else stage 3's input."""
+    return LAYOUT.crf(product) if OUTLIERS else stage3_exposure(product)
 
 
 def mosaic_exposure(wildcards):
@@ -250,10 +285,11 @@ def outputs_by_kind():
     return LAYOUT.products(
         PRODUCT_NAMES,
         combined_background_products(config, PRODUCTS),
-        OUTLIERS,
-        INTS_NAMES,
-        catalog_images(),
-        step_params("source_catalog")["starfinder"] == "segmentation",
+        crf=OUTLIERS,
+        ints=INTS_NAMES,
+        sky=SKYMATCH,
+        catalogs=catalog_images(),
+        segmentation=step_params("source_catalog")["starfinder"] == "segmentation",
     )
 
 

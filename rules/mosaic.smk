@@ -4,7 +4,7 @@
 rule mosaic_grid:
     input:
         **output_wcs_input("mosaic"),
-        cal=expand(rules.photom.output.cal, product=RATE_NAMES),
+        cal=[aligned_exposure(p) for p in RATE_NAMES],
     output:
         grid=LAYOUT.mosaic_grid(),
     log:

@@ -5,7 +5,7 @@
 # With resample_data false the median is of the cal files themselves (no grid, no drizzle).
 rule outlier_grid:
     input:
-        cal=expand(rules.photom.output.cal, product=RATE_NAMES),
+        cal=[aligned_exposure(p) for p in RATE_NAMES],
     output:
         grid=LAYOUT.outlier_grid(),
     log:
@@ -26,7 +26,7 @@ rule outlier_grid:
 
 rule outlier_drizzle:
     input:
-        cal=rules.photom.output.cal,
+        cal=stage3_input,
         grid=rules.outlier_grid.output.grid,
     output:
         part=LAYOUT.outlier_i2d("{product}"),
@@ -73,7 +73,7 @@ rule outlier_median:
 rule outlier_detection:
     input:
         unpack(outlier_grid_input),
-        cal=rules.photom.output.cal,
+        cal=stage3_input,
         median=rules.outlier_median.output.median,
     output:
         crf=LAYOUT.crf("{product}"),

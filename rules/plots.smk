@@ -160,3 +160,30 @@ rule plot_catalog:
         code=code_version("plot_catalog"),
     script:
         "../scripts/plot_catalog.py"
+
+
+# The sky level skymatch found for each exposure.
+rule plot_skymatch:
+    input:
+        levels=rules.skymatch.output.levels,
+    output:
+        report(
+            LAYOUT.plot(f"{NAME}_skymatch"),
+            caption="../report/skymatch.rst",
+            category="Mosaic",
+            labels={"figure": "sky level per exposure"},
+        ),
+    log:
+        f"{LOGS}/plots/skymatch.log",
+    benchmark:
+        f"{BENCH}/plots/skymatch.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        name=NAME,
+        code=code_version("plot_skymatch"),
+    script:
+        "../scripts/plot_skymatch.py"

@@ -1,6 +1,7 @@
 # The per-product table of the run (CSV, and HTML as an item of the Snakemake report).
 rule summary:
     input:
+        **skymatch_levels_input(),
         rate=[PRODUCT[p].science for p in PRODUCT_NAMES],
         bkgsub=expand(rules.background.output.exposure, product=PRODUCT_NAMES),
         cal=[LAYOUT.calibrated(p, PRODUCT[p].ints) for p in PRODUCT_NAMES],

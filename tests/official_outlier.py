@@ -1,10 +1,11 @@
-"""Run with the official pipeline's python (jwst 3.0.0): OutlierDetectionStep then ResampleStep on cal files.
+"""Run with the official pipeline's python (jwst 3.0.0): SkyMatchStep, OutlierDetectionStep, ResampleStep on cal files.
 
-    python tests/official_outlier.py OUT_DIR [--good-bits=EXPR] [--resample-data=false] CAL [CAL ...]
+    python tests/official_outlier.py OUT_DIR [--good-bits=EXPR] [--resample-data=false] [--sky-KEY=VALUE ...] CAL [CAL ...]
 
-Writes OUT_DIR/<cal name>_crf.fits for each exposure (the step's defaults, imaging
-mode, in memory; ``good_bits`` EXPR and ``resample_data`` if given) and OUT_DIR/official_i2d.fits, the
-ResampleStep mosaic of the crf models. Fully offline: neither step reads a reference file, CRDS is never asked.
+As calwebb_image3 (without tweakreg): SkyMatchStep (its defaults, or KEY=VALUE, VALUE read as
+YAML: --sky-subtract=true), then OutlierDetectionStep (its defaults, imaging mode, in memory;
+``good_bits`` EXPR and ``resample_data`` if given), then ResampleStep. Writes OUT_DIR/<cal name>_crf.fits for each
+exposure and OUT_DIR/official_i2d.fits, the ResampleStep mosaic of the crf models. Fully offline: neither step reads a reference file, CRDS is never asked.
 """
 
 import os
@@ -18,18 +19,22 @@ os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "true"
 
 
 def main(out_dir: str, *args: str) -> None:
+    import yaml
     from stdatamodels.jwst import datamodels
     from stpipe import crds_client
 
     from jwst.datamodels import ModelLibrary
     from jwst.outlier_detection import OutlierDetectionStep
     from jwst.resample import ResampleStep
+    from jwst.skymatch import SkyMatchStep
 
     crds_client.get_context_used = lambda observatory: "N/A (offline)"
     options = {"good_bits": arg.split("=", 1)[1] for arg in args if arg.startswith("--good-bits=")}
     options |= {"resample_data": arg.split("=", 1)[1] == "true" for arg in args if arg.startswith("--resample-data=")}
+    sky = {arg[6:].split("=", 1)[0]: yaml.safe_load(arg.split("=", 1)[1]) for arg in args if arg.startswith("--sky-")}
     cal_paths = [arg for arg in args if not arg.startswith("--")]
     library = ModelLibrary([datamodels.open(path) for path in cal_paths], on_disk=False)
+    library = SkyMatchStep.call(library, **sky)
     flagged = OutlierDetectionStep.call(library, in_memory=True, **options)
     with flagged:
         for i, path in enumerate(cal_paths):

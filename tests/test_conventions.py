@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 from conftest import REPO
 
 # Import name -> distribution name, where they differ (pip and conda-forge alike for these).
-DISTRIBUTION = {"yaml": "pyyaml"}
+DISTRIBUTION = {"yaml": "pyyaml", "stsci": "stsci.imagestats"}
 # pyproject (PyPI) name -> conda-forge name, where they differ.
 CONDA_NAME = {"matplotlib": "matplotlib-base"}  # matplotlib without the GUI toolkits
 # In pyproject but not in the jobs' env: Snakemake runs the jobs (its script preamble puts

@@ -129,3 +129,12 @@ def test_layout_with_outlier_detection_adds_the_crf_files_and_the_outlier_figure
     assert made["crf"] == ["out/a_crf.fits", "out/b_crf.fits"]
     assert "out/plots/a_outliers.png" in made["plots"] and "out/plots/b_outliers.png" not in made["plots"]
     assert layout.products(["a", "b"])["crf"] == []
+
+
+def test_layout_with_skymatch_adds_its_levels_table_and_figure():
+    layout = planning.Layout.from_config({"name": "run", "output_dir": "out"})
+    assert layout.skymatch_exposure("p") == "out/intermediate/p_skymatch.fits"
+    made = layout.products(["a", "b"], sky=True)
+    assert made["skymatch"] == ["out/intermediate/run_skymatch_levels.ecsv"]
+    assert made["plots"][-1] == "out/plots/run_skymatch.png"
+    assert layout.products(["a", "b"])["skymatch"] == [] and layout.products([], sky=True)["skymatch"] == []

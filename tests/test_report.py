@@ -12,7 +12,7 @@ from conftest import REDUCED_DEMO, run_snakemake
 PRODUCTS = ("demo_dither1", "demo_dither2")
 FIGURES = ("demo_dither1_rate_cal.png", "demo_dither2_rate_cal.png", "demo_dither1_steps.png",
            "demo_dither1_outliers.png", "demo_mosaic.png", "demo_weight.png", "demo_footprints.png",
-           "demo_catalog.png")
+           "demo_catalog.png", "demo_skymatch.png")
 
 
 def _png_chunks(path):
@@ -53,6 +53,8 @@ def test_summary_table_matches_the_headers(demo_run):
         # the demo background is a flat level of ~17 DN/s (the log of the background step says the same)
         log = (demo_run / "logs" / "background" / f"{row['product']}.log").read_text()
         assert f"median level {row['background_dn_s']} DN/s" in log
+        level = fits.getheader(demo_run / f"{row['product']}_crf.fits")["BKGLEVEL"]  # skymatch's, in the crf
+        assert row["sky_mjy_sr"] == f"{level:.5g}"
         for reftype, keyword in (("flat", "R_FLAT"), ("photom", "R_PHOTOM"), ("distortion", "R_DISTOR")):
             assert row[f"ref_{reftype}"] == primary[keyword]
     html = (demo_run / "demo_summary.html").read_text()

@@ -34,7 +34,9 @@ CHAIN = ("background", "assign_wcs", "flat_field", "photom", "resample")  # per 
 MOSAIC = ("mosaic_grid", "mosaic_drizzle", "mosaic")
 # Outlier detection before it: its grid, single-exposure images, median and crf files (rules/outlier_detection.smk).
 OUTLIER = ("outlier_grid", "outlier_drizzle", "outlier_median", "outlier_detection")
-PIPELINE = CHAIN + ("association",) + OUTLIER + MOSAIC
+# Sky matching before it: one job over every exposure (rules/skymatch.smk).
+SKY = ("skymatch",)
+PIPELINE = CHAIN + ("association",) + SKY + OUTLIER + MOSAIC
 PRODUCTS = ("rr_dither1", "rr_dither2")
 COMPARED = (".fits", ".json", ".ecsv", ".asdf")
 
@@ -136,11 +138,22 @@ def flagging_jobs() -> list[tuple[str, str]]:
 
 
 def stage3_jobs() -> list[tuple[str, str]]:
-    """What a new cal file re-runs: all of outlier detection (its grid comes from every footprint, as the
-    mosaic's) and the mosaic."""
-    return ([("outlier_grid", ""), ("outlier_median", "")] + [(rule, p) for p in PRODUCTS
+    """What a new cal file re-runs: skymatch, all of outlier detection (its grid comes from every footprint, as
+    the mosaic's) and the mosaic."""
+    return ([("skymatch", ""), ("outlier_grid", ""), ("outlier_median", "")] + [(rule, p) for p in PRODUCTS
                                                               for rule in ("outlier_drizzle", "outlier_detection")]
             + mosaic_jobs(*PRODUCTS))
+
+
+def after_skymatch() -> list[tuple[str, str]]:
+    """`stage3_jobs` but skymatch: what a change to the drizzle or outlier code re-runs."""
+    return [job for job in stage3_jobs() if job[0] != "skymatch"]
+
+
+def skymatch_jobs() -> list[tuple[str, str]]:
+    """What new sky levels re-run: skymatch, outlier detection and the mosaic, not their grids."""
+    return [("skymatch", ""), ("outlier_median", ""), ("mosaic", "")] + [
+        (rule, p) for p in PRODUCTS for rule in ("outlier_drizzle", "outlier_detection", "mosaic_drizzle")]
 
 
 def reading(dag, workdir: Path, path: Path) -> set[tuple[str, str]]:
@@ -389,11 +402,33 @@ def test_bad_good_bits_is_a_config_error_before_any_job(complete_run, user_confi
     assert "Building DAG" not in output and "Job stats" not in output
 
 
-def test_outlier_detection_skipped_feeds_the_cal_files_to_the_mosaic(complete_run, user_config, tmp_path):
+def test_outlier_detection_skipped_feeds_the_skymatch_files_to_the_mosaic(complete_run, user_config, tmp_path):
     dag = plan(complete_run, *with_override(user_config, tmp_path, {"outlier_detection": {"skip": True}}),
                "--forceall")
     assert not any(rule in OUTLIER for rule, _ in dag)
-    assert "out/rr_dither1_cal.fits" in dag["mosaic_drizzle", "product=rr_dither1"].inputs
+    assert "out/intermediate/rr_dither1_skymatch.fits" in dag["mosaic_drizzle", "product=rr_dither1"].inputs
+
+
+def test_skymatch_parameter_reruns_skymatch_outlier_detection_and_the_mosaic_only(complete_run, user_config,
+                                                                                  full_dag, tmp_path):
+    """Neither grid (footprints only) nor anything before skymatch re-runs."""
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"skystat": "median"}}))
+    direct = {("skymatch", "")}
+    assert_plan(planned, full_dag, direct, skymatch_jobs())
+    assert planned["skymatch", ""].reason.startswith("Params have changed") and "median" in planned["skymatch", ""].reason
+
+
+def test_skymatch_skipped_feeds_the_cal_files_to_outlier_detection(complete_run, user_config, tmp_path):
+    dag = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"skip": True}}), "--forceall")
+    assert ("skymatch", "") not in dag
+    assert "out/rr_dither1_cal.fits" in dag["outlier_drizzle", "product=rr_dither1"].inputs
+    assert "out/rr_dither1_cal.fits" in dag["outlier_detection", "product=rr_dither1"].inputs
+
+
+def test_bad_skymatch_dqbits_is_a_config_error_before_any_job(complete_run, user_config, tmp_path):
+    output = snakemake(complete_run, "-n", *with_override(user_config, tmp_path, {"skymatch": {"dqbits": "~DO_NOT"}}),
+                       check=False)
+    assert "config skymatch.dqbits: '~DO_NOT': 'DO_NOT' is not a DQ flag name" in output
 
 
 def test_background_parameter_reruns_every_chain_from_background(complete_run, user_config, full_dag, tmp_path):
@@ -469,10 +504,10 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
         "mosaic_drizzle", "outlier_detection", "outlier_drizzle"]
 
 
-FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic", "plot_catalog")
+FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic", "plot_catalog", "plot_skymatch")
 # Every rule whose script imports mirical/formats/io.py (so dqflags.py and subarray.py), directly or not:
 # all but association and the figures
-WRITES_FITS = CHAIN + OUTLIER + MOSAIC + ("summary",)
+WRITES_FITS = CHAIN + SKY + OUTLIER + MOSAIC + ("summary",)
 
 
 def test_one_figure_job_per_input_file(full_dag):
@@ -484,6 +519,7 @@ def test_one_figure_job_per_input_file(full_dag):
         ("plot_mosaic", ""): ["rr_footprints.png", "rr_mosaic.png", "rr_weight.png"],
         ("plot_outliers", "product=rr_dither1"): ["rr_dither1_outliers.png"],
         ("plot_catalog", ""): ["rr_catalog.png"],
+        ("plot_skymatch", ""): ["rr_skymatch.png"],
     }
 
 
@@ -500,13 +536,14 @@ def repository_copy(tmp_path: Path) -> Path:
      chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + stage3_jobs()),
     ("steps/resample", ("resample",), [("resample", p) for p in PRODUCTS]),
     # the i2d pieces the resample step, outlier detection and the mosaic share (drizzle, output headers)
-    ("drizzle/i2d", ("resample",) + OUTLIER + MOSAIC, stage3_jobs() + [("resample", p) for p in PRODUCTS]),
-    ("steps/mosaic", OUTLIER + MOSAIC, stage3_jobs()),
+    ("drizzle/i2d", ("resample",) + OUTLIER + MOSAIC, after_skymatch() + [("resample", p) for p in PRODUCTS]),
+    ("steps/mosaic", OUTLIER + MOSAIC, after_skymatch()),
+    ("steps/skymatch", SKY, skymatch_jobs()),
     ("steps/outlier_detection", ("outlier_median", "outlier_detection"),
      [("outlier_median", "")] + flagging_jobs()),
     # shared code that the steps import (not listed by hand anywhere: read from the imports)
     ("formats/io", WRITES_FITS, chain("rr_dither1") + chain("rr_dither2") + stage3_jobs()),
-    ("formats/asdf_extension", ("assign_wcs", "resample") + OUTLIER + MOSAIC,
+    ("formats/asdf_extension", ("assign_wcs", "resample") + SKY + OUTLIER + MOSAIC,
      chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + stage3_jobs()),
     ("products/plots", FIGURES, []),
 ])
@@ -544,10 +581,10 @@ def installed_as(folder: Path, distribution: str, version: str) -> dict[str, str
 
 
 @pytest.mark.parametrize("distribution, rules, expected", [
-    ("drizzle", ("resample",) + OUTLIER + MOSAIC, stage3_jobs() + [("resample", p) for p in PRODUCTS]),
+    ("drizzle", ("resample",) + OUTLIER + MOSAIC, after_skymatch() + [("resample", p) for p in PRODUCTS]),
     ("matplotlib", FIGURES, []),
     ("photutils", ("source_catalog",), []),
-    ("gwcs", ("assign_wcs", "resample") + OUTLIER + MOSAIC,
+    ("gwcs", ("assign_wcs", "resample") + SKY + OUTLIER + MOSAIC,
      chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + stage3_jobs()),
 ])
 def test_new_library_version_reruns_the_steps_that_use_it(complete_run, user_config, full_dag, tmp_path,
@@ -575,9 +612,9 @@ def test_outputs_are_byte_identical_across_workdirs_and_core_counts(complete_run
     snakemake(other, "--configfile", str(user_config), "--cores", "1", *(f"out/{name}" for name in a))
     b = _outputs(other / "out")
     assert sorted(a) == sorted(b)
-    # 2 x (3 intermediates, outlier single-exposure image, mosaic part, cal, crf, i2d) + median + mosaic
+    # 2 x (3 intermediates, skymatch, outlier single-exposure image, mosaic part, cal, crf, i2d) + median + mosaic
     # + the mosaic's segmentation map (and its catalog, .ecsv)
-    assert len([n for n in a if n.endswith(".fits")]) == 19
+    assert len([n for n in a if n.endswith(".fits")]) == 21
     assert "rr_cat.ecsv" in a and "rr_segm.fits" in a
     assert "intermediate/rr_mosaic_grid.asdf" in a and "intermediate/rr_outlier_grid.asdf" in a
     differ = [name for name in a if a[name] != b[name]]

@@ -121,16 +121,28 @@ def derives_ratio(params: Mapping) -> bool:
 
 
 def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Drizzle one cal exposure with ``resampler`` (`Resampler.add`); its resampled variances."""
+    """Drizzle one cal exposure with ``resampler`` (`Resampler.add`), less BKGLEVEL where BKGSUB is false;
+    its resampled variances."""
     if str(exposure.get("S_WCS", "")) != "COMPLETE":
         raise MiricalError(exposure.path, "S_WCS is not COMPLETE: resampling needs the WCS from assign_wcs")
     a = exposure.arrays
-    return resampler.add(a["SCI"], a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
+    sci, level = a["SCI"], unsubtracted_level(exposure.primary)
+    if level is not None:
+        sci = sci - level
+    return resampler.add(sci, a["ERR"], a["DQ"], a["VAR_POISSON"], a["VAR_RNOISE"],
                          a.get("VAR_FLAT", np.zeros_like(a["SCI"])), wcs,
                          exposure_time(exposure), tmeasure=_float(exposure.get("TMEASURE")),
                          duration=_float(exposure.get("DURATION")), expstart=_float(exposure.get("EXPSTART")),
                          expend=_float(exposure.get("EXPEND")), pixar_sr=_float(exposure.get("PIXAR_SR")),
                          pixmap=pixmap)
+
+
+def unsubtracted_level(primary: fits.Header) -> float | None:
+    """BKGLEVEL where skymatch measured it but did not subtract it (BKGSUB false): the drizzle subtracts it, as
+    jwst's resample does."""
+    if primary.get("BKGSUB") is False and primary.get("BKGLEVEL") is not None:
+        return float(primary["BKGLEVEL"])
+    return None
 
 
 def grid_header(out_wcs, shape: Sequence[int], given: bool) -> fits.Header:

@@ -504,3 +504,30 @@ def _flux_vs_truth(ax, table, truth_path: str) -> None:
     ax.set_ylabel("aper_total_flux / true flux")
     ax.set_title("demo: aperture-corrected total flux vs truth", fontsize=10)
     ax.legend(loc="best", fontsize=8)
+
+
+def sky_levels(levels_path: str, out: str, name: str) -> int:
+    """Skymatch's level of each exposure (its levels table) as bars; exposures without a level marked; their count."""
+    from astropy.table import Table
+
+    table = Table.read(levels_path, format="ascii.ecsv")
+    products = [str(p) for p in table["product"]]
+    complete = np.array([str(s) == "COMPLETE" for s in table["status"]])
+    levels = np.where(complete, np.asarray(table["level"], float), 0.0)
+    with plt.rc_context(STYLE):
+        fig = _figure((max(8.0, 0.6 * len(products) + 2.0), 4.5))
+        ax = fig.subplots()
+        x = np.arange(len(products))
+        bars = ax.bar(x[complete], levels[complete], color="tab:blue")
+        ax.bar_label(bars, fmt="%.4g", fontsize=8)
+        for i in np.flatnonzero(~complete):
+            ax.annotate("no level", (i, 0.0), ha="center", va="bottom", rotation=90, fontsize=8, color="tab:red")
+        ax.axhline(0.0, color="0.3", linewidth=0.8)
+        tilted = len(products) > 4
+        ax.set_xticks(x, products, rotation=45 if tilted else 0, ha="right" if tilted else "center")
+        ax.set_ylabel(f"BKGLEVEL ({table['level'].unit or 'MJy / sr'})")
+        method = str(table["method"][0]) if len(table) else ""
+        what = "subtracted from SCI" if len(table) and bool(table["subtracted"][0]) else "subtracted by the drizzle"
+        ax.set_title(f"{name}: sky level per exposure\n(skymatch {method}; {what})", fontsize=10)
+        save(fig, out)
+    return int(complete.sum())

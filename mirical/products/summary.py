@@ -30,6 +30,7 @@ COLUMNS = {  # key: heading
     "exptime_s": "exposure time (s, EFFEXPTM)",
     "background_dn_s": "background subtracted (DN/s, median)",
     "photmjsr": "PHOTMJSR applied ((MJy/sr)/(DN/s))",
+    "sky_mjy_sr": "sky level (MJy/sr, skymatch BKGLEVEL)",
     **{step: step for step in CAL_STEPS},
     **{f"ref_{t}": f"{t} reference" for t in REFTYPES},
     "sources": "sources (its i2d's catalog)",
@@ -58,8 +59,17 @@ def background_level(rate_path: str, bkgsub_path: str) -> float | None:
     return float(np.median(removed[finite])) if finite.any() else None
 
 
-def product_row(product: str, rate_path: str, bkgsub_path: str, cal_path: str, refs_path: str) -> dict:
-    """One table row (values already formatted as text)."""
+def sky_text(levels: dict[str, float | None] | None, product: str) -> str:
+    """The summary's sky level of ``product`` from skymatch's levels (None: skymatch did not run)."""
+    if levels is None or product not in levels:
+        return "not run"
+    level = levels[product]
+    return "skipped" if level is None else f"{level:.5g}"
+
+
+def product_row(product: str, rate_path: str, bkgsub_path: str, cal_path: str, refs_path: str,
+                sky: dict[str, float | None] | None = None) -> dict:
+    """One table row (values already formatted as text); ``sky``: skymatch's levels, if it ran."""
     primary, sci = _headers(cal_path)
     get = lambda key, default=None: primary.get(key, sci.get(key, default))  # noqa: E731
     status = {step: str(get(step, "NOT RUN")).strip() for step in CAL_STEPS}
@@ -79,6 +89,7 @@ def product_row(product: str, rate_path: str, bkgsub_path: str, cal_path: str, r
         row["photmjsr"] = f"{float(sci['PHOTMJSR']):.6g}"
     else:
         row["photmjsr"] = status["S_PHOTOM"].lower()
+    row["sky_mjy_sr"] = sky_text(sky, product)
     row.update(status)
     try:
         refs = json.loads(Path(refs_path).read_text())
@@ -127,7 +138,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:nth-child(even) td { background: #f7f7f7; }
 caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: 6px; }
 """
-NUMERIC = ("exptime_s", "background_dn_s", "photmjsr")
+NUMERIC = ("exptime_s", "background_dn_s", "photmjsr", "sky_mjy_sr")
 
 
 def write_html(rows: list[dict], path: str | os.PathLike, title: str) -> None:

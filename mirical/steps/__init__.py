@@ -34,6 +34,7 @@ STEPS = (
     Step("flat_field", "S_FLAT", ("flat",), ("steps", "flat_field"), "flat_field", True),
     Step("photom", "S_PHOTOM", ("photom", "area"), ("steps", "photom"), "photom", True),
     Step("resample", "S_RESAMP", (), ("steps", "resample"), "resample", False),
+    Step("skymatch", "S_SKYMAT", (), ("skymatch",), "skymatch", False),
     Step("outlier_detection", "S_OUTLIR", (), ("outlier_detection",), "outlier_detection", False),
     Step("mosaic", "S_RESAMP", (), ("mosaic",), "mosaic", False),
     Step("source_catalog", "S_SRCCAT", ("apcorr", "abvegaoffset"), ("source_catalog",), "source_catalog", False),

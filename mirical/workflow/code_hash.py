@@ -22,7 +22,7 @@ from pathlib import Path
 
 PACKAGE = "mirical"
 # Import name -> distribution name, where the two differ.
-DISTRIBUTIONS = {"yaml": "pyyaml"}
+DISTRIBUTIONS = {"yaml": "pyyaml", "stsci": "stsci.imagestats"}
 # Distributions loaded by entry point, never imported by name, that shape what an imported library
 # writes: asdf serializes astropy models (the gwcs transforms) through asdf-astropy.
 # photutils deblends with scikit-image's watershed, which it imports only then.

@@ -232,6 +232,14 @@ class Layout:
         """The median of the single-exposure images (intermediate)."""
         return f"{self.intermediate}/{self.name}_median.fits"
 
+    def skymatch_levels(self) -> str:
+        """The sky level of every exposure (skymatch's table, intermediate)."""
+        return f"{self.intermediate}/{self.name}_skymatch_levels.ecsv"
+
+    def skymatch_exposure(self, product: str) -> str:
+        """The exposure with its sky level (BKGLEVEL, ...), what outlier detection and the mosaic read."""
+        return f"{self.intermediate}/{product}_skymatch.fits"
+
     def crf(self, product: str) -> str:
         """The cal file with its outliers flagged (stage 3's name)."""
         return f"{self.out}/{product}_crf.fits"
@@ -253,12 +261,13 @@ class Layout:
         return f"{self.out}/{self.name}_summary.{ext}"
 
     def products(self, products: list[str], combined_background: list[str] = (),
-                 crf: bool = False, ints: list[str] = (), catalogs: list[str] = (),
+                 crf: bool = False, ints: list[str] = (), sky: bool = False, catalogs: list[str] = (),
                  segmentation: bool = True) -> dict[str, list[str]]:
         """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for).
 
         ``combined_background``: the products whose combined background is saved;
         ``crf``: outlier detection runs, so each rate product has a crf file too;
+        ``sky``: skymatch runs (its levels table);
         ``ints``: the rateints products (a calints file each; no i2d, figures or place in the
         mosaic: the mosaic is made of the other products, if any);
         ``catalogs``: the i2d images (the run's name for the mosaic) with a source catalog, and with
@@ -269,10 +278,12 @@ class Layout:
         plots = [self.plot(f"{p}_rate_cal") for p in rate] + [self.plot(f"{p}_steps") for p in rate[:1]]
         plots += [self.plot(f"{p}_outliers") for p in rate[:1]] if crf else []
         plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints") if rate]
+        plots += [self.plot(f"{self.name}_skymatch")] if sky and rate else []
         return {
             "association": [self.association()],
             "cal": [self.cal(p) for p in rate],
             "calints": [self.calints(p) for p in products if p in per_integration],
+            "skymatch": [self.skymatch_levels()] if sky and rate else [],
             "crf": [self.crf(p) for p in rate] if crf else [],
             "i2d": [self.i2d(p) for p in rate],
             "refs": [self.refs(p) for p in products],
