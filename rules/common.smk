@@ -31,7 +31,7 @@ LOGS = LAYOUT.logs
 BENCH = LAYOUT.benchmarks
 # Cluster runs only (Snakemake ignores groups locally): each exposure's chain background ->
 # assign_wcs -> flat_field -> photom -> resample runs as one job, one SLURM job instead
-# of five; bench/RESOURCES.md has the measured overhead per SLURM job.
+# of five.
 EXPOSURE_GROUP = "exposure"
 DEMO = demo_files(OUT, config["demo"]) if uses_demo(config) else None
 PRODUCTS = plan_products(config, DEMO)
