@@ -118,6 +118,29 @@ def step_params(step, omit=()):
     return {key: value for key, value in step_config(config, step).items() if key not in omit}
 
 
+# ----------------------------------------------------------------- what every step rule has
+# A step's rule (rules/{step}.smk) names its inputs, outputs and resources; the rest comes from here.
+def step_log(step):
+    """The job's log: {LOGS}/{step}/{product}.log."""
+    return f"{LOGS}/{step}/{{product}}.log"
+
+
+def step_benchmark(step):
+    """The job's Snakemake benchmark file: {BENCH}/{step}/{product}.tsv."""
+    return f"{BENCH}/{step}/{{product}}.tsv"
+
+
+def step_rule_params(step, omit=(), errors=None, **extra):
+    """The params of the step's rule, each a re-run trigger: ``step`` (its config, without ``omit``), ``errors``
+    (why a reference file of the step's types, or of ``errors``, could not be chosen), ``extra``, and ``code``
+    (the code hash of scripts/{step}.py)."""
+    params = {"step": step_params(step, omit)}
+    reftypes = STEP[step].reftypes if errors is None else errors
+    if reftypes:
+        params["errors"] = ref_errors(*reftypes)
+    return {**params, **extra, "code": code_version(step)}
+
+
 def output_wcs_input(step):
     """Named input {output_wcs: path} when the step drizzles onto a given grid, so a new file re-runs it."""
     path = step_config(config, step).get("output_wcs")

@@ -9,9 +9,9 @@ rule photom:
         cal=LAYOUT.cal("{product}"),
         refs=LAYOUT.refs("{product}"),
     log:
-        f"{LOGS}/photom/{{product}}.log",
+        step_log("photom"),
     benchmark:
-        f"{BENCH}/photom/{{product}}.tsv"
+        step_benchmark("photom")
     group:
         EXPOSURE_GROUP
     conda:
@@ -20,11 +20,7 @@ rule photom:
         mem_mb=1000,
         runtime=5,
     params:
-        step=step_params("photom"),
-        errors=ref_errors(*REFTYPES),
-        science=science,
-        references=chosen_references,
-        code=code_version("photom"),
+        **step_rule_params("photom", errors=REFTYPES, science=science, references=chosen_references),
     script:
         "../scripts/photom.py"
 
