@@ -3,7 +3,7 @@ rule assign_wcs:
         **ref_inputs("assign_wcs"),
         exposure=rules.background.output.exposure,
     output:
-        exposure=LAYOUT.intermediate_exposure("{product}", "wcs"),
+        exposure=LAYOUT.intermediate_exposure("{product}", STEP["assign_wcs"].suffix),
     log:
         step_log("assign_wcs"),
     benchmark:

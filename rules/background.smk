@@ -3,7 +3,7 @@ rule background:
         science=science,
         backgrounds=backgrounds,
     output:
-        exposure=LAYOUT.intermediate_exposure("{product}", "bkgsub"),
+        exposure=LAYOUT.intermediate_exposure("{product}", STEP["background"].suffix),
     log:
         step_log("background"),
     benchmark:

@@ -13,7 +13,7 @@ os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/
 
 from mirical.errors import MiricalError
 from mirical.formats.dqflags import check_good_bits
-from mirical.steps import REFTYPES, STEP, step_config
+from mirical.steps import REFTYPES, STEP, STEPS, step_config
 from mirical.workflow.code_hash import code_hash, installed_version
 from mirical.workflow.planning import (
     Layout,

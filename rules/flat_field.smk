@@ -3,7 +3,7 @@ rule flat_field:
         **ref_inputs("flat_field"),
         exposure=rules.assign_wcs.output.exposure,
     output:
-        exposure=LAYOUT.intermediate_exposure("{product}", "flat"),
+        exposure=LAYOUT.intermediate_exposure("{product}", STEP["flat_field"].suffix),
     log:
         step_log("flat_field"),
     benchmark:
