@@ -163,7 +163,7 @@ def test_agreement_page_keeps_the_randomized_section(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("old\n<!-- randomized:start -->\n## Randomized cases\n\n12 of 12 agreed.\n<!-- randomized:end -->\n")
     env = dict(os.environ, MIRICAL_OFFICIAL_PYTHON=official_python())
-    subprocess.run([sys.executable, str(REPO / "bench" / "agreement_page.py"), str(table), str(page)], check=True,
+    subprocess.run([sys.executable, str(REPO / "tests" / "agreement_page.py"), str(table), str(page)], check=True,
                    env=env)
     text = page.read_text()
     assert "old" not in text and "| FULL | 0 |" in text and "12 of 12 agreed." in text

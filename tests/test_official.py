@@ -14,7 +14,7 @@ product by product:
   difference <= 1e-3, total flux within 1e-4.
 
 The numbers land in a markdown table (``$MIRICAL_AGREEMENT_TABLE``, default
-``agreement.md`` in pytest's base temp folder) from which `bench/agreement_page.py`
+``agreement.md`` in pytest's base temp folder) from which `tests/agreement_page.py`
 writes docs/agreement.md.
 """
 

@@ -1,7 +1,7 @@
 """Write docs/agreement.md from the agreement matrix's table.
 
     MIRICAL_AGREEMENT_TABLE=/tmp/agreement.md ./quickstart test tests/test_official.py
-    python bench/agreement_page.py /tmp/agreement.md [PAGE]   (PAGE: default docs/agreement.md)
+    python tests/agreement_page.py /tmp/agreement.md [PAGE]   (PAGE: default docs/agreement.md)
 
 tests/test_official.py writes the table (one row per case, the worst product of each); this
 writes the page around it: the date the table was written and the versions of both pipelines
@@ -109,7 +109,7 @@ def render(table: str, date: datetime.date, ours: dict[str, str], official: dict
     return "\n".join([
         "# Agreement with the official pipeline",
         "",
-        "<!-- Written by `python bench/agreement_page.py TABLE` (the matrix) and "
+        "<!-- Written by `python tests/agreement_page.py TABLE` (the matrix) and "
         "`python tests/random_official.py --docs` (the randomized cases): do not edit by hand. -->",
         "",
         f"Measured {date.isoformat()}: {listed(ours)} against the official pipeline {listed(official)}.",
