@@ -60,7 +60,9 @@ for k, path in enumerate(sorted(sys.argv[1:]), 1):
 fi
 S="$D/sim/out/demo_data"
 
-say "## Outlier detection, 8/16/32 full-frame exposures ($(date -u +%FT%TZ), mirical $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo '+changes'), $(nproc) cores, --cores $CORES)"
+say "## Outlier detection, 8/16/32 full-frame exposures"
+say ""
+say "--cores $CORES."
 say ""
 say "| N | run | wall s | CPU s (user+sys) | peak RSS MB (largest process) | load 1/5/15 min at start | mirical jobs: CPU s (sum) | max job RSS MB | outlier_median RSS MB |"
 say "|---:|---|---:|---:|---:|---|---:|---:|---:|"

@@ -67,7 +67,10 @@ printf "label\twall_s\tuser_s\tsys_s\tmaxrss_mb\tload1\n" > "$WORK/timings.tsv"
 say "# mirical benchmark $(date -u +%FT%TZ)"
 say ""
 say "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(lscpu | grep 'Model name' | sed 's/ \+/ /g')"
-say "mirical $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes'), snakemake $("$SNAKEMAKE" --version), jwst $("$BENCH_VENV/bin/python" -c 'import jwst; print(jwst.__version__)')"
+say "mirical $("$MIRICAL_PY" -c 'import mirical; print(mirical.__version__)'), snakemake $("$SNAKEMAKE" --version), jwst $("$BENCH_VENV/bin/python" -c 'import jwst; print(jwst.__version__)')"
+say "code: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes')"
+say ""
+say "## Calibration against the official pipeline"
 say ""
 say "| run | wall s | CPU s (user+sys) | peak RSS MB (largest process) | load avg at start |"
 say "|---|---:|---:|---:|---:|"
@@ -145,7 +148,7 @@ fi
 
 # ---------------------------------------------------------------- 4. per rule and per import
 say ""
-say "## Per rule (Snakemake benchmark: files), demo"
+say "## Per rule, demo"
 "$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$WORK/demo_run/benchmarks" | tee -a "$RESULTS"
 if [ -d "$WORK/big_run/benchmarks" ]; then
     say ""
@@ -153,7 +156,7 @@ if [ -d "$WORK/big_run/benchmarks" ]; then
     "$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$WORK/big_run/benchmarks" | tee -a "$RESULTS"
 fi
 say ""
-say "## Critical path and projected wall time on 8 and 32 cores (issue 14)"
+say "## More cores"
 # shellcheck disable=SC2046
 "$MIRICAL_PY" "$ROOT/bench/critical_path.py" "$WORK/demo_run/benchmarks" \
     $([ -d "$WORK/big_run/benchmarks" ] && echo "$WORK/big_run/benchmarks") --demo-data "$D/out/demo_data" | tee -a "$RESULTS"
@@ -161,7 +164,7 @@ say ""
 say "## Import cost per job (fresh interpreter, best of 3)"
 "$MIRICAL_PY" "$ROOT/bench/import_cost.py" --json "$WORK/import_cost.json" | tee -a "$RESULTS"
 say ""
-say "## Planning a 1000-exposure association (snakemake -n, issue 6)"
+say "## Planning a large association"
 "$MIRICAL_PY" "$ROOT/bench/dag_scale.py" --n 1000 --demo-data "$D/out/demo_data" | tee -a "$RESULTS"
 "$MIRICAL_PY" "$ROOT/bench/dag_floor.py" --n 1000 | tee -a "$RESULTS"
 say ""
@@ -172,7 +175,7 @@ if [ -f "$WORK/compare_big.md" ]; then
     say "## mirical vs official (32 exposures)"
     tee -a "$RESULTS" < "$WORK/compare_big.md"
 fi
-# ---------------------------------------------------------------- 5. outlier detection: 8, 16, 32 (issue 16)
+# ---------------------------------------------------------------- 5. outlier detection: 8, 16, 32
 if [ "${SKIP_32:-0}" != 1 ]; then
     MIRICAL_VENV="$MIRICAL_VENV" BENCH_VENV="$BENCH_VENV" CORES="$CORES" \
         bash "$ROOT/bench/outlier_scaling.sh" "$WORK" > "$WORK/outlier_scaling.log"
@@ -182,4 +185,5 @@ if [ "${SKIP_32:-0}" != 1 ]; then
     say "## Outlier detection's median over 32 full-frame images (time, peak memory)"
     "$MIRICAL_PY" "$ROOT/bench/outlier_median.py" 32 | tee -a "$RESULTS"
 fi
-echo "== results in $RESULTS"
+"$MIRICAL_PY" "$ROOT/bench/performance_page.py" "$RESULTS"
+echo "== results in $RESULTS, docs/performance.md written from them"

@@ -14,8 +14,8 @@ product by product:
   difference <= 1e-3, total flux within 1e-4.
 
 The numbers land in a markdown table (``$MIRICAL_AGREEMENT_TABLE``, default
-``agreement.md`` in pytest's base temp folder) that `bench/readme_agreement.py`
-puts into the README.
+``agreement.md`` in pytest's base temp folder) from which `tests/agreement_page.py`
+writes docs/agreement.md.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def test_i2d_and_mosaic_agree(matrix, case):
     assert not failures, "\n".join(failures)
 
 
-# ------------------------------------------------------------------ the README table
+# ------------------------------------------------------------------ the agreement page's table
 
 def write_table(matrix: Matrix) -> None:
     """The agreement table, one row per case (worst product), markdown."""

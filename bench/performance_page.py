@@ -1,0 +1,89 @@
+"""Write docs/performance.md from the results of ``bash bench/run.sh`` (its last step).
+
+    python bench/performance_page.py WORKDIR/results.md [PAGE]   (PAGE: default docs/performance.md)
+
+The page holds the latest run only: its date, machine and versions once at the top, what is
+measured and how to read it, then run.sh's tables as they are, less what belongs to the raw
+results alone (the ``code:`` line naming the checkout, the load-average columns).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = REPO / "docs" / "performance.md"
+
+INTRO = """\
+`bash bench/run.sh` measures everything on this page with one command and writes it (raw
+results in its work folder). Each row is one command: its wall time, the CPU time of its whole
+process tree (user + system) and the peak memory of its largest process. The official pipeline
+runs offline on the same association and reference files (`Image2Pipeline`, then
+`ResampleStep` of all cal files for the mosaic). It runs no outlier detection and draws no
+figures; mirical's calibration rows include outlier detection, and its figures and summary
+table are timed in rows of their own. Wall times depend on the machine's other work; CPU times
+much less."""
+
+
+def is_load_column(header: str) -> bool:
+    return header.strip().lower().startswith("load")
+
+
+def drop_load_columns(lines: list[str]) -> list[str]:
+    """Markdown tables without their load-average columns."""
+    out, drop = [], []
+    for line in lines:
+        if not line.startswith("|"):
+            drop = []
+            out.append(line)
+            continue
+        cells = line.strip().strip("|").split("|")
+        if not drop and not set(line) <= set("|-: "):
+            drop = [i for i, cell in enumerate(cells) if is_load_column(cell)] or [-1]
+        kept = [c for i, c in enumerate(cells) if i not in drop]
+        out.append("|" + "|".join(kept) + "|")
+    return out
+
+
+def render(results: str) -> str:
+    """The page for run.sh's ``results.md``."""
+    lines = results.splitlines()
+    title = re.fullmatch(r"# mirical benchmark (\d{4}-\d{2}-\d{2})\S*", lines[0].strip())
+    if not title:
+        raise ValueError("not the results.md of bench/run.sh (its first line names the run's date)")
+    header = [line for line in lines[1:8] if line.startswith(("machine:", "mirical "))]
+    body = []
+    for line in lines[1:]:
+        if line in header or line.startswith("code:") or (not line.strip() and (not body or not body[-1].strip())):
+            continue
+        body.append(line)
+    machine = header[0].removeprefix("machine:").strip() if header else "unknown machine"
+    versions = header[1] if len(header) > 1 else ""
+    return "\n".join([
+        "# Performance",
+        "",
+        "<!-- Written by `bash bench/run.sh` (bench/performance_page.py): do not edit by hand. -->",
+        "",
+        f"Measured {title.group(1)} on {machine}; {versions}.",
+        "",
+        INTRO,
+        "",
+        *drop_load_columns(body),
+    ]).rstrip() + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) not in (1, 2):
+        print(__doc__)
+        return 2
+    try:
+        Path(argv[1] if len(argv) == 2 else PAGE).write_text(render(Path(argv[0]).read_text()))
+    except ValueError as exc:
+        sys.exit(f"{argv[0]}: {exc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
