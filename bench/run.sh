@@ -185,5 +185,11 @@ if [ "${SKIP_32:-0}" != 1 ]; then
     say "## Outlier detection's median over 32 full-frame images (time, peak memory)"
     "$MIRICAL_PY" "$ROOT/bench/outlier_median.py" 32 | tee -a "$RESULTS"
 fi
+# ---------------------------------------------------------------- 6. skymatch: 8 exposures
+MIRICAL_VENV="$MIRICAL_VENV" BENCH_VENV="$BENCH_VENV" CORES="$CORES" \
+    bash "$ROOT/bench/skymatch_timing.sh" "$WORK" > "$WORK/skymatch_timing.log"
+say ""
+say "## skymatch at 8 full-frame exposures"
+tee -a "$RESULTS" < "$WORK/skymatch_results.md"
 "$MIRICAL_PY" "$ROOT/bench/performance_page.py" "$RESULTS"
 echo "== results in $RESULTS, docs/performance.md written from them"

@@ -48,5 +48,5 @@ job=$(grep -o "cpu_s=[0-9.]* max_rss_mb=[0-9.]*" "$W/out/logs/skymatch.log" | ta
     | sed 's/cpu_s=\([0-9.]*\) max_rss_mb=\([0-9.]*\)/\1 | \2/')
 say "| mirical skymatch job (snakemake) | $ROW | ${job:- | } |"
 rm -rf "$W/official"; mkdir -p "$W/official"
-measure skymatch_official "$BENCH_PY" "$ROOT/bench/official.py" skymatch "$W/official" demo "${cals[@]/#/$W/}"
+measure skymatch_official "$BENCH_PY" "$ROOT/tests/official.py" skymatch "$W/official" demo "${cals[@]/#/$W/}"
 say "| official SkyMatchStep | $ROW | | |"
