@@ -24,7 +24,7 @@ def expand(patterns: list[str], key: str) -> list[str]:
         hits = sorted(glob.glob(os.path.expanduser(pattern)))
         if not hits:
             raise MiricalError(f"config {key}", f"{pattern!r} matches no file")
-        paths.extend(hits)
+        paths.extend(hit for hit in hits if hit not in paths)  # a file two patterns match: once
     return paths
 
 

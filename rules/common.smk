@@ -13,7 +13,7 @@ os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/
 
 from mirical.code_hash import code_hash, installed_version
 from mirical.dqflags import check_good_bits
-from mirical.errors import MiricalError
+from mirical.errors import MiricalError, refuse_run
 from mirical.planning import Layout, References, combined_background_products, demo_files, plan_products, uses_demo
 from mirical.steps import REFTYPES, STEP, step_config
 
@@ -27,7 +27,8 @@ BENCH = LAYOUT.benchmarks
 # of five; bench/RESOURCES.md has the measured overhead per SLURM job.
 EXPOSURE_GROUP = "exposure"
 DEMO = demo_files(OUT, config["demo"]) if uses_demo(config) else None
-PRODUCTS = plan_products(config, DEMO)
+with refuse_run():  # a broken association or science list: one line per problem, no job runs
+    PRODUCTS = plan_products(config, DEMO)
 PRODUCT = {p.name: p for p in PRODUCTS}
 PRODUCT_NAMES = [p.name for p in PRODUCTS]
 # Products whose science member is a _rateints.fits (one image per integration): calibrated to
@@ -127,10 +128,11 @@ MOSAIC_REDUCE_KEYS = ("enable_ctx", "report_var")
 
 # Outlier detection runs (its crf files feed the mosaic) unless skipped or with one exposure (as jwst).
 OUTLIERS = not step_params("outlier_detection")["skip"] and len(RATE_NAMES) >= 2
-try:
-    check_good_bits(step_params("outlier_detection")["good_bits"])
-except ValueError as exc:
-    raise MiricalError("config outlier_detection.good_bits", str(exc)) from None
+with refuse_run():
+    try:
+        check_good_bits(step_params("outlier_detection")["good_bits"])
+    except ValueError as exc:
+        raise MiricalError("config outlier_detection.good_bits", str(exc)) from None
 # Its single-exposure images are drizzled onto jwst's default grid, whatever the mosaic's grid keys.
 OUTLIER_GRID = {
     "pixel_scale_ratio": 1.0,
