@@ -33,6 +33,7 @@ from gwcs import coordinate_frames as cf
 from gwcs.geometry import CartesianToSpherical, SphericalToCartesian
 
 from mirical.errors import MiricalError
+from mirical.io import POINTING_KEYWORDS
 
 SIP_MAX_PIX_ERROR = 0.01
 SIP_DEGREES = range(1, 6)  # the official step tries degrees 1..5
@@ -236,9 +237,6 @@ def s_region(wcs: WCS) -> str:
     ra = np.mod(ra, 360)
     coords = " ".join(f"{a:.9f} {d:.9f}" for a, d in zip(ra, dec, strict=True))
     return f"POLYGON ICRS  {coords}"
-
-
-POINTING_KEYWORDS = ("V2_REF", "V3_REF", "ROLL_REF", "RA_REF", "DEC_REF")
 
 
 def calibrate(exposure, distortion_path: str, filteroffset_path: str):

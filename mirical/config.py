@@ -94,8 +94,10 @@ def plain_problem(error: Any) -> str:
             close = difflib.get_close_matches(name, known, n=1)
             hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         where = ".".join(path) + "." if path else ""
-        return (f"config {where}{unknown[0] if len(unknown) == 1 else '...'}: unknown key {', '.join(hints)}; "
-                f"known keys here: {', '.join(known)}")
+        line = f"config {where}{unknown[0] if len(unknown) == 1 else '...'}: unknown key {', '.join(hints)}"
+        return line if "did you mean" in line else f"{line}; the keys here are {', '.join(known)}"
+    if kind == "type" and path and path[-1] in PATTERN_WORDS:
+        return f"{key}: {value!r} is not {PATTERN_WORDS[path[-1]]}"
     if kind == "type":
         wanted = [error.validator_value] if isinstance(error.validator_value, str) else error.validator_value
         return f"{key}: {value!r} is not {' or '.join(TYPE_WORDS.get(w, w) for w in wanted)}"

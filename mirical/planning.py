@@ -130,7 +130,7 @@ class References:
         if not source:
             return None, f"reference_files.{reftype} is not set in the config"
         if not os.path.exists(source):
-            return None, f"reference file {source} ({reftype}) does not exist"
+            return None, f"{source} does not exist (reference_files.{reftype})"
         if os.path.isdir(source):
             from mirical.reffiles import select, selection_key
 

@@ -124,8 +124,14 @@ def derives_ratio(params: Mapping) -> bool:
 
 
 def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
-    """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure."""
+    """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure.
+
+    A grid too big for ``allowed_memory`` is refused before anything is allocated (`mirical.memory`).
+    """
+    from mirical.memory import check_memory
+
     out_wcs, shape, pixel_scale, wcss = grid(paths, params)
+    check_memory(shape, "resample", params, "config steps.resample")
     resampler = make_resampler(out_wcs, shape, params,
                                None if derives_ratio(params) else params["pixel_scale_ratio"], pixel_scale)
     first: Exposure | None = None

@@ -4,12 +4,14 @@ from mirical.runner import log, main
 
 def run(snakemake):
     from mirical.background import calibrate
-    from mirical.io import add_history, read_member, write_exposure
-    from mirical.steps import skipped
+    from mirical.io import add_history, check_science_keywords, read_member, write_exposure
+    from mirical.steps import skipped, step_config
 
     params = snakemake.params.step
     product = snakemake.wildcards.product
     exposure = read_member(snakemake.input.science)
+    # what the later steps read, refused here naming the user's file
+    check_science_keywords(exposure, pointing=not step_config(snakemake.config, "assign_wcs")["skip"])
     backgrounds = list(snakemake.input.backgrounds)
     if not skipped(exposure, "background", params, product, None if backgrounds else "no background members"):
         members = [read_member(path) for path in backgrounds]
