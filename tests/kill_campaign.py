@@ -75,9 +75,10 @@ def kill_and_resume(workdir: Path, after: float, reference: dict[str, bytes]) ->
     return problems
 
 
-def campaign(count: int, seed: int, scratch: Path, reference_out: Path | None = None,
+def campaign(count: int, seed: int, scratch: Path, reference_out: Path | None = None, duration: float = 60.0,
              report=print) -> int:
-    """``count`` kills at random moments; returns how many resumed to identical products."""
+    """``count`` kills at random moments within ``duration`` s (without ``reference_out``: within a complete
+    run's time, which is made first); returns how many resumed to identical products."""
     scratch.mkdir(parents=True, exist_ok=True)
     if reference_out is None:
         workdir = scratch / "reference"
@@ -85,8 +86,6 @@ def campaign(count: int, seed: int, scratch: Path, reference_out: Path | None = 
         duration = complete_run(workdir)
         reference_out = workdir / "out"
         report(f"reference run: {duration:.0f} s")
-    else:
-        duration = 60.0
     reference = products(reference_out)
     rng = random.Random(seed)
     passed = 0
