@@ -122,8 +122,16 @@ def output_wcs_input(step):
 # The mosaic keys that shape its grid (mosaic_grid); the others change the drizzle of the parts
 # (mosaic_drizzle) and the sum (mosaic), except MOSAIC_REDUCE_KEYS, which only choose the sum's
 # output arrays (config.yaml lists which option is which).
-MOSAIC_GRID_KEYS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "crval", "output_shape", "output_wcs",
-                    "allowed_memory")
+MOSAIC_GRID_KEYS = (
+    "pixel_scale_ratio",
+    "pixel_scale",
+    "rotation",
+    "crpix",
+    "crval",
+    "output_shape",
+    "output_wcs",
+    "allowed_memory",
+)
 MOSAIC_REDUCE_KEYS = ("enable_ctx", "report_var")
 
 

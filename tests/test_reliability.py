@@ -441,3 +441,12 @@ def test_full_disk_is_one_line_naming_the_file(bad_inputs, tmp_path):
     assert "Traceback" not in log and "Traceback" not in result.stderr
     assert not bkgsub.exists() and not list((tmp_path / "out").rglob(".*.part"))
     assert not (tmp_path / "out" / ".mirical.lock").exists()
+
+
+def test_api_raises_the_refusal_as_mirical_error(tmp_path):
+    """mirical.run gets the refusal as a MiricalError (not SystemExit): the caller's Python keeps running."""
+    from mirical.api import run
+
+    with pytest.raises(MiricalError) as info:
+        run(output_dir=tmp_path / "out", workdir=tmp_path, steps={"resample": {"kernel": "boxcar"}}, dryrun=True)
+    assert str(info.value).startswith("config steps.resample.kernel: 'boxcar' is not one of square")
