@@ -70,13 +70,29 @@ def remove_dead_leftovers(path: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def write_failure(exc: OSError) -> str | None:
-    """The plain reason of a failed write (full disk, size limit, quota, I/O error), else None."""
+def write_failure(exc: OSError, tmp: Path | None = None) -> str | None:
+    """The plain reason of a failed write (full disk, size limit, quota, I/O error) to ``tmp``, else None."""
     if exc.errno in WRITE_FAILURES:
         return WRITE_FAILURES[exc.errno]
     if "requested and" in str(exc) and "written" in str(exc):  # astropy: a short write, errno lost
-        return "the write was cut short (no space left on the device or the file size limit reached)"
+        return short_write_reason(tmp)
     return None
+
+
+def short_write_reason(tmp: Path | None) -> str:
+    """Why a write was cut short: the file size limit (``tmp`` reached it), a full disk, or either."""
+    import resource
+    import shutil
+
+    try:
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if tmp is not None and limit != resource.RLIM_INFINITY and tmp.stat().st_size >= limit:
+            return WRITE_FAILURES[errno.EFBIG]
+        if tmp is not None and shutil.disk_usage(tmp.parent).free < (1 << 20):
+            return WRITE_FAILURES[errno.ENOSPC]
+    except OSError:
+        pass
+    return "the write was cut short (no space left on the device or the file size limit reached)"
 
 
 @contextmanager
@@ -90,15 +106,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MiricalError(str(path.parent), f"cannot create the folder: {write_failure(exc) or exc.strerror}") from None
+        reason = write_failure(exc) or exc.strerror
+        raise MiricalError(str(path.parent), f"cannot create the folder: {reason}") from None
     remove_dead_leftovers(path)
     tmp = temporary_path(path)
     try:
         yield tmp
         os.replace(tmp, path)
     except BaseException as exc:
+        reason = write_failure(exc, tmp) if isinstance(exc, OSError) else None
         tmp.unlink(missing_ok=True)
-        reason = write_failure(exc) if isinstance(exc, OSError) else None
         if reason:
             raise MiricalError(str(path), f"could not be written: {reason}; nothing was left under its name") from None
         raise

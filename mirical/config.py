@@ -108,7 +108,8 @@ def plain_problem(error: Any) -> str:
     if kind in ("oneOf", "anyOf"):
         choices = []
         for option in error.validator_value:
-            choices += [str(v) for v in option["enum"]] if "enum" in option else [TYPE_WORDS.get(option.get("type"), "?")]
+            words = [TYPE_WORDS.get(option.get("type"), "?")]
+            choices += [str(v) for v in option["enum"]] if "enum" in option else words
         return f"{key}: {value!r} is not {' or '.join(choices)}"
     bounds = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
               "exclusiveMaximum": "less than"}

@@ -1,8 +1,9 @@
 """The memory guard of resample, the mosaic and outlier detection: refuse a grid too big for memory.
 
-As the official ``allowed_memory`` step parameter of resample (jwst 1.x; with stdatamodels'
-``check_memory_allocation``): the fraction of the available memory (free RAM + free swap)
-that the output arrays may take; None reads the environment variable
+As the official ``allowed_memory`` parameter of the resample and outlier_detection steps
+(``float(default=None)`` in jwst 1.x, checked by stdatamodels' ``check_memory_allocation``;
+jwst 3.0.0 with stcal 1.20 no longer has it): the fraction of the available memory (free RAM
++ free swap) that the output may take; None reads the environment variable
 ``DMODEL_ALLOWED_MEMORY``. Where the official makes no check when neither is set, mirical
 still refuses a grid that needs more than all the available memory (it could not be
 allocated anyway), before allocating anything.
@@ -66,7 +67,8 @@ def check_memory(shape: Sequence[int], step: str, params: Mapping, source: str =
     if needed > allowed:
         limit = (f"allowed_memory={fraction} of the {human(available)} available" if fraction is not None
                  else f"the {human(available)} available")
-        raise MiricalError(source or f"config {step}", f"output_shape [{nx}, {ny}] (x, y) would need {human(needed)} "
-                                                       f"of memory, more than {limit}: set a smaller output_shape "
-                                                       "(or pixel_scale_ratio), or raise allowed_memory")
+        raise MiricalError(source or f"config {step}",
+                           f"the output grid of {nx} x {ny} pixels (output_shape) would need {human(needed)} of "
+                           f"memory, more than {limit}: set a smaller output_shape (or pixel_scale_ratio), "
+                           "or raise allowed_memory")
     return needed

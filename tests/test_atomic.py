@@ -50,7 +50,8 @@ def test_a_killed_writers_leftover_is_removed_by_the_rerun_but_a_live_writers_is
     (OSError(errno.EFBIG, "File too large"), "the file size limit was reached"),
     (OSError(errno.EDQUOT, "Disk quota exceeded"), "the disk quota is exceeded"),
     (OSError(errno.EIO, "Input/output error"), "an input/output error"),
-    (OSError("1056768 requested and 887120 written"), "the write was cut short"),
+    (OSError("1056768 requested and 887120 written"), "the write was cut short (no space left on the device or "
+                                                       "the file size limit reached)"),
 ])
 def test_a_failed_write_is_one_line_naming_the_file_and_the_reason(tmp_path, error, reason):
     target = tmp_path / "x_cal.fits"
