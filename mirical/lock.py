@@ -39,8 +39,8 @@ def holder_running(holder: dict) -> bool | None:
     if holder.get("host") != host():
         return None
     pid = int(holder.get("pid", -1))
-    if pid <= 0 or not process_alive(pid):
-        return False
+    if pid <= 0 or pid == os.getpid() or not process_alive(pid):
+        return False  # gone, or an earlier run of this very process (mirical.run interrupted)
     tick = holder.get("start_tick")
     return tick is None or process_start(pid) in (None, tick)
 

@@ -71,3 +71,11 @@ def test_another_hosts_lock_is_refused_with_what_to_do(tmp_path):
     with pytest.raises(MiricalError) as info:
         acquire(tmp_path)
     assert "(host othernode, pid 1" in str(info.value) and f"delete {tmp_path / LOCK_NAME}" in str(info.value)
+
+
+def test_an_earlier_run_of_this_process_does_not_block_the_next(tmp_path):
+    """mirical.run interrupted (no onerror): the next mirical.run in the same Python takes the lock."""
+    acquire(tmp_path)
+    acquire(tmp_path)
+    release(tmp_path)
+    assert not (tmp_path / LOCK_NAME).exists()

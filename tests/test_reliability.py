@@ -328,15 +328,15 @@ def test_allowed_memory_refuses_the_mosaic_and_outlier_grids(demo_cals, step, mo
     from mirical.memory import available_memory
     from mirical.mosaic import compute_grid
 
-    params = {**yaml.safe_load((REPO / "config.yaml").read_text())["mosaic"], "output_shape": [1000, 500]}
-    needed = 1000 * 500 * {"mosaic": 48, "outlier_detection": 16}[step]
+    params = {**yaml.safe_load((REPO / "config.yaml").read_text())["mosaic"], "output_shape": [700, 700]}
+    needed = 700 * 700 * {"mosaic": 48, "outlier_detection": 16}[step]
     fraction = 0.5 * needed / available_memory()  # half of what it needs
     monkeypatch.setenv("DMODEL_ALLOWED_MEMORY", str(fraction))  # the official variable, when the key is null
     with pytest.raises(MiricalError) as info:
         compute_grid(demo_cals, params, step)
-    assert str(info.value).startswith(f"config {step}: the output grid of 500 x 1000 pixels (output_shape) would need")
+    assert str(info.value).startswith(f"config {step}: the output grid of 700 x 700 pixels (output_shape) would need")
     assert f"more than allowed_memory={fraction} of the " in str(info.value)
-    assert compute_grid(demo_cals, {**params, "allowed_memory": 4 * fraction}, step).shape == (500, 1000)
+    assert compute_grid(demo_cals, {**params, "allowed_memory": 4 * fraction}, step).shape == (700, 700)
 
 
 # ----------------------------------------------------------------- numerical edge cases
