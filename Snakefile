@@ -51,11 +51,11 @@ rule all:
         all_outputs(),
 
 
+# One run per output folder (mirical/lock.py): the lock is taken before the first job and released
+# when the run ends (or its process exits); a second run on the folder stops here with one line.
 # The warm worker (mirical/worker.py): one process with the heavy modules imported that forks
 # one child per job; local runs only (a cluster job runs in its own process), stopped when the
 # run ends and gone by itself when this process is.
-# One run per output folder (mirical/lock.py): the lock is taken before the first job and released
-# when the run ends (or its process exits); a second run on the folder stops here with one line.
 onstart:
     if workflow.is_main_process:
         import atexit
