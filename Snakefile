@@ -10,10 +10,10 @@ min_version("9.0")
 # preamble (which hands this sys.path on), for the jobs' scripts.
 sys.path.insert(0, workflow.basedir)
 
-from mirical.config import check_config, typed_values
 from mirical.errors import refuse_run
-from mirical.planning import resolved_name
 from mirical.steps import STEPS
+from mirical.workflow.config import check_config, typed_values
+from mirical.workflow.planning import resolved_name
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
@@ -35,7 +35,7 @@ include: "rules/demo.smk"
 include: "rules/association.smk"
 
 
-# One rule file per step of the step table (mirical/steps.py), in its order.
+# One rule file per step of the step table (mirical/steps/__init__.py), in its order.
 for _step in STEPS:
 
     include: f"rules/{_step.name}.smk"
@@ -51,31 +51,31 @@ rule all:
         all_outputs(),
 
 
-# One run per output folder (mirical/lock.py): the lock is taken before the first job and released
+# One run per output folder (mirical/workflow/lock.py): the lock is taken before the first job and released
 # when the run ends (or its process exits); a second run on the folder stops here with one line.
-# The warm worker (mirical/worker.py): one process with the heavy modules imported that forks
+# The warm worker (mirical/workflow/worker.py): one process with the heavy modules imported that forks
 # one child per job; local runs only (a cluster job runs in its own process), stopped when the
 # run ends and gone by itself when this process is.
 onstart:
     if workflow.is_main_process:
         import atexit
         import shlex
-        from mirical.lock import acquire, release
+        from mirical.workflow.lock import acquire, release
 
         with refuse_run():
             acquire(OUT, shlex.join(sys.argv))
         atexit.register(release, OUT)
     if config["warm_worker"] and workflow.local_exec and workflow.is_main_process:
         from snakemake.logging import logger
-        from mirical.worker import start
+        from mirical.workflow.worker import start
 
         if not start(workflow.basedir):
             logger.warning("mirical: the warm worker did not start; every job runs in its own process")
 
 
 onerror:
-    from mirical.lock import release
-    from mirical.worker import stop
+    from mirical.workflow.lock import release
+    from mirical.workflow.worker import stop
 
     stop()
     release(OUT)
@@ -83,8 +83,8 @@ onerror:
 
 onsuccess:
     from snakemake.logging import logger
-    from mirical.lock import release
-    from mirical.worker import stop
+    from mirical.workflow.lock import release
+    from mirical.workflow.worker import stop
 
     stop()
     release(OUT)

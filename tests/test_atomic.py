@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from mirical.atomic import atomic_path, host, temporary_path
 from mirical.errors import MiricalError
+from mirical.formats.atomic import atomic_path, host, temporary_path
 
 
 def test_written_under_the_temporary_name_then_renamed(tmp_path):

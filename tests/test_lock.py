@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from mirical.atomic import host, temporary_path
 from mirical.errors import MiricalError
-from mirical.lock import LOCK_NAME, acquire, process_start, release
+from mirical.formats.atomic import host, temporary_path
+from mirical.workflow.lock import LOCK_NAME, acquire, process_start, release
 
 
 def _dead_pid() -> int:

@@ -17,7 +17,7 @@ import pytest
 from astropy.io import fits
 
 from conftest import REPO, run_official, run_snakemake
-from mirical.dqflags import DO_NOT_USE, JUMP_DET, PIXEL
+from mirical.formats.dqflags import DO_NOT_USE, JUMP_DET, PIXEL
 
 pytestmark = pytest.mark.workflow
 

@@ -1,11 +1,11 @@
-"""Outlier detection (mirical/outlier_detection.py) on small hand-made arrays."""
+"""Outlier detection (mirical/steps/outlier_detection.py) on small hand-made arrays."""
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
-from mirical.dqflags import DO_NOT_USE, PIXEL
-from mirical.outlier_detection import (
+from mirical.formats.dqflags import DO_NOT_USE, PIXEL
+from mirical.steps.outlier_detection import (
     abs_deriv,
     background_level,
     blot,

@@ -12,10 +12,11 @@ import yaml
 from astropy.io import fits
 
 from conftest import REDUCED_DEMO, REPO, SNAKEFILE, run_snakemake
-from mirical import background, flat_field, photom
-from mirical.association import load_association
 from mirical.errors import MiricalError
-from mirical.io import check_science_keywords, read_exposure, read_member, read_reference_image, read_tables
+from mirical.formats.association import load_association
+from mirical.formats.io import read_exposure, read_member, read_reference_image, read_tables
+from mirical.steps import background, flat_field, photom
+from mirical.steps.background import check_science_keywords
 
 
 # ----------------------------------------------------------------- the input matrix
@@ -284,7 +285,7 @@ CONFIG_CASES = [
 
 @pytest.mark.parametrize("given, message", CONFIG_CASES)
 def test_config_problems_in_plain_words(given, message):
-    from mirical.config import check_config
+    from mirical.workflow.config import check_config
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     for key, value in given.items():
@@ -310,8 +311,8 @@ def demo_cals(demo_run):
 
 
 def test_huge_resample_grid_refused_before_allocating(demo_cals, monkeypatch):
-    from mirical.memory import human
-    from mirical.resample import drizzle
+    from mirical.drizzle.memory import human
+    from mirical.steps.resample import drizzle
 
     monkeypatch.delenv("DMODEL_ALLOWED_MEMORY", raising=False)
     params = {**yaml.safe_load((REPO / "config.yaml").read_text())["steps"]["resample"],
@@ -325,8 +326,8 @@ def test_huge_resample_grid_refused_before_allocating(demo_cals, monkeypatch):
 
 @pytest.mark.parametrize("step", ["mosaic", "outlier_detection"])
 def test_allowed_memory_refuses_the_mosaic_and_outlier_grids(demo_cals, step, monkeypatch):
-    from mirical.memory import available_memory
-    from mirical.mosaic import compute_grid
+    from mirical.drizzle.memory import available_memory
+    from mirical.steps.mosaic import compute_grid
 
     params = {**yaml.safe_load((REPO / "config.yaml").read_text())["mosaic"], "output_shape": [700, 700]}
     needed = 700 * 700 * {"mosaic": 48, "outlier_detection": 16}[step]
@@ -361,8 +362,8 @@ def test_all_flagged_exposure_resamples_to_fill(tmp_path):
     from astropy import units as u
     from astropy.modeling import models
 
-    from mirical.resample_engine import Resampler
-    from mirical.resample_grid import output_grid
+    from mirical.drizzle.engine import Resampler
+    from mirical.drizzle.grid import output_grid
 
     tan = (models.Shift(-10) & models.Shift(-10) | models.Scale(3e-5) & models.Scale(3e-5)
            | models.Pix2Sky_TAN() | models.RotateNative2Celestial(10.0, 20.0, 180.0))

@@ -4,7 +4,7 @@ The temporary name carries the writing process (``.{name}.{host}.{pid}.part``), 
 runs (or two jobs) never write, rename or remove each other's temporary files. A job
 killed outright (SIGKILL, a power cut) leaves at most that one file: the next writer of
 the same output on that host removes it once its process is gone, and a run that takes
-the output folder's lock (`mirical.lock`) removes every such leftover.
+the output folder's lock (`mirical.workflow.lock`) removes every such leftover.
 """
 
 from __future__ import annotations

@@ -147,8 +147,8 @@ def _meta(reftype: str, model_type: str, title: str, useafter: str) -> dict[str,
 
 def _write(tree: dict[str, Any], path: str | PathLike) -> None:
     """Write ``tree`` as ASDF, arrays inline, no time stamps (byte-reproducible), atomically."""
-    from mirical.asdf_extension import asdf_bytes
-    from mirical.atomic import atomic_path
+    from mirical.formats.asdf_extension import asdf_bytes
+    from mirical.formats.atomic import atomic_path
 
     with atomic_path(path) as partial:
         partial.write_bytes(asdf_bytes(tree, all_array_storage="inline"))

@@ -80,6 +80,17 @@ def _scale_at(wcs: gwcs.WCS, ra: float, dec: float) -> float:
     return math.degrees(math.sqrt(xstep * ystep))
 
 
+def s_region(wcs: gwcs.WCS) -> str:
+    """S_REGION: the bounding-box corners, clockwise from bottom-left, in ICRS degrees."""
+    (x0, x1), (y0, y1) = wcs.bounding_box.bounding_box(order="F")
+    x = np.array([x0, x0, x1, x1])
+    y = np.array([y0, y1, y1, y0])
+    ra, dec = wcs(x, y, with_bounding_box=False)
+    ra = np.mod(ra, 360)
+    coords = " ".join(f"{a:.9f} {d:.9f}" for a, d in zip(ra, dec, strict=True))
+    return f"POLYGON ICRS  {coords}"
+
+
 def mean_pixel_area(wcs: gwcs.WCS, shape: Sequence[int]) -> float:
     """Mean pixel solid angle (sr) inside the bounding box.
 

@@ -3,7 +3,7 @@
 The lock ``{output_dir}/.mirical.lock`` records who holds it (host, pid, start time, the
 process's start tick) as JSON. A second run refuses to start while the holder runs; a lock
 whose process is gone (same host: a killed run, a power cut) is taken over with a warning.
-Taking the lock also removes the temporary files of earlier, dead runs (`mirical.atomic`).
+Taking the lock also removes the temporary files of earlier, dead runs (`mirical.formats.atomic`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import os
 import time
 from pathlib import Path
 
-from mirical.atomic import SUFFIX, host, leftover_owner, process_alive
 from mirical.errors import MiricalError
+from mirical.formats.atomic import SUFFIX, host, leftover_owner, process_alive
 
 LOCK_NAME = ".mirical.lock"
 log = logging.getLogger("mirical")

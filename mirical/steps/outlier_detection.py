@@ -1,9 +1,9 @@
 """Stage-3 outlier detection for the dither mosaic, as jwst 3.0.0's imaging mode.
 
 1. Each exposure drizzled alone onto the common grid (a single-exposure image,
-   `mirical.mosaic.drizzle_part` with this step's pixfrac, kernel, weight_type,
+   `mirical.steps.mosaic.drizzle_part` with this step's pixfrac, kernel, weight_type,
    fillval, pixmap_stepsize, pixmap_order and good_bits on the default grid: weight 0
-   where DQ has a bit that good_bits does not allow, `mirical.dqflags.good_pixels`;
+   where DQ has a bit that good_bits does not allow, `mirical.formats.dqflags.good_pixels`;
    SCI and WHT only), as jwst's ``ResampleImage.resample_group``.
 2. `median_image`: their median, pixel by pixel over the exposures, where each
    image is NaN wherever its weight is below `weight_threshold` (``maskpt``
@@ -18,7 +18,7 @@
    ``deriv`` being the blot's largest absolute difference with its four
    neighbours (`abs_deriv`).
 5. `flag_outliers`: DQ |= OUTLIER + DO_NOT_USE, then SCI, ERR and the variances
-   NaN wherever DQ has DO_NOT_USE (`mirical.io.match_nans_and_flags`).
+   NaN wherever DQ has DO_NOT_USE (`mirical.formats.io.match_nans_and_flags`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mirical.dqflags import DO_NOT_USE, PIXEL
-from mirical.io import match_nans_and_flags
+from mirical.formats.dqflags import DO_NOT_USE, PIXEL
+from mirical.formats.io import match_nans_and_flags
 
 OUTLIER = PIXEL["OUTLIER"]
 #: The float32 cube of one block of grid rows is kept below this many bytes.
@@ -65,7 +65,7 @@ def image_in_memory(x0: int, y0: int, sci: np.ndarray, wht: np.ndarray, maskpt: 
 
 
 def image_on_disk(path: str, maskpt: float) -> SingleImage:
-    """A `SingleImage` of a part file (`mirical.mosaic.write_part`) read a block of rows at a time."""
+    """A `SingleImage` of a part file (`mirical.steps.mosaic.write_part`) read a block of rows at a time."""
     from astropy.io import fits
 
     from mirical.errors import MiricalError
@@ -179,8 +179,8 @@ def parse_pair(value: str | Sequence[float], name: str) -> tuple[float, float]:
 
 def detect_exposure(exposure, wcs, median: np.ndarray, median_wcs, params: Mapping) -> int:
     """Flag the outliers of ``exposure`` (gwcs ``wcs``) against the grid's ``median``, in place; their count."""
-    from mirical.resample import pixmap_options
-    from mirical.resample_grid import pixel_map
+    from mirical.drizzle.grid import pixel_map
+    from mirical.drizzle.i2d import pixmap_options
 
     arrays = exposure.arrays
     blotted = blot(median, pixel_map(wcs, exposure.shape, median_wcs, *pixmap_options(params)))

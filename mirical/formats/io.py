@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from mirical.atomic import atomic_path
 from mirical import __version__
-from mirical.dqflags import DO_NOT_USE, standard_dq
 from mirical.errors import MiricalError
+from mirical.formats.atomic import atomic_path
+from mirical.formats.dqflags import DO_NOT_USE, standard_dq
 
 REQUIRED = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
 IMAGE_ORDER = ("SCI", "ERR", "DQ", "CON", "WHT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "AREA")
@@ -141,7 +141,7 @@ def read_member(path: str | os.PathLike) -> Exposure:
     A member must be an uncalibrated rate/rateints file with at least one finite pixel
     (`check_uncalibrated`, `check_has_data`).
     """
-    from mirical.association import is_rateints
+    from mirical.formats.association import is_rateints
 
     check_not_a_product_name(path)
     exposure = read_exposure(path, ints=is_rateints(path))
@@ -184,23 +184,6 @@ def check_has_data(exposure: Exposure) -> None:
     """Refuse an exposure whose SCI holds no finite pixel (nothing to calibrate)."""
     if not np.isfinite(exposure.arrays["SCI"]).any():
         raise MiricalError(exposure.path, "SCI has no finite pixel (all NaN or infinite): nothing to calibrate")
-
-
-def check_science_keywords(exposure: Exposure, pointing: bool = True) -> None:
-    """Refuse a science exposure without what its later steps read: the pointing (when assign_wcs runs),
-    FILTER and a start time (DATE-OBS, else EXPSTART) for choosing reference files."""
-    missing = [key for key in POINTING_KEYWORDS if pointing and exposure.sci_header.get(key) is None]
-    if missing:
-        raise MiricalError(exposure.path, f"pointing keyword(s) {', '.join(missing)} missing from the SCI header: "
-                                          "assign_wcs cannot place the exposure on the sky")
-    exposure.require("FILTER")
-    from mirical.reffiles import observation_time
-
-    try:
-        observation_time(exposure.primary)
-    except (ValueError, TypeError) as exc:
-        raise MiricalError(exposure.path, f"no usable start time ({exc}): reference files are chosen by "
-                                          "DATE-OBS (+ TIME-OBS) or EXPSTART") from None
 
 
 def check_miri_imager(exposure: Exposure) -> None:
@@ -347,7 +330,7 @@ class ReferenceImage:
     @property
     def frame(self) -> tuple[int, int, int, int]:
         """(xstart, ystart, xsize, ysize) of the reference on the detector."""
-        from mirical.subarray import frame
+        from mirical.formats.subarray import frame
 
         ny, nx = self.arrays["SCI"].shape
         header = dict(self.header)
