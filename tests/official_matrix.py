@@ -229,7 +229,7 @@ def write_case(case: Case, folder: Path, shared: dict[str, str]) -> dict:
 
 
 def write_matrix(root: Path, cases: list[Case]) -> dict[str, dict]:
-    """Every case under ``root/<case>`` and ``root/cases.json`` for ``bench/official.py cases``."""
+    """Every case under ``root/<case>`` and ``root/cases.json`` for ``tests/official.py cases``."""
     from mirical.references.distortion import write_distortion_reffile, write_filteroffset_reffile
 
     shared = {"distortion": str(root / "jwst_miri_distortion_0001.asdf"),
