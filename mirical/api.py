@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mirical.errors import MiricalError
+from mirical.errors import MiricalError, Refusal
 from mirical.formats.association import make_association  # noqa: F401  (re-exported by mirical)
 
 __all__ = ["run", "make_association", "snakefile", "WorkflowFailed"]
@@ -246,6 +246,8 @@ def run(asn_or_config: str | os.PathLike | Mapping | None = None, output_dir: st
                 return result
             except MiricalError:
                 raise
+            except Refusal as exc:  # the workflow refused to start: its config, inputs or output folder
+                raise exc.error from None
             except Exception as exc:
                 cause = _mirical_cause(exc)
                 if cause is not None:

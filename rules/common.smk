@@ -11,7 +11,7 @@ MIRICAL_ROOT = Path(workflow.basedir)
 # Library caches (matplotlib's font cache) go under .snakemake/, not the user's home.
 os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))
 
-from mirical.errors import MiricalError
+from mirical.errors import MiricalError, refuse_run
 from mirical.formats.dqflags import check_good_bits
 from mirical.steps import IMAGE_REFTYPES, REFTYPES, STEP, STEPS, step_config
 from mirical.workflow.code_hash import code_hash, installed_version
@@ -34,7 +34,8 @@ BENCH = LAYOUT.benchmarks
 # of five.
 EXPOSURE_GROUP = "exposure"
 DEMO = demo_files(OUT, config["demo"]) if uses_demo(config) else None
-PRODUCTS = plan_products(config, DEMO)
+with refuse_run():  # a broken association or science list: one line per problem, no job runs
+    PRODUCTS = plan_products(config, DEMO)
 PRODUCT = {p.name: p for p in PRODUCTS}
 PRODUCT_NAMES = [p.name for p in PRODUCTS]
 # Products whose science member is a _rateints.fits (one image per integration): calibrated to
@@ -151,7 +152,16 @@ def output_wcs_input(step):
 # The mosaic keys that shape its grid (mosaic_grid); the others change the drizzle of the parts
 # (mosaic_drizzle) and the sum (mosaic), except MOSAIC_REDUCE_KEYS, which only choose the sum's
 # output arrays (config.yaml lists which option is which).
-MOSAIC_GRID_KEYS = ("pixel_scale_ratio", "pixel_scale", "rotation", "crpix", "crval", "output_shape", "output_wcs")
+MOSAIC_GRID_KEYS = (
+    "pixel_scale_ratio",
+    "pixel_scale",
+    "rotation",
+    "crpix",
+    "crval",
+    "output_shape",
+    "output_wcs",
+    "allowed_memory",
+)
 MOSAIC_REDUCE_KEYS = ("enable_ctx", "report_var")
 
 
@@ -192,10 +202,11 @@ def skylist_input():
 
 # Outlier detection runs (its crf files feed the mosaic) unless skipped or with one exposure (as jwst).
 OUTLIERS = not step_params("outlier_detection")["skip"] and len(RATE_NAMES) >= 2
-try:
-    check_good_bits(step_params("outlier_detection")["good_bits"])
-except ValueError as exc:
-    raise MiricalError("config outlier_detection.good_bits", str(exc)) from None
+with refuse_run():
+    try:
+        check_good_bits(step_params("outlier_detection")["good_bits"])
+    except ValueError as exc:
+        raise MiricalError("config outlier_detection.good_bits", str(exc)) from None
 # Its single-exposure images are drizzled onto jwst's default grid, whatever the mosaic's grid keys.
 OUTLIER_GRID = {
     "pixel_scale_ratio": 1.0,
@@ -204,6 +215,9 @@ OUTLIER_GRID = {
     "crpix": None,
     "crval": None,
     "output_shape": None,
+    "allowed_memory": step_params("outlier_detection")[
+        "allowed_memory"
+    ],  # its memory guard (mirical/drizzle/memory.py)
 }
 
 

@@ -5,7 +5,8 @@ from mirical.workflow.runner import log, main
 def run(snakemake):
     from mirical.steps.mosaic import compute_grid, write_grid
 
-    grid = compute_grid(list(snakemake.input.cal), snakemake.params.step)
+    step = "outlier_detection" if snakemake.rule == "outlier_grid" else "mosaic"  # whose allowed_memory
+    grid = compute_grid(list(snakemake.input.cal), snakemake.params.step, step)
     write_grid(grid, snakemake.output.grid)
     log.info("mosaic grid for %d exposure(s): %dx%d pixels, PXSCLRT %s", len(snakemake.input.cal),
              grid.shape[1], grid.shape[0], grid.pixel_scale_ratio)

@@ -67,7 +67,7 @@ def test_reference_from_a_file_or_why_not(tmp_path):
     flat = touch(tmp_path / "ref" / "flat.fits")
     refs = _references(tmp_path, {"flat": flat, "photom": str(tmp_path / "gone.fits")})
     assert refs.choose("p", "flat") == (flat, None)
-    assert refs.choose("p", "photom") == (None, f"reference file {tmp_path / 'gone.fits'} (photom) does not exist")
+    assert refs.choose("p", "photom") == (None, f"{tmp_path / 'gone.fits'} does not exist (reference_files.photom)")
     assert refs.choose("p", "area") == (None, "reference_files.area is not set in the config")
     assert refs.chosen("p") == {"flat": flat}
     assert refs.errors("p", ("flat", "area")) == {"flat": "", "area": "reference_files.area is not set in the config"}

@@ -1,8 +1,6 @@
 """Bad inputs give one clear message naming the file and the cause; the rest still finishes."""
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -10,23 +8,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from astropy.io import fits
 
-from conftest import REDUCED_DEMO, SNAKEFILE, run_snakemake
+from conftest import REDUCED_DEMO, REPO, SNAKEFILE, run_snakemake
 from mirical.errors import MiricalError
 from mirical.formats.association import load_association
-from mirical.formats.io import read_exposure, read_reference_image, read_tables
-from mirical.steps import background
-from mirical.steps import flat_field
-from mirical.steps import photom
+from mirical.formats.io import read_exposure, read_member, read_reference_image, read_tables
+from mirical.steps import background, flat_field, photom
+from mirical.steps.background import check_science_keywords
 
 
 # ----------------------------------------------------------------- the input matrix
-def _copy_with(src: Path, dst: Path, primary=None, drop=(), sci_value=None) -> Path:
+def _copy_with(src: Path, dst: Path, primary=None, drop=(), sci_value=None, sci=None, remove=()) -> Path:
+    """A copy of ``src`` with primary/SCI keywords set (``primary``, ``sci``) or removed (``remove``)."""
     with fits.open(src) as hdul:
         hdus = fits.HDUList([h.copy() for h in hdul if h.name not in drop])
     for key, value in (primary or {}).items():
         hdus[0].header[key] = value
+    for key, value in (sci or {}).items():
+        hdus["SCI"].header[key] = value
+    for key in remove:
+        for hdu in (hdus[0], hdus["SCI"]):
+            hdu.header.remove(key, ignore_missing=True)
     if sci_value is not None:
         hdus["SCI"].data[:] = sci_value
     hdus.writeto(dst)
@@ -52,6 +56,14 @@ def bad_inputs(demo_run, tmp_path_factory):
     _copy_with(bkg, folder / "bkg_sub256_rate.fits", primary={"SUBARRAY": "SUB256"})
     _copy_with(bkg, folder / "bkg_nan_rate.fits", sci_value=np.nan)
     shutil.copy(sci[1], folder / "sci2_rate.fits")
+    for copy in ("sci2a", "sci2b", "sci2c"):  # one science exposure is in one product only
+        shutil.copy(sci[1], folder / f"{copy}_rate.fits")
+    _copy_with(sci[1], folder / "photomdone_rate.fits", primary={"S_PHOTOM": "COMPLETE"})
+    _copy_with(sci[1], folder / "mjysr_rate.fits", sci={"BUNIT": "MJy/sr"})
+    shutil.copy(sci[1], folder / "official_cal.fits")
+    _copy_with(sci[1], folder / "allnan_rate.fits", sci_value=np.nan)
+    _copy_with(sci[1], folder / "nopointing_rate.fits", remove=("RA_REF", "ROLL_REF"))
+    _copy_with(sci[1], folder / "nodate_rate.fits", remove=("DATE-OBS", "TIME-OBS", "EXPSTART"))
     products = {
         "good": ("good_rate.fits", "bkg_rate.fits"),
         "truncated": ("truncated_rate.fits", "bkg_rate.fits"),
@@ -59,9 +71,15 @@ def bad_inputs(demo_run, tmp_path_factory):
         "nosci": ("nosci_rate.fits", "bkg_rate.fits"),
         "nircam": ("nircam_rate.fits", "bkg_rate.fits"),
         "lrs": ("lrs_rate.fits", "bkg_rate.fits"),
-        "bkgfilter": ("sci2_rate.fits", "bkg_f770w_rate.fits"),
-        "bkgsubarray": ("sci2_rate.fits", "bkg_sub256_rate.fits"),
-        "bkgnan": ("sci2_rate.fits", "bkg_nan_rate.fits"),
+        "bkgfilter": ("sci2a_rate.fits", "bkg_f770w_rate.fits"),
+        "bkgsubarray": ("sci2b_rate.fits", "bkg_sub256_rate.fits"),
+        "bkgnan": ("sci2c_rate.fits", "bkg_nan_rate.fits"),
+        "photomdone": ("photomdone_rate.fits", "bkg_rate.fits"),
+        "mjysr": ("mjysr_rate.fits", "bkg_rate.fits"),
+        "calname": ("official_cal.fits", "bkg_rate.fits"),
+        "allnan": ("allnan_rate.fits", "bkg_rate.fits"),
+        "nopointing": ("nopointing_rate.fits", "bkg_rate.fits"),
+        "nodate": ("nodate_rate.fits", "bkg_rate.fits"),
     }
     asn = {"asn_type": "image2", "asn_rule": "DMSLevel2bBase", "asn_pool": "bad_pool", "products": [
         {"name": name, "members": [{"expname": s, "exptype": "science"}, {"expname": b, "exptype": "background"}]}
@@ -85,6 +103,12 @@ EXPECTED = {
     "bkgfilter": ("bkg_f770w_rate.fits", "background FILTER is F770W but science"),
     "bkgsubarray": ("bkg_sub256_rate.fits", "background SUBARRAY is SUB256 but science"),
     "bkgnan": ("bkg_nan_rate.fits", "no finite pixel"),
+    "photomdone": ("photomdone_rate.fits", "already calibrated: S_PHOTOM (photom) COMPLETE"),
+    "mjysr": ("mjysr_rate.fits", "SCI BUNIT is MJy/sr, not DN/s: a calibrated file"),
+    "calname": ("official_cal.fits", "this is a calibrated product (_cal.fits), not a rate file"),
+    "allnan": ("allnan_rate.fits", "SCI has no finite pixel (all NaN or infinite): nothing to calibrate"),
+    "nopointing": ("nopointing_rate.fits", "pointing keyword(s) ROLL_REF, RA_REF missing from the SCI header"),
+    "nodate": ("nodate_rate.fits", "no usable start time (no DATE-OBS and no EXPSTART)"),
 }
 
 
@@ -106,6 +130,9 @@ def test_bad_exposures_fail_alone_with_clear_messages(bad_inputs, tmp_path):
         assert not (out / f"{product}_cal.fits").exists()
         log = (out / "logs" / "background" / f"{product}.log").read_text()
         assert cause in log and "Traceback" not in log
+        errors = [ln for ln in log.splitlines() if ln.startswith("ERROR")]
+        assert len(errors) == 1 and name in errors[0] and cause in errors[0], log
+        assert not (out / "intermediate" / f"{product}_wcs.fits").exists()  # refused at its first step
     assert not list(out.rglob("*.part")), "a half-written file was left behind"
     assert sorted(p.name for p in folder.iterdir()) == before, "inputs must be read-only"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".snakemake", "bad.yaml", "out"]
@@ -133,8 +160,10 @@ def test_wrong_filter_reference_fails_each_job_clearly(bad_inputs, tmp_path):
     result = run_snakemake(tmp_path, "--configfile", str(tmp_path / "w.yaml"), "--keep-going", check=False)
     assert result.returncode != 0
     photom_log = (tmp_path / "out" / "logs" / "photom" / "w_dither1.log").read_text()
-    assert "no photom reference file" in photom_log and "missing_photom.fits" in photom_log
-    assert "does not exist" in photom_log and "Traceback" not in photom_log
+    errors = [ln for ln in photom_log.splitlines() if ln.startswith("ERROR")]
+    assert errors == [f"ERROR mirical: no photom reference file: {tmp_path / 'missing_photom.fits'} does not exist "
+                      "(reference_files.photom) (needed by w_dither1)"]  # the reference first, not the intermediate
+    assert "Traceback" not in photom_log
     assert (tmp_path / "out" / "intermediate" / "w_dither1_flat.fits").is_file()
     assert not (tmp_path / "out" / "w_dither1_cal.fits").exists()
     assert not (tmp_path / "out" / "intermediate" / "w_dither1_refs.json").exists()
@@ -149,6 +178,24 @@ def test_read_exposure_messages(bad_inputs):
         with pytest.raises(MiricalError) as info:
             read_exposure(folder / name)
         assert name in str(info.value) and cause in str(info.value)
+
+
+@pytest.mark.parametrize("name, cause", [(name, cause) for name, cause in EXPECTED.values()
+                                         if not name.startswith(("bkg", "truncated", "notfits", "nosci", "nircam",
+                                                                 "lrs"))])
+def test_members_refused_before_calibration(bad_inputs, name, cause):
+    """Calibrated or partly calibrated, empty or keyword-less members: one line naming the user's file."""
+    folder, _ = bad_inputs
+    with pytest.raises(MiricalError) as info:
+        check_science_keywords(read_member(folder / name))
+    assert str(info.value).startswith(f"{folder / name}: ") and cause in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_good_member_and_skipped_pointing(bad_inputs):
+    folder, _ = bad_inputs
+    check_science_keywords(read_member(folder / "good_rate.fits"))
+    check_science_keywords(read_member(folder / "nopointing_rate.fits"), pointing=False)  # assign_wcs skipped
 
 
 def test_photom_without_a_row_names_the_file(bad_inputs):
@@ -180,6 +227,10 @@ def test_reference_of_the_wrong_type_is_refused(bad_inputs, tmp_path):
      "gone_rate.fits does not exist"),
     ('{"products": [{"name": "../x", "members": [{"expname": "good_rate.fits", "exptype": "science"}]}]}',
      "not a plain file name"),
+    ('{"products": [{"name": "a", "members": [{"expname": "good_rate.fits", "exptype": "science"}]},'
+     ' {"name": "b", "members": [{"expname": "good_rate.fits", "exptype": "science"}]}]}',
+     "product b: science member good_rate.fits is already the science member of product a (it would enter "
+     "the mosaic twice)"),
 ])
 def test_association_problems(bad_inputs, text, cause):
     folder, _ = bad_inputs
@@ -193,19 +244,100 @@ def test_association_problems(bad_inputs, text, cause):
         path.unlink()
 
 
-@pytest.mark.parametrize("option, key", [
-    ("steps={background: {sigma: abc}}", "sigma"),
-    ("steps={resample: {kernel: boxcar}}", "kernel"),
-    ("name=../x", "name"),
-    ("mosaic={pixfrac: 2}", "pixfrac"),
-    ("steps={resample: {pixmap_order: 2}}", "pixmap_order"),  # jwst: 1 or 3
-    ("mosaic={pixmap_stepsize: 0.5}", "pixmap_stepsize"),
-    ("outlier_detection={pixmap_order: 5}", "pixmap_order"),
-])
-def test_bad_config_is_caught_by_the_schema(tmp_path, option, key):
-    result = run_snakemake(tmp_path, "-n", "--config", option, check=False)
-    text = result.stdout + result.stderr
-    assert result.returncode != 0 and "Error validating config" in text and key in text
+def test_association_faults_stop_the_run_with_one_line_each(bad_inputs, tmp_path):
+    folder, refs = bad_inputs
+    asn = tmp_path / "broken_asn.json"
+    members = [{"expname": str(folder / "good_rate.fits"), "exptype": "science"}]
+    asn.write_text(json.dumps({"products": [
+        {"name": "two", "members": members + [{"expname": str(folder / "sci2_rate.fits"), "exptype": "science"}]},
+        {"name": "none", "members": [{"expname": str(folder / "bkg_rate.fits"), "exptype": "background"}]},
+        {"name": "gone", "members": [{"expname": str(tmp_path / "gone_rate.fits"), "exptype": "science"}]},
+        {"name": "one", "members": members}]}))
+    result = run_snakemake(tmp_path, "--config", f"association={asn}", "output_dir=out", check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-3:] == [
+        f"mirical: {asn}: product two has 2 science members, expected exactly one",
+        f"mirical: {asn}: product none has 0 science members, expected exactly one",
+        f"mirical: {asn}: product gone: science member {tmp_path / 'gone_rate.fits'} does not exist"]
+    assert 'File "' not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing ran
+
+
+CONFIG_CASES = [
+    ({"steps": {"background": {"sigma": "abc"}}}, "config steps.background.sigma: 'abc' is not a number"),
+    ({"steps": {"resample": {"kernel": "boxcar"}}},
+     "config steps.resample.kernel: 'boxcar' is not one of square, gaussian, point, turbo, lanczos2, lanczos3"),
+    ({"name": "../x"}, "config name: '../x' is not a plain name: a letter or digit first, then letters, digits, "
+                       "_ . + or -"),
+    ({"mosaic": {"pixfrac": 2}}, "config mosaic.pixfrac: 2 must be at most 1"),
+    ({"steps": {"resample": {"pixmap_order": 2}}}, "config steps.resample.pixmap_order: 2 is not one of 1, 3"),
+    ({"mosaic": {"pixmap_stepsize": 0.5}}, "config mosaic.pixmap_stepsize: 0.5 must be at least 1"),
+    ({"outlier_detection": {"snr": 5}},
+     "config outlier_detection.snr: 5 is not two numbers separated by a space, e.g. '5.0 4.0'"),
+    ({"outlier_detection": {"fillval": "abc"}},
+     "config outlier_detection.fillval: 'abc' is not a number or NaN or nan or INDEF"),
+    ({"steps": {"resample": {"pixfarc": 0.8}}},
+     "config steps.resample.pixfarc: unknown key 'pixfarc' (did you mean 'pixfrac'?)"),
+    ({"mosaic": {"output_shape": [100]}}, "config mosaic.output_shape: [100] must be a list of 2 values"),
+    ({"mosaic": {"allowed_memory": "half"}}, "config mosaic.allowed_memory: 'half' is not a number or empty (null)"),
+]
+
+
+@pytest.mark.parametrize("given, message", CONFIG_CASES)
+def test_config_problems_in_plain_words(given, message):
+    from mirical.workflow.config import check_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for key, value in given.items():
+        config[key] = {**config[key], **{k: {**config[key].get(k, {}), **v} if isinstance(v, dict) else v
+                                         for k, v in value.items()}} if isinstance(value, dict) else value
+    with pytest.raises(MiricalError) as info:
+        check_config(config, str(REPO / "schemas" / "config.schema.yaml"))
+    assert str(info.value) == message
+
+
+def test_config_typo_is_one_short_line(tmp_path):
+    result = run_snakemake(tmp_path, "-n", "--config", "steps={resample: {pixfarc: 0.8}}", check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == ("mirical: config steps.resample.pixfarc: unknown key 'pixfarc' "
+                                              "(did you mean 'pixfrac'?)")
+    assert "schema" not in result.stderr.lower() and 'File "' not in result.stderr
+
+
+# ----------------------------------------------------------------- the memory guard
+@pytest.fixture(scope="module")
+def demo_cals(demo_run):
+    return sorted(str(p) for p in demo_run.glob("*_cal.fits"))
+
+
+def test_huge_resample_grid_refused_before_allocating(demo_cals, monkeypatch):
+    from mirical.drizzle.memory import human
+    from mirical.steps.resample import drizzle
+
+    monkeypatch.delenv("DMODEL_ALLOWED_MEMORY", raising=False)
+    params = {**yaml.safe_load((REPO / "config.yaml").read_text())["steps"]["resample"],
+              "output_shape": [200000, 200000]}
+    with pytest.raises(MiricalError) as info:
+        drizzle(demo_cals[:1], params)
+    assert str(info.value).startswith("config steps.resample: the output grid of 200000 x 200000 pixels (output_shape) "
+                                      f"would need {human(200000 * 200000 * 40)} of memory, more than the ")
+    assert human(200000 * 200000 * 40) == "1.5 TiB"
+
+
+@pytest.mark.parametrize("step", ["mosaic", "outlier_detection"])
+def test_allowed_memory_refuses_the_mosaic_and_outlier_grids(demo_cals, step, monkeypatch):
+    from mirical.drizzle.memory import available_memory
+    from mirical.steps.mosaic import compute_grid
+
+    params = {**yaml.safe_load((REPO / "config.yaml").read_text())["mosaic"], "output_shape": [700, 700]}
+    needed = 700 * 700 * {"mosaic": 48, "outlier_detection": 16}[step]
+    fraction = 0.5 * needed / available_memory()  # half of what it needs
+    monkeypatch.setenv("DMODEL_ALLOWED_MEMORY", str(fraction))  # the official variable, when the key is null
+    with pytest.raises(MiricalError) as info:
+        compute_grid(demo_cals, params, step)
+    assert str(info.value).startswith(f"config {step}: the output grid of 700 x 700 pixels (output_shape) would need")
+    assert f"more than allowed_memory={fraction} of the " in str(info.value)
+    assert compute_grid(demo_cals, {**params, "allowed_memory": 4 * fraction}, step).shape == (700, 700)
 
 
 # ----------------------------------------------------------------- numerical edge cases
@@ -246,23 +378,78 @@ def test_all_flagged_exposure_resamples_to_fill(tmp_path):
     assert np.isnan(result["SCI"]).all() and (result["WHT"] == 0).all()
 
 
-# ----------------------------------------------------------------- killed and resumed
+# ----------------------------------------------------------------- killed, concurrent, full disk
 @pytest.mark.workflow
-def test_killed_run_resumes_to_identical_outputs(demo_run, tmp_path):
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(tmp_path),
-           "--cores", "2", "--config", "output_dir=out", REDUCED_DEMO]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while not list((tmp_path / "out" / "intermediate").glob("*_wcs.fits")) and time.time() < deadline:
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (tmp_path / "out" / "demo_i2d.fits").exists(), "the run finished before it was killed"
-    # The documented way to resume: unlock, then run the same command again.
-    run_snakemake(tmp_path, "--unlock", "--config", "output_dir=out", REDUCED_DEMO)
-    run_snakemake(tmp_path, "--rerun-incomplete", "--config", "output_dir=out", REDUCED_DEMO)
-    assert not list((tmp_path / "out").rglob("*.part"))
+def test_killed_runs_resume_to_identical_outputs(demo_run, tmp_path):
+    """Two kill -9 of a whole run at random moments (tests/kill_campaign.py runs as many as asked)."""
+    from kill_campaign import campaign
+
+    lines = []
+    passed = campaign(2, seed=20261201, scratch=tmp_path, reference_out=demo_run, duration=40.0, report=lines.append)
+    assert passed == 2, "\n".join(lines)
+
+
+@pytest.mark.workflow
+def test_a_second_run_on_the_same_output_folder_is_refused(demo_run, tmp_path):
+    """Two runs from two work folders on one output folder: the second stops with one line, the first is whole."""
+    out = tmp_path / "shared_out"
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    config = ["--config", f"output_dir={out}", REDUCED_DEMO]
+    first_dir.mkdir()
+    first_log = (first_dir / "stderr.txt").open("w")
+    first = subprocess.Popen([sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
+                              str(first_dir), "--cores", "2", *config], stdout=subprocess.DEVNULL, stderr=first_log)
+    try:
+        while not (out / ".mirical.lock").exists() and first.poll() is None:
+            time.sleep(0.1)
+        second = run_snakemake(second_dir, *config, check=False)
+        assert second.returncode == 1
+        assert second.stderr.splitlines()[-1].startswith(
+            f"mirical: {out}: another mirical run is writing this output folder (host ")
+        assert "Traceback" not in second.stderr and 'File "' not in second.stderr
+        assert first.wait(timeout=900) == 0, (first_dir / "stderr.txt").read_text()[-3000:]
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first_log.close()
+    assert not (out / ".mirical.lock").exists() and not list(out.rglob(".*.part"))
     for reference in sorted(demo_run.rglob("*")):
         rel = reference.relative_to(demo_run)
         if reference.is_file() and reference.suffix in (".fits", ".ecsv", ".asdf") and rel.parts[0] != "logs":
-            assert (tmp_path / "out" / rel).read_bytes() == reference.read_bytes(), rel
+            assert (out / rel).read_bytes() == reference.read_bytes(), rel
+
+
+def _file_size_limit(limit: int):
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.workflow
+def test_full_disk_is_one_line_naming_the_file(bad_inputs, tmp_path):
+    """RLIMIT_FSIZE in the jobs (as a full disk or quota): one line with the file and the reason, no product."""
+    folder, refs = bad_inputs
+    config = {"name": "full", "science": [str(folder / "good_rate.fits")], "output_dir": "out",
+              "reference_files": refs}
+    (tmp_path / "full.yaml").write_text(json.dumps(config))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(tmp_path),
+           "--cores", "1", "--configfile", str(tmp_path / "full.yaml")]
+    result = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_file_size_limit(1 << 20))
+    assert result.returncode != 0
+    log = (tmp_path / "out" / "logs" / "background" / "full_dither1.log").read_text()
+    bkgsub = tmp_path / "out" / "intermediate" / "full_dither1_bkgsub.fits"
+    assert [ln for ln in log.splitlines() if ln.startswith("ERROR")] == [
+        f"ERROR mirical: {Path('out/intermediate/full_dither1_bkgsub.fits')}: could not be written: the file size "
+        "limit was reached (ulimit -f); nothing was left under its name"]
+    assert "Traceback" not in log and "Traceback" not in result.stderr
+    assert not bkgsub.exists() and not list((tmp_path / "out").rglob(".*.part"))
+    assert not (tmp_path / "out" / ".mirical.lock").exists()
+
+
+def test_api_raises_the_refusal_as_mirical_error(tmp_path):
+    """mirical.run gets the refusal as a MiricalError (not SystemExit): the caller's Python keeps running."""
+    from mirical.api import run
+
+    with pytest.raises(MiricalError) as info:
+        run(output_dir=tmp_path / "out", workdir=tmp_path, steps={"resample": {"kernel": "boxcar"}}, dryrun=True)
+    assert str(info.value).startswith("config steps.resample.kernel: 'boxcar' is not one of square")

@@ -18,7 +18,6 @@ PHOTOM conversion and ``AREA`` the relative pixel area of the AREA reference.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from astropy.io import fits
 
 from mirical import __version__
 from mirical.formats import dqflags
+from mirical.formats.atomic import atomic_path
 from mirical.formats.io import write_atomic
 from mirical.formats.subarray import FULL_SHAPE
 
@@ -649,7 +649,6 @@ def simulate(folder: str | Path, settings: DemoSettings) -> dict[str, list[str] 
     background = folder / "IMA_background" / background_name(settings)
     write_exposure_file(str(background), settings, -1, truth, refs, area_full, pixar_sr, flat_full)
     truth_path = folder / "truth.ecsv"
-    partial = folder / ".truth.ecsv.part"
-    truth.write(partial, format="ascii.ecsv", overwrite=True)
-    os.replace(partial, truth_path)
+    with atomic_path(truth_path) as partial:
+        truth.write(partial, format="ascii.ecsv", overwrite=True)
     return {"science": science, "background": [str(background)], "truth": str(truth_path), **refs}

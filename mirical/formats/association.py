@@ -111,31 +111,41 @@ def load_association(path: str | os.PathLike, check_files: bool = True) -> list[
     if not isinstance(asn, dict) or not isinstance(asn.get("products"), list) or not asn["products"]:
         raise MiricalError(str(path), "association has no 'products' list")
     folder = path.parent
-    products = []
-    seen = set()
+    products, problems = [], []
+    seen: set[str] = set()
+    owner: dict[str, str] = {}  # science file -> the product that has it
     for i, prod in enumerate(asn["products"]):
         if not isinstance(prod, dict) or not isinstance(prod.get("members"), list):
-            raise MiricalError(str(path), f"product {i + 1} has no 'members' list")
-        name = prod.get("name") or f"product{i + 1}"
-        check_product_name(str(name), str(path))
+            problems.append(f"product {i + 1} has no 'members' list")
+            continue
+        name = str(prod.get("name") or f"product{i + 1}")
+        check_product_name(name, str(path))
         if name in seen:
-            raise MiricalError(str(path), f"product name {name!r} appears twice")
+            problems.append(f"product name {name!r} appears twice")
         seen.add(name)
         science, backgrounds = [], []
         for member in prod["members"]:
             if not isinstance(member, dict) or "expname" not in member:
-                raise MiricalError(str(path), f"product {name}: a member has no 'expname'")
+                problems.append(f"product {name}: a member has no 'expname'")
+                continue
             exptype = str(member.get("exptype", "science")).lower()
-            expname = os.path.normpath(folder / str(member["expname"]))
+            expname = os.path.abspath(os.path.normpath(folder / str(member["expname"])))
             if check_files and not os.path.isfile(expname):
-                raise MiricalError(str(path), f"product {name}: member {member['expname']} does not exist")
+                problems.append(f"product {name}: {exptype} member {member['expname']} does not exist")
             if exptype == "science":
-                science.append(os.path.abspath(expname))
+                science.append(expname)
             elif exptype == "background":
-                backgrounds.append(os.path.abspath(expname))
+                backgrounds.append(expname)
         if len(science) != 1:
-            raise MiricalError(str(path), f"product {name} has {len(science)} science members, expected exactly one")
-        products.append(Product(str(name), science[0], tuple(backgrounds)))
+            problems.append(f"product {name} has {len(science)} science members, expected exactly one")
+            continue
+        if science[0] in owner:
+            problems.append(f"product {name}: science member {os.path.basename(science[0])} is already the science "
+                            f"member of product {owner[science[0]]} (it would enter the mosaic twice)")
+        owner.setdefault(science[0], name)
+        products.append(Product(name, science[0], tuple(backgrounds)))
+    if problems:
+        raise MiricalError(str(path), "\n".join([problems[0], *(f"{path}: {p}" for p in problems[1:])]))
     return products
 
 

@@ -12,6 +12,7 @@ and, when present, the ``INT_TIMES`` table, carried through unchanged.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -135,10 +136,54 @@ def read_exposure(path: str | os.PathLike, check_instrument: bool = True, ints: 
 
 
 def read_member(path: str | os.PathLike) -> Exposure:
-    """Read an association member: a ``_rateints.fits`` must hold a 3-D SCI, any other file a 2-D one."""
+    """Read an association member: a ``_rateints.fits`` must hold a 3-D SCI, any other file a 2-D one.
+
+    A member must be an uncalibrated rate/rateints file with at least one finite pixel
+    (`check_uncalibrated`, `check_has_data`).
+    """
     from mirical.formats.association import is_rateints
 
-    return read_exposure(path, ints=is_rateints(path))
+    check_not_a_product_name(path)
+    exposure = read_exposure(path, ints=is_rateints(path))
+    check_uncalibrated(exposure)
+    check_has_data(exposure)
+    return exposure
+
+
+#: The pointing keywords of the SCI header that assign_wcs reads.
+POINTING_KEYWORDS = ("V2_REF", "V3_REF", "ROLL_REF", "RA_REF", "DEC_REF")
+#: File names of calibrated products (stage 2 and 3), which are never association members.
+PRODUCT_NAME = re.compile(r"_(cal|calints|crf|i2d)\.fits(\.gz)?$", re.IGNORECASE)
+#: The stage-2 status keywords (COMPLETE once a step ran): a member with one of them is calibrated.
+STAGE2_KEYWORDS = {"S_BKDSUB": "background", "S_WCS": "assign_wcs", "S_FLAT": "flat_field",
+                   "S_PHOTOM": "photom", "S_RESAMP": "resample", "S_OUTLIR": "outlier_detection"}
+
+
+def check_not_a_product_name(path: str | os.PathLike) -> None:
+    """Refuse a member named like a calibrated product (``_cal.fits``, ``_i2d.fits``, ...)."""
+    match = PRODUCT_NAME.search(os.path.basename(str(path)))
+    if match:
+        raise MiricalError(str(path), f"this is a calibrated product (_{match.group(1)}.fits), not a rate file: "
+                                      "give the _rate.fits (or _rateints.fits) it was made from")
+
+
+def check_uncalibrated(exposure: Exposure) -> None:
+    """Refuse a member that is already (partly) calibrated: a stage-2 step COMPLETE, or SCI not in DN/s."""
+    done = [f"{key} ({step})" for key, step in STAGE2_KEYWORDS.items()
+            if str(exposure.get(key, "")).strip().upper() == "COMPLETE"]
+    if done:
+        raise MiricalError(exposure.path, f"already calibrated: {', '.join(done)} COMPLETE; mirical calibrates "
+                                          "rate files, give the _rate.fits it was made from")
+    unit = exposure.sci_header.get("BUNIT")
+    if unit is not None and str(unit).replace(" ", "").lower() not in ("dn/s", "dn.s**-1", "dn.s-1"):
+        raise MiricalError(exposure.path, f"SCI BUNIT is {unit}, not DN/s: a calibrated file, not a rate file; "
+                                          "give the _rate.fits it was made from")
+
+
+def check_has_data(exposure: Exposure) -> None:
+    """Refuse an exposure whose SCI holds no finite pixel (nothing to calibrate)."""
+    if not np.isfinite(exposure.arrays["SCI"]).any():
+        raise MiricalError(exposure.path, "SCI has no finite pixel (all NaN or infinite): nothing to calibrate")
 
 
 def check_miri_imager(exposure: Exposure) -> None:

@@ -147,14 +147,11 @@ def _meta(reftype: str, model_type: str, title: str, useafter: str) -> dict[str,
 
 def _write(tree: dict[str, Any], path: str | PathLike) -> None:
     """Write ``tree`` as ASDF, arrays inline, no time stamps (byte-reproducible), atomically."""
-    import os
-
     from mirical.formats.asdf_extension import asdf_bytes
+    from mirical.formats.atomic import atomic_path
 
-    partial = f"{path}.part"
-    with open(partial, "wb") as handle:
-        handle.write(asdf_bytes(tree, all_array_storage="inline"))
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        partial.write_bytes(asdf_bytes(tree, all_array_storage="inline"))
 
 
 def write_distortion_reffile(path: str | PathLike, useafter: str = USEAFTER) -> None:

@@ -34,6 +34,7 @@ from gwcs.geometry import CartesianToSpherical, SphericalToCartesian
 
 from mirical.drizzle.grid import s_region
 from mirical.errors import MiricalError
+from mirical.formats.io import POINTING_KEYWORDS
 
 SIP_MAX_PIX_ERROR = 0.01
 SIP_DEGREES = range(1, 6)  # the official step tries degrees 1..5
@@ -226,9 +227,6 @@ def replace_wcs_keywords(sci_header: fits.Header, sip: fits.Header) -> None:
     for key in stale:
         del sci_header[key]
     sci_header.update(sip)
-
-
-POINTING_KEYWORDS = ("V2_REF", "V3_REF", "ROLL_REF", "RA_REF", "DEC_REF")
 
 
 def calibrate(exposure, distortion_path: str, filteroffset_path: str):

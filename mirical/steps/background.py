@@ -27,8 +27,9 @@ import numpy as np
 from astropy.io import fits
 
 from mirical.errors import MiricalError
-from mirical.formats.io import Exposure
+from mirical.formats.io import POINTING_KEYWORDS, Exposure
 from mirical.formats.subarray import cut, frame
+from mirical.references.selection import observation_time
 from mirical.steps import set_step_status
 
 
@@ -177,3 +178,18 @@ def combined_background_hdulist(background: Background, science: Exposure, membe
                          fits.ImageHDU(background.sci.astype(np.float32), header=unit, name="SCI"),
                          fits.ImageHDU(background.dq.astype(np.uint32), name="DQ"),
                          fits.ImageHDU(background.err.astype(np.float32), header=unit.copy(), name="ERR")])
+
+
+def check_science_keywords(exposure: Exposure, pointing: bool = True) -> None:
+    """Refuse a science exposure without what its later steps read: the pointing (when assign_wcs runs),
+    FILTER and a start time (DATE-OBS, else EXPSTART) for choosing reference files."""
+    missing = [key for key in POINTING_KEYWORDS if pointing and exposure.sci_header.get(key) is None]
+    if missing:
+        raise MiricalError(exposure.path, f"pointing keyword(s) {', '.join(missing)} missing from the SCI header: "
+                                          "assign_wcs cannot place the exposure on the sky")
+    exposure.require("FILTER")
+    try:
+        observation_time(exposure.primary)
+    except (ValueError, TypeError) as exc:
+        raise MiricalError(exposure.path, f"no usable start time ({exc}): reference files are chosen by "
+                                          "DATE-OBS (+ TIME-OBS) or EXPSTART") from None

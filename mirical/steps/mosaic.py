@@ -83,17 +83,21 @@ class Part:
 
 
 # ----------------------------------------------------------------- 1. the grid
-def compute_grid(paths: Sequence[str], params: Mapping) -> Grid:
+def compute_grid(paths: Sequence[str], params: Mapping, step: str = "mosaic") -> Grid:
     """The output grid covering the cal files ``paths`` (`mirical.drizzle.i2d.grid`) and its PXSCLRT.
 
     PXSCLRT is ``pixel_scale_ratio``, or with ``pixel_scale`` or ``output_wcs``
     set, the output scale over the first exposure's pixel (PIXAR_SR, else its
-    mean pixel area), as the serial drizzle derives it.
+    mean pixel area), as the serial drizzle derives it. A grid too big for the
+    ``allowed_memory`` of ``step`` (mosaic or outlier_detection) is refused here,
+    before any job allocates it (`mirical.drizzle.memory`).
     """
     from mirical.drizzle.engine import derived_pixel_scale_ratio
     from mirical.drizzle.i2d import derives_ratio, grid
+    from mirical.drizzle.memory import check_memory
 
     out_wcs, shape, pixel_scale, wcss = grid(paths, params)
+    check_memory(shape, step, params, f"config {step}")
     if not derives_ratio(params):
         ratio = float(params["pixel_scale_ratio"])
     else:

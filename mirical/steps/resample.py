@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from mirical.drizzle.i2d import add_exposure, derives_ratio, grid, i2d_exposure, make_resampler
+from mirical.drizzle.memory import check_memory
 from mirical.formats.io import Exposure, read_exposure
 from mirical.steps import set_step_status
 
 
 def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
-    """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure."""
+    """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure.
+
+    A grid too big for ``allowed_memory`` is refused before anything is allocated (`mirical.drizzle.memory`).
+    """
     out_wcs, shape, pixel_scale, wcss = grid(paths, params)
+    check_memory(shape, "resample", params, "config steps.resample")
     resampler = make_resampler(out_wcs, shape, params,
                                None if derives_ratio(params) else params["pixel_scale_ratio"], pixel_scale)
     first: Exposure | None = None

@@ -24,7 +24,7 @@ def expand(patterns: list[str], key: str) -> list[str]:
         hits = sorted(glob.glob(os.path.expanduser(pattern)))
         if not hits:
             raise MiricalError(f"config {key}", f"{pattern!r} matches no file")
-        paths.extend(hits)
+        paths.extend(hit for hit in hits if hit not in paths)  # a file two patterns match: once
     return paths
 
 
@@ -130,7 +130,7 @@ class References:
         if not source:
             return None, f"reference_files.{reftype} is not set in the config"
         if not os.path.exists(source):
-            return None, f"reference file {source} ({reftype}) does not exist"
+            return None, f"{source} does not exist (reference_files.{reftype})"
         if os.path.isdir(source):
             from mirical.references.selection import select, selection_key
 

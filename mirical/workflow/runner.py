@@ -40,6 +40,11 @@ def main(snakemake: Any, body: Callable[[Any], None]) -> None:
         log.error("%s", exc)
         logging.shutdown()
         sys.exit(1)
+    except MemoryError as exc:  # past the memory guard (mirical/drizzle/memory.py): the job itself ran out
+        log.error("rule %s: out of memory (%s): give the job more memory (resources mem_mb), or a smaller "
+                  "output_shape / allowed_memory", getattr(snakemake, "rule", "?"), exc or "no detail")
+        logging.shutdown()
+        sys.exit(1)
     except Exception:  # a bug: keep the traceback in the job's log too, not only on the terminal
         log.exception("unexpected error in rule %s", getattr(snakemake, "rule", "?"))
         logging.shutdown()
@@ -60,8 +65,9 @@ def reference(snakemake: Any, reftype: str, exposure_header: Any, exposure_path:
     what it is used despite (`reffiles.named_reference_warnings`).
     """
     error = snakemake.params.errors.get(reftype)
-    if error:
-        raise MiricalError(exposure_path, f"no {reftype} reference file: {error}")
+    if error:  # the reference file is what is wrong: named first, then the exposure that needs it
+        product = getattr(snakemake.wildcards, "product", os.path.basename(exposure_path))
+        raise MiricalError(f"no {reftype} reference file", f"{error} (needed by {product})")
     path = str(getattr(snakemake.input, reftype))
     from mirical.references.selection import ReferenceFileError, ReferenceSelectionError, named_reference_warnings, select
 
