@@ -165,6 +165,9 @@ RESAMPLE_CASES = {  # name: (dithers, options)
     "one_pixmap_10_cubic": ([1], {"pixmap_stepsize": 10, "pixmap_order": 3}),
     "one_pixmap_16_linear": ([1], {"pixmap_stepsize": 16, "pixmap_order": 1}),
     "mosaic_pixmap_10_cubic": ([1, 2], {"pixmap_stepsize": 10, "pixmap_order": 3}),
+    # a grid of the grid keys, not square: output_shape is [nx, ny] on both sides
+    "one_grid_keys": ([1], {"output_shape": [420, 380], "pixel_scale": 0.13, "rotation": 15.0}),
+    "mosaic_grid_keys": ([1, 2], {"output_shape": [500, 430], "pixel_scale": 0.09, "rotation": -40.0}),
 }
 IMAGE_MEDIAN = 1e-6  # measured: 0 to 2.4e-7 (the matrix allows 1e-3 for whole pipelines)
 NOT_ARRAYS = {"PRIMARY", "ASDF", "HDRTAB"}

@@ -85,8 +85,13 @@ def grid(paths: Sequence[str], params: Mapping):
     out_wcs, shape = output_grid(wcss, shapes, info, pixel_scale_ratio=params["pixel_scale_ratio"],
                                  pixel_scale=params.get("pixel_scale"), rotation=params.get("rotation"),
                                  crpix=params.get("crpix"), crval=params.get("crval"),
-                                 output_shape=params.get("output_shape"))
+                                 output_shape=_array_shape(params.get("output_shape")))
     return out_wcs, shape, output_pixel_scale(out_wcs), wcss
+
+
+def _array_shape(output_shape: Sequence[int] | None) -> tuple[int, int] | None:
+    """The config's ``output_shape`` ([nx, ny], the official's order) as an array shape (ny, nx)."""
+    return None if output_shape is None else (int(output_shape[1]), int(output_shape[0]))
 
 
 def fillval(value) -> float:
@@ -118,6 +123,22 @@ def pixmap_options(params: Mapping) -> tuple[float, int]:
 def derives_ratio(params: Mapping) -> bool:
     """Whether PXSCLRT comes from the first exposure's pixel (``pixel_scale`` or ``output_wcs`` set)."""
     return params.get("pixel_scale") is not None or bool(params.get("output_wcs"))
+
+
+def grid_pixel_scale_ratio(params: Mapping, pixel_scale: float, first_path: str, first_wcs) -> float:
+    """PXSCLRT of the grid, as jwst 3.0.0: ``pixel_scale_ratio``; with ``output_wcs``, ``pixel_scale`` over the
+    first exposure's nominal pixel (PIXAR_SR, else its mean pixel area); with ``pixel_scale`` alone, over the
+    first exposure's mean pixel area (jwst's ``resampled_wcs_from_models``)."""
+    from mirical.drizzle.engine import derived_pixel_scale_ratio
+
+    if not derives_ratio(params):
+        return float(params["pixel_scale_ratio"])
+    with fits.open(first_path) as hdul:
+        primary, sci = hdul[0].header, hdul["SCI"].header
+        pixar_sr = primary.get("PIXAR_SR", sci.get("PIXAR_SR"))
+        shape = (int(sci["NAXIS2"]), int(sci["NAXIS1"]))
+    nominal = float(pixar_sr) if pixar_sr is not None and params.get("output_wcs") else None
+    return derived_pixel_scale_ratio(pixel_scale, first_wcs, shape, nominal)
 
 
 def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None = None) -> dict[str, np.ndarray]:

@@ -92,21 +92,12 @@ def compute_grid(paths: Sequence[str], params: Mapping, step: str = "mosaic") ->
     ``allowed_memory`` of ``step`` (mosaic or outlier_detection) is refused here,
     before any job allocates it (`mirical.drizzle.memory`).
     """
-    from mirical.drizzle.engine import derived_pixel_scale_ratio
-    from mirical.drizzle.i2d import derives_ratio, grid
+    from mirical.drizzle.i2d import grid, grid_pixel_scale_ratio
     from mirical.drizzle.memory import check_memory
 
     out_wcs, shape, pixel_scale, wcss = grid(paths, params)
     check_memory(shape, step, params, f"config {step}")
-    if not derives_ratio(params):
-        ratio = float(params["pixel_scale_ratio"])
-    else:
-        with fits.open(paths[0]) as hdul:
-            primary, sci = hdul[0].header, hdul["SCI"].header
-            pixar_sr = primary.get("PIXAR_SR", sci.get("PIXAR_SR"))
-            first_shape = (int(sci["NAXIS2"]), int(sci["NAXIS1"]))
-        ratio = derived_pixel_scale_ratio(pixel_scale, wcss[0], first_shape,
-                                          None if pixar_sr is None else float(pixar_sr))
+    ratio = grid_pixel_scale_ratio(params, pixel_scale, paths[0], wcss[0])
     return Grid(out_wcs, (int(shape[0]), int(shape[1])), ratio, float(pixel_scale), bool(params.get("output_wcs")))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mirical.drizzle.i2d import add_exposure, derives_ratio, grid, i2d_exposure, make_resampler
+from mirical.drizzle.i2d import add_exposure, grid, grid_pixel_scale_ratio, i2d_exposure, make_resampler
 from mirical.drizzle.memory import check_memory
 from mirical.formats.io import Exposure, read_exposure
 from mirical.steps import set_step_status
@@ -23,8 +23,8 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
     """
     out_wcs, shape, pixel_scale, wcss = grid(paths, params)
     check_memory(shape, "resample", params, "config steps.resample")
-    resampler = make_resampler(out_wcs, shape, params,
-                               None if derives_ratio(params) else params["pixel_scale_ratio"], pixel_scale)
+    resampler = make_resampler(out_wcs, shape, params, grid_pixel_scale_ratio(params, pixel_scale, paths[0], wcss[0]),
+                               pixel_scale)
     first: Exposure | None = None
     for path, wcs in zip(paths, wcss):
         exposure = read_exposure(path)
