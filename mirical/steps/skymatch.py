@@ -322,6 +322,16 @@ def group_overlaps(stat: np.ndarray, npix: np.ndarray, groups: Sequence[Sequence
     return group_stat, group_npix
 
 
+def local_levels(stats: Sequence[float | None], groups: Sequence[Sequence[int]]) -> list[float | None]:
+    """``local``: each exposure's level is the smallest statistic of its group's members (None: none has one)."""
+    levels: list[float | None] = [None] * len(stats)
+    for members in groups:
+        found = [stats[i] for i in members if stats[i] is not None]
+        for i in members:
+            levels[i] = min(found) if found else None
+    return levels
+
+
 def solve(exposures: Sequence[SkyExposure], params: Mapping, log=None) -> list[float | None]:
     """The sky level (None: none) of each exposure for the config's ``skymethod`` (not ``user``)."""
     method = params["skymethod"]
@@ -338,13 +348,8 @@ def solve(exposures: Sequence[SkyExposure], params: Mapping, log=None) -> list[f
                 matched[i] = float(relative[g]) if math.isfinite(relative[g]) else None
         if method == "match":
             return matched
-    if method == "local":  # a group's level: the smallest of its members' statistics
-        levels: list[float | None] = [None] * len(exposures)
-        for members in groups:
-            found = [stats[i] for i in members if stats[i] is not None]
-            for i in members:
-                levels[i] = min(found) if found else None
-        return levels
+    if method == "local":
+        return local_levels(stats, groups)
     if late_global:  # the statistic of the matched-subtracted data, as the official subtracts first
         for i, exposure in enumerate(exposures):
             sci, good = good_data(exposure.path, params["dqbits"])
