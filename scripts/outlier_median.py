@@ -8,9 +8,10 @@ def run(snakemake):
     from mirical.drizzle.grid import tan_header
     from mirical.drizzle.i2d import fillval
     from mirical.errors import MiricalError
+    from mirical.formats.groups import file_group
     from mirical.formats.io import write_atomic
     from mirical.steps.mosaic import read_grid
-    from mirical.steps.outlier_detection import exposure_image, file_group, median_image, single_images
+    from mirical.steps.outlier_detection import exposure_image, median_image, single_images
 
     params = snakemake.params.step
     primary = fits.Header()

@@ -25,7 +25,7 @@ from astropy.io import fits
 
 from conftest import REPO, run_official, run_snakemake
 from mirical.formats.dqflags import DO_NOT_USE, JUMP_DET, PIXEL
-from mirical.steps.outlier_detection import file_group
+from mirical.formats.groups import file_group
 from official_matrix import OUTLIER_CASE, REFTYPES, write_outlier_case
 
 pytestmark = pytest.mark.workflow

@@ -25,6 +25,10 @@ DEMO = "demo={n_dithers: 3, subarray: BRIGHTSKY, n_sources: 15}"
 PRODUCTS = [f"demo_dither{i}" for i in range(1, 4)]
 OFFSETS = (0.0, 0.8, -0.5)  # DN/s added to each rate file (its noise is ~0.18 DN/s)
 VARIANT = {"skymethod": "global+match", "subtract": "true", "skystat": "median"}
+#: skymatch's defaults, as `mirical.steps.skymatch.solve` reads them.
+MATCH = {"skymethod": "match", "match_down": True, "subtract": False, "stepsize": None, "skystat": "mode",
+         "dqbits": "~DO_NOT_USE+NON_SCIENCE", "lower": None, "upper": None, "nclip": 5, "lsigma": 4.0, "usigma": 4.0,
+         "binwidth": 0.1}
 
 
 def _official(out: Path, folder: Path, *options: str) -> Path:
@@ -122,10 +126,7 @@ def test_one_exposure_is_skipped_as_the_official(runs, tmp_path):
 
     out, _ = runs
     cal = out / f"{PRODUCTS[0]}_cal.fits"
-    params = {"skymethod": "match", "match_down": True, "subtract": False, "stepsize": None, "skystat": "mode",
-              "dqbits": "~DO_NOT_USE+NON_SCIENCE", "lower": None, "upper": None, "nclip": 5, "lsigma": 4.0,
-              "usigma": 4.0, "binwidth": 0.1}
-    assert solve([read_footprint(PRODUCTS[0], str(cal), params)], params) == [None]
+    assert solve([read_footprint(PRODUCTS[0], str(cal), MATCH)], MATCH) == [None]
     official = _official_one(cal, tmp_path / "official")
     header = fits.getheader(official)
     assert header["S_SKYMAT"] == "SKIPPED" and "BKGLEVEL" not in header
@@ -135,3 +136,27 @@ def _official_one(cal: Path, folder: Path) -> Path:
     folder.mkdir()
     run_official(str(REPO / "tests" / "official_outlier.py"), str(folder), str(cal), timeout=900)
     return folder / cal.name.replace("_cal.fits", "_crf.fits")
+
+
+def test_exposures_sharing_a_group_id_get_one_level_as_the_official(runs, tmp_path):
+    """The first two dithers given one jwst group id (the same exposure number and visit group, sequence and
+    activity): one sky group, its level from the pixel-weighted mean of their statistics in the overlap with
+    the third, as the official's SkyMatchStep (its defaults, on an association of the cal files)."""
+    from mirical.formats.groups import file_group
+    from mirical.steps.skymatch import read_footprint, solve
+
+    out, _ = runs
+    cals = [tmp_path / f"{p}_cal.fits" for p in PRODUCTS]
+    for cal, exposure in zip(cals, ("1", "1", "3")):
+        shutil.copy(out / cal.name, cal)
+        with fits.open(cal, mode="update") as hdul:
+            hdul[0].header.update(VISITGRP="03", SEQ_ID="1", ACT_ID="01", EXPOSURE=exposure)
+    assert [file_group(str(c)) for c in cals] == ["jw01234001001_03101_1"] * 2 + ["jw01234001001_03101_3"]
+    ours = solve([read_footprint(p, str(c), MATCH) for p, c in zip(PRODUCTS, cals)], MATCH)
+    run_official(str(REPO / "tests" / "official.py"), "skymatch", str(tmp_path / "official"), "grouped",
+                 *map(str, cals), timeout=900)
+    theirs = [fits.getheader(tmp_path / "official" / f"{p}_skymatch.fits")["BKGLEVEL"] for p in PRODUCTS]
+    assert theirs[0] == theirs[1] and theirs[2] == 0.0 and ours[2] == 0.0
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+    alone = [fits.getheader(out / f"{p}_crf.fits")["BKGLEVEL"] for p in PRODUCTS]
+    assert min(abs(ours[0] - alone[0]), abs(ours[1] - alone[1])) > 1e-3  # each alone: other levels

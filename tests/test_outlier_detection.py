@@ -5,17 +5,15 @@ import pytest
 from astropy.io import fits
 
 from mirical.formats.dqflags import DO_NOT_USE, PIXEL
+from mirical.formats.groups import exposure_group, file_group, group_names
 from mirical.steps.outlier_detection import (
     abs_deriv,
     background_level,
     blot,
     crop_in_memory,
     crop_on_disk,
-    exposure_group,
     exposure_image,
-    file_group,
     flag_outliers,
-    group_names,
     median_image,
     median_outliers,
     outlier_mask,

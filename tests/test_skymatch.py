@@ -7,8 +7,9 @@ from astropy.io import fits
 
 from mirical.errors import MiricalError
 from mirical.drizzle.i2d import unsubtracted_level
-from mirical.steps.skymatch import (apply_level, border, global_levels, match_levels, read_levels, sky_statistic, stem,
-                              user_levels, write_levels)
+from mirical.steps.skymatch import (SkyExposure, apply_level, border, global_levels, group_overlaps, local_levels,
+                                    match_levels, read_levels, sky_groups, sky_statistic, stem, user_levels,
+                                    write_levels)
 
 DEFAULTS = {"skystat": "mode", "lower": None, "upper": None, "nclip": 5, "lsigma": 4.0, "usigma": 4.0,
             "binwidth": 0.1}
@@ -80,6 +81,32 @@ def test_match_needs_both_directions_and_a_pair():
     np.testing.assert_allclose(levels[:2], [0, 2], atol=1e-12)
     assert np.isnan(levels[2])
     assert np.isnan(match_levels(np.full((1, 1), np.nan), np.zeros((1, 1)), True)).all()  # one exposure
+
+
+def test_sky_groups_by_group_id_in_order_of_their_first_exposure():
+    def exposure(group):
+        return SkyExposure("p", "p.fits", None, (1, 1), None, 0.0, group)
+
+    # no group id: alone (jwst names it exposure{i:04d}); "jw2" before "jw1" as its first exposure comes first
+    assert sky_groups([exposure(g) for g in ("jw2", "jw1", None, "jw2", None)]) == [[0, 3], [1], [2], [4]]
+
+
+def test_a_group_is_one_unit_of_the_match():
+    # exposures 0, 1 (group 0) and 2 (alone); 3 joins group 0 but sees nothing of 2
+    groups = [[0, 1, 3], [2]]
+    stat, npix = np.full((4, 2), np.nan), np.zeros((4, 2))
+    stat[0, 1], npix[0, 1] = 5.0, 100  # exposure 0's statistic in its overlap with group 1 (exposure 2)
+    stat[1, 1], npix[1, 1] = 8.0, 300
+    stat[2, 0], npix[2, 0] = 4.0, 50  # exposure 2's, inside the union of the group's footprints
+    group_stat, group_npix = group_overlaps(stat, npix, groups)
+    # group 0: (5 x 100 + 8 x 300) / 400 = 7.25 over 400 pixels; exposure 2 alone: its own 4.0 over 50
+    np.testing.assert_array_equal(group_stat, [[np.nan, 7.25], [4.0, np.nan]])
+    np.testing.assert_array_equal(group_npix, [[0, 400], [50, 0]])
+    # one equation: d0 - d1 = 7.25 - 4.0; every member of group 0 gets 3.25, exposure 2 the lowest, 0
+    np.testing.assert_allclose(match_levels(group_stat, group_npix, True), [3.25, 0.0], atol=1e-12)
+    # local: the smallest statistic of the group's members for each of them; a group without any: none
+    assert local_levels([6.0, 2.5, 4.0, None], groups) == [2.5, 2.5, 4.0, 2.5]
+    assert local_levels([None, None, 4.0, None], groups) == [None, None, 4.0, None]
 
 
 def test_global_levels():

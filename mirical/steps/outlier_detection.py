@@ -5,7 +5,7 @@
    pixmap_order and good_bits on the default grid: weight 0 where DQ has a bit that
    good_bits does not allow, `mirical.formats.dqflags.good_pixels`; SCI and WHT only).
 2. `single_images`: one single-exposure image per group of exposures, as jwst's
-   ``ResampleImage.resample_group``: exposures sharing a group id (`exposure_group`:
+   ``ResampleImage.resample_group``: exposures sharing a group id (`mirical.formats.groups.exposure_group`:
    the same program, observation, visit, visit group, sequence, activity and
    exposure number, or the same ``meta.group_id``) are drizzled together, their
    weighted mean (`single_image`); an exposure without one is a group of its own.
@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mirical.formats.dqflags import DO_NOT_USE, PIXEL
+from mirical.formats.groups import group_names
 from mirical.formats.io import match_nans_and_flags
 
 OUTLIER = PIXEL["OUTLIER"]
@@ -57,65 +58,6 @@ def weight_threshold(weight: np.ndarray, maskpt: float) -> float:
         warnings.simplefilter("ignore", RuntimeWarning)  # no weight at all: NaN, nothing masked
         clipped = sigma_clip(values, sigma=3, maxiters=5, masked=False, copy=True)
         return float(np.mean(clipped, dtype="f8") * maskpt)
-
-
-#: The observation keywords of jwst's group id, in its order: (FITS keyword, ASDF ``meta.observation`` name).
-GROUP_KEYWORDS = (("PROGRAM", "program_number"), ("OBSERVTN", "observation_number"), ("VISIT", "visit_number"),
-                  ("VISITGRP", "visit_group"), ("SEQ_ID", "sequence_id"), ("ACT_ID", "activity_id"),
-                  ("EXPOSURE", "exposure_number"))
-
-
-def exposure_group(primary, asdf_hdu) -> str | None:
-    """jwst's group id of an exposure: ``meta.group_id``, else ``jw{PROGRAM}{OBSERVTN}{VISIT}_{VISITGRP}{SEQ_ID}{ACT_ID}_{EXPOSURE}``
-    (each the FITS keyword, else its ``meta.observation`` value in the ASDF tree); None when one is missing.
-
-    Exposures of one group are drizzled together into one single-exposure image.
-    """
-    meta = _asdf_meta(asdf_hdu)
-    if meta.get("group_id"):
-        return str(meta["group_id"])
-    observation = meta.get("observation") or {}
-    values = []
-    for keyword, name in GROUP_KEYWORDS:
-        value = primary.get(keyword, observation.get(name))
-        if value is None:
-            return None
-        values.append(str(value))
-    program, obs, visit, visit_group, sequence, activity, exposure = values
-    return f"jw{program}{obs}{visit}_{visit_group}{sequence}{activity}_{exposure}"
-
-
-def file_group(path: str) -> str | None:
-    """`exposure_group` of a cal file (headers and the ASDF extension's YAML only)."""
-    from astropy.io import fits
-
-    from mirical.errors import MiricalError
-
-    try:
-        with fits.open(path) as hdul:
-            return exposure_group(hdul[0].header, hdul["ASDF"] if "ASDF" in hdul else None)
-    except OSError as exc:
-        raise MiricalError(path, f"not a readable cal file ({exc})") from None
-
-
-def _asdf_meta(asdf_hdu) -> dict:
-    """The ``meta`` node of an ASDF extension as YAML (no object is deserialized); {} without one."""
-    if asdf_hdu is None:
-        return {}
-    import io
-
-    from asdf.util import load_yaml
-
-    from mirical.formats.asdf_extension import hdu_bytes
-
-    tree = load_yaml(io.BytesIO(hdu_bytes(asdf_hdu)), tagged=True)
-    meta = tree.get("meta") if isinstance(tree, dict) else None
-    return meta if isinstance(meta, dict) else {}
-
-
-def group_names(groups: Sequence[str | None]) -> list[str]:
-    """The exposures' group ids in input order; one without (None) is alone in ``exposure{i:04d}`` (1-based), as jwst."""
-    return [f"exposure{i + 1:04d}" if group is None else group for i, group in enumerate(groups)]
 
 
 @dataclass

@@ -9,16 +9,21 @@ The facts of the official step (stcal's ``skymatch``), written here anew:
   (DQ within ``dqbits``, finite SCI) between ``lower`` and ``upper``, clipped ``nclip``
   times at ``lsigma``/``usigma``, histogram bins of ``binwidth`` sigma; it is None (no
   level) with no pixel left or a non-finite result.
-- ``match``: for each pair (i, j) the statistic s_ij of i's pixels inside the
-  intersection of the footprints (scanned back onto i's pixels through the inverse gwcs)
-  and its pixel count n_ij; a pair counts when both directions have pixels. Each pair
-  gives the equation w (d_i - d_j) = w (s_ij - s_ji), w = (n_ij + n_ji) / 2; the
+- Sky groups: exposures sharing jwst's group id (`mirical.formats.groups.exposure_group`;
+  one without is alone) are one unit with one level, as the official's ``SkyGroup``.
+  A unit's statistic in its overlap with another unit is the pixel-weighted mean (weight
+  n_k) of its members' statistics s_k, each over the member's pixels inside its
+  intersections with the other unit's member footprints (their union), n the sum of the
+  n_k; its whole statistic (``local``) is the smallest of its members'.
+- ``match``: for each pair of units (i, j) the statistic s_ij of i's pixels inside the
+  overlap with j and its pixel count n_ij; a pair counts when both directions have pixels.
+  Each pair gives the equation w (d_i - d_j) = w (s_ij - s_ji), w = (n_ij + n_ji) / 2; the
   minimum-norm least-squares solution d, shifted so that its smallest (``match_down``)
-  or largest value is 0, is the level. An exposure in no pair has no level.
-- ``local``: the statistic of each whole exposure. ``global``: the smallest of those, for
-  every exposure. ``global+match``: the match levels plus the smallest (statistic minus
-  match level). ``user``: the levels of ``skylist`` (lines "file level", matched by the file
-  name's stem without its suffix).
+  or largest value is 0, is the level of every member. A unit in no pair has no level.
+- ``local``: the whole statistic of each unit. ``global``: the smallest statistic of all
+  exposures, for every exposure. ``global+match``: the match levels plus the smallest
+  (statistic minus match level) of all exposures. ``user``: the levels of ``skylist``
+  (lines "file level", matched by the file name's stem without its suffix), per exposure.
 - Each exposure with a level gets BKGLEVEL, BKGSUB (= ``subtract``), BKGMETH and
   S_SKYMAT = COMPLETE, the others S_SKYMAT = SKIPPED only. With ``subtract`` the level is
   subtracted from SCI. One exposure with ``match`` has no pair: SKIPPED, as the official.
@@ -69,6 +74,7 @@ class SkyExposure:
     shape: tuple[int, int]
     polygon: object
     prior: float  # the level already subtracted (BKGSUB true, with ``subtract``), else 0
+    group: str | None = None  # jwst's group id (`mirical.formats.groups.exposure_group`); None: alone
 
 
 # ----------------------------------------------------------------- the statistic
@@ -135,8 +141,8 @@ def overlap_mask(wcs, shape: Sequence[int], own, other) -> np.ndarray | None:
 
 # ----------------------------------------------------------------- solutions
 def match_levels(stat: np.ndarray, npix: np.ndarray, match_down: bool) -> np.ndarray:
-    """Relative levels (NaN: in no pair) from ``stat[i, j]``/``npix[i, j]``: exposure i's statistic and pixels
-    in its overlap with j (NaN/0 where none). The least-squares solution of the module docstring."""
+    """Relative levels (NaN: in no pair) from ``stat[i, j]``/``npix[i, j]``: unit i's statistic and pixels
+    in its overlap with unit j (NaN/0 where none). The least-squares solution of the module docstring."""
     n = len(stat)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if npix[i, j] > 0 and npix[j, i] > 0]
     levels = np.full(n, np.nan)
@@ -227,7 +233,9 @@ def header_and_wcs(path: str) -> tuple[object, object, tuple[int, int]]:
 
 
 def read_footprint(product: str, path: str, params: Mapping) -> SkyExposure:
-    """Footprint, gwcs, shape and earlier level of a cal file (headers and gwcs only)."""
+    """Footprint, gwcs, shape, earlier level and group id of a cal file (headers and gwcs only)."""
+    from mirical.formats.groups import file_group
+
     primary, wcs, shape = header_and_wcs(path)
     subtracted, level = primary.get("BKGSUB"), primary.get("BKGLEVEL")
     if subtracted is None and level is not None:
@@ -238,7 +246,7 @@ def read_footprint(product: str, path: str, params: Mapping) -> SkyExposure:
         raise MiricalError(path, f"BKGSUB={bool(subtracted)} from an earlier sky matching differs from "
                                  f"skymatch.subtract={bool(params['subtract'])}")
     prior = float(level) if params["subtract"] and level is not None else 0.0
-    return SkyExposure(product, path, wcs, shape, footprint(wcs, shape, params["stepsize"]), prior)
+    return SkyExposure(product, path, wcs, shape, footprint(wcs, shape, params["stepsize"]), prior, file_group(path))
 
 
 def good_data(path: str, dqbits) -> tuple[np.ndarray, np.ndarray]:
@@ -254,29 +262,74 @@ def good_data(path: str, dqbits) -> tuple[np.ndarray, np.ndarray]:
     return sci, good
 
 
-def measure(exposures: Sequence[SkyExposure], params: Mapping, pairs: bool, whole: bool, log=None
-            ) -> tuple[np.ndarray, np.ndarray, list[float | None]]:
-    """Reading one exposure at a time: the overlap statistics ``stat[i, j]``, ``npix[i, j]`` (with
-    ``pairs``) and each whole exposure's statistic (with ``whole``)."""
+def sky_groups(exposures: Sequence[SkyExposure]) -> list[list[int]]:
+    """The units of the match: the indices of the exposures sharing a group id (one without is alone), in the
+    order of their first exposure, as jwst's ``group_indices``."""
+    from mirical.formats.groups import group_names
+
+    members: dict[str, list[int]] = {}
+    for i, name in enumerate(group_names([exposure.group for exposure in exposures])):
+        members.setdefault(name, []).append(i)
+    return list(members.values())
+
+
+def measure(exposures: Sequence[SkyExposure], groups: Sequence[Sequence[int]], params: Mapping, pairs: bool,
+            whole: bool, log=None) -> tuple[np.ndarray, np.ndarray, list[float | None]]:
+    """Reading one exposure at a time: ``stat[i, g]``, ``npix[i, g]`` (with ``pairs``), exposure i's statistic
+    and pixels inside its intersections with the footprints of ``groups[g]``'s members (not its own group;
+    NaN/0 where none), and each whole exposure's statistic (with ``whole``)."""
     n = len(exposures)
-    stat, npix = np.full((n, n), np.nan), np.zeros((n, n))
+    own = {i: g for g, members in enumerate(groups) for i in members}
+    stat, npix = np.full((n, len(groups)), np.nan), np.zeros((n, len(groups)))
     whole_stats: list[float | None] = [None] * n
     for i, exposure in enumerate(exposures):
         sci, good = good_data(exposure.path, params["dqbits"])
         if whole:
             whole_stats[i] = sky_statistic(sci[good], params)[0]
-        for j, other in enumerate(exposures if pairs else ()):
-            if j == i:
+        for g, members in enumerate(groups if pairs else ()):
+            if g == own[i]:
                 continue
-            inside = overlap_mask(exposure.wcs, exposure.shape, exposure.polygon, other.polygon)
-            if inside is None:
+            masks = [overlap_mask(exposure.wcs, exposure.shape, exposure.polygon, exposures[k].polygon)
+                     for k in members]
+            masks = [mask for mask in masks if mask is not None]
+            if not masks:
                 continue
-            value, count = sky_statistic(sci[inside & good], params)
+            value, count = sky_statistic(sci[np.logical_or.reduce(masks) & good], params)
             if value is not None and count > 0:
-                stat[i, j], npix[i, j] = value, count
+                stat[i, g], npix[i, g] = value, count
         if log is not None:
             log.info("%s: statistics measured", exposure.product)
     return stat, npix, whole_stats
+
+
+def group_overlaps(stat: np.ndarray, npix: np.ndarray, groups: Sequence[Sequence[int]]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``stat[g, h]``, ``npix[g, h]`` of group g in its overlap with group h from its members' (`measure`):
+    a lone exposure's own; a group's the pixel-weighted mean of its members' with pixels, and their sum."""
+    m = len(groups)
+    group_stat, group_npix = np.full((m, m), np.nan), np.zeros((m, m))
+    for g, members in enumerate(groups):
+        for h in range(m):
+            used = [i for i in members if npix[i, h] > 0]
+            if h == g or not used:
+                continue
+            if len(members) == 1:
+                group_stat[g, h], group_npix[g, h] = stat[used[0], h], npix[used[0], h]
+                continue
+            weights = npix[used, h]
+            group_npix[g, h] = weights.sum()
+            group_stat[g, h] = float(np.dot(stat[used, h], weights)) / group_npix[g, h]
+    return group_stat, group_npix
+
+
+def local_levels(stats: Sequence[float | None], groups: Sequence[Sequence[int]]) -> list[float | None]:
+    """``local``: each exposure's level is the smallest statistic of its group's members (None: none has one)."""
+    levels: list[float | None] = [None] * len(stats)
+    for members in groups:
+        found = [stats[i] for i in members if stats[i] is not None]
+        for i in members:
+            levels[i] = min(found) if found else None
+    return levels
 
 
 def solve(exposures: Sequence[SkyExposure], params: Mapping, log=None) -> list[float | None]:
@@ -284,15 +337,19 @@ def solve(exposures: Sequence[SkyExposure], params: Mapping, log=None) -> list[f
     method = params["skymethod"]
     match = "match" in method
     late_global = method == "global+match" and params["subtract"]
-    stat, npix, stats = measure(exposures, params, pairs=match, whole=method != "match" and not late_global, log=log)
+    groups = sky_groups(exposures)
+    stat, npix, stats = measure(exposures, groups, params, pairs=match,
+                                whole=method != "match" and not late_global, log=log)
     matched: list[float | None] = [None] * len(exposures)
     if match:
-        relative = match_levels(stat, npix, params["match_down"])
-        matched = [float(v) if math.isfinite(v) else None for v in relative]
+        relative = match_levels(*group_overlaps(stat, npix, groups), params["match_down"])
+        for g, members in enumerate(groups):
+            for i in members:
+                matched[i] = float(relative[g]) if math.isfinite(relative[g]) else None
         if method == "match":
             return matched
     if method == "local":
-        return stats
+        return local_levels(stats, groups)
     if late_global:  # the statistic of the matched-subtracted data, as the official subtracts first
         for i, exposure in enumerate(exposures):
             sci, good = good_data(exposure.path, params["dqbits"])
