@@ -1,6 +1,6 @@
 """Randomized differential runs: mirical vs the official pipeline on cases drawn from seeds.
 
-    python tests/random_official.py --count N [--seed S] [--small] [--root DIR] [--docs]
+    python tests/random_official.py --count N [--seed S] [--small] [--root DIR] [--docs] [--compare]
 
 Draws N cases (seeds S, S+1, ...; default S: a fresh one from the clock) with
 `random_cases.draw`, writes each as the official pipeline writes its files, runs
@@ -17,7 +17,9 @@ exits 1 if any case disagrees. A disagreeing seed belongs in
 
 ``--docs`` records the run in docs/agreement.md, between the randomized-section
 markers (the rest of that file is not touched; the file is created if missing).
-``--root`` keeps every case's files there (default: a temporary folder, removed).
+``--root`` keeps every case's files there (default: a temporary folder, removed);
+with ``--compare`` nothing runs: the cases already in ``--root`` (or in its sub-folders)
+are compared again.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def report(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def docs_block(outcomes: list[Outcome], seconds: float, first: int, small: bool) -> str:
+def docs_block(outcomes: list[Outcome], first: int, small: bool) -> str:
     """The randomized section of docs/agreement.md: what was run, what agreed, the worst numbers."""
     agree = [o for o in outcomes if not o.failures]
     cases = [o.case for o in outcomes]
@@ -182,7 +184,6 @@ def docs_block(outcomes: list[Outcome], seconds: float, first: int, small: bool)
         f"99.9th percentile {worst('cal_p999'):.1e}; DQ {worst('dq'):.0f} and NaN {worst('nan'):.0f} pixels "
         f"differing; WCS {worst('wcs_mas'):.2g} mas; i2d and mosaic median relative difference "
         f"{worst('image_median'):.1e}, total flux {worst('flux'):.1e}; outlier flags: {flags} of the official's.",
-        f"- Run time: {seconds / 60:.0f} min for both pipelines.",
         "",
         "Each case draws filter, subarray, 1-8 dithers and their spread, 0-3 backgrounds with their own",
         "outliers and holes, background level, sources, unflagged cosmic rays and trails, NaN/DQ patterns",
@@ -212,19 +213,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true", help="small subarrays and 1-4 dithers only")
     parser.add_argument("--root", type=Path, default=None, help="keep the cases' files here")
     parser.add_argument("--docs", action="store_true", help="record the run in docs/agreement.md")
+    parser.add_argument("--compare", action="store_true", help="only compare the cases already run in --root")
     args = parser.parse_args(argv)
+    if args.compare and (args.root is None or args.seed is None):
+        parser.error("--compare needs the --root and --seed of the run")
     first = args.seed if args.seed is not None else int(time.time() * 1000) % 10**9
     cases = [draw(first + i, args.small) for i in range(args.count)]
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="mirical_random_") as scratch:
-        root = args.root or Path(scratch)
-        root.mkdir(parents=True, exist_ok=True)
-        outcomes = run_cases(cases, root)
+    if args.compare:
+        folders = {c.name: next(iter(sorted(args.root.glob(f"*/{c.name}"))), args.root / c.name) for c in cases}
+        outcomes = [compare_case(c, folders[c.name] / "mirical" / "out", folders[c.name] / "official") for c in cases]
+    else:
+        with tempfile.TemporaryDirectory(prefix="mirical_random_") as scratch:
+            root = args.root or Path(scratch)
+            root.mkdir(parents=True, exist_ok=True)
+            outcomes = run_cases(cases, root)
     seconds = time.perf_counter() - t0
     print(report(outcomes))
     print(f"{sum(not o.failures for o in outcomes)} of {len(outcomes)} cases agree ({seconds:.0f} s)")
     if args.docs:
-        write_docs(docs_block(outcomes, seconds, first, args.small))
+        write_docs(docs_block(outcomes, first, args.small))
     return 1 if any(o.failures for o in outcomes) else 0
 
 
