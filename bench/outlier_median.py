@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from mirical.outlier_detection import image_on_disk, median_image
+from mirical.outlier_detection import median_image, single_images
 
 
 def write_parts(folder: Path, n: int, grid: int, crop: int) -> list[str]:
@@ -43,7 +43,7 @@ def main(n: int, grid: int = 1400, crop: int = 1032) -> None:
         paths = write_parts(Path(tmp), n, grid, crop)
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         start = time.perf_counter()
-        images = [image_on_disk(path, 0.7) for path in paths]
+        images = single_images(paths, 0.7)
         median_image(images, (grid, grid))
         wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,28 +1,33 @@
 """Stage-3 outlier detection for the dither mosaic, as jwst 3.0.0's imaging mode.
 
-1. Each exposure drizzled alone onto the common grid (a single-exposure image,
-   `mirical.mosaic.drizzle_part` with this step's pixfrac, kernel, weight_type,
-   fillval, pixmap_stepsize, pixmap_order and good_bits on the default grid: weight 0
-   where DQ has a bit that good_bits does not allow, `mirical.dqflags.good_pixels`;
-   SCI and WHT only), as jwst's ``ResampleImage.resample_group``.
-2. `median_image`: their median, pixel by pixel over the exposures, where each
+1. Each exposure drizzled alone onto the common grid (`mirical.mosaic.drizzle_part`
+   with this step's pixfrac, kernel, weight_type, fillval, pixmap_stepsize,
+   pixmap_order and good_bits on the default grid: weight 0 where DQ has a bit that
+   good_bits does not allow, `mirical.dqflags.good_pixels`; SCI and WHT only).
+2. `single_images`: one single-exposure image per group of exposures, as jwst's
+   ``ResampleImage.resample_group``: exposures sharing a group id (`exposure_group`:
+   the same program, observation, visit, visit group, sequence, activity and
+   exposure number, or the same ``meta.group_id``) are drizzled together, their
+   weighted mean (`single_image`); an exposure without one is a group of its own.
+3. `median_image`: their median, pixel by pixel over the groups, where each
    image is NaN wherever its weight is below `weight_threshold` (``maskpt``
    times the 3-sigma-clipped mean of its non-zero weights) and outside its
    crop. Computed in blocks of grid rows, so N full grids are never in memory.
-3. `blot`: the median resampled back onto each exposure's pixels (drizzle's
+4. `blot`: the median resampled back onto each exposure's pixels (drizzle's
    linear blot on the pixel map of this step's pixmap_stepsize and pixmap_order,
    exact by default; NaN where nothing maps).
-4. `outlier_mask`: a pixel is an outlier where
+5. `outlier_mask`: a pixel is an outlier where
    ``|SCI - blot - backg| > scale2 * deriv + snr2 * ERR`` and a pixel within
    one (3x3) of it has ``|SCI - blot - backg| > scale1 * deriv + snr1 * ERR``,
    ``deriv`` being the blot's largest absolute difference with its four
-   neighbours (`abs_deriv`).
-5. `flag_outliers`: DQ |= OUTLIER + DO_NOT_USE, then SCI, ERR and the variances
+   neighbours (`abs_deriv`), ERR the exposure's own.
+6. `flag_outliers`: DQ |= OUTLIER + DO_NOT_USE, then SCI, ERR and the variances
    NaN wherever DQ has DO_NOT_USE (`mirical.io.match_nans_and_flags`).
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,9 +53,66 @@ def weight_threshold(weight: np.ndarray, maskpt: float) -> float:
         return float(np.mean(clipped, dtype="f8") * maskpt)
 
 
+#: The observation keywords of jwst's group id, in its order: (FITS keyword, ASDF ``meta.observation`` name).
+GROUP_KEYWORDS = (("PROGRAM", "program_number"), ("OBSERVTN", "observation_number"), ("VISIT", "visit_number"),
+                  ("VISITGRP", "visit_group"), ("SEQ_ID", "sequence_id"), ("ACT_ID", "activity_id"),
+                  ("EXPOSURE", "exposure_number"))
+
+
+def exposure_group(primary, asdf_hdu) -> str | None:
+    """jwst's group id of an exposure: ``meta.group_id``, else ``jw{PROGRAM}{OBSERVTN}{VISIT}_{VISITGRP}{SEQ_ID}{ACT_ID}_{EXPOSURE}``
+    (each the FITS keyword, else its ``meta.observation`` value in the ASDF tree); None when one is missing.
+
+    Exposures of one group are drizzled together into one single-exposure image.
+    """
+    meta = _asdf_meta(asdf_hdu)
+    if meta.get("group_id"):
+        return str(meta["group_id"])
+    observation = meta.get("observation") or {}
+    values = []
+    for keyword, name in GROUP_KEYWORDS:
+        value = primary.get(keyword, observation.get(name))
+        if value is None:
+            return None
+        values.append(str(value))
+    program, obs, visit, visit_group, sequence, activity, exposure = values
+    return f"jw{program}{obs}{visit}_{visit_group}{sequence}{activity}_{exposure}"
+
+
+def _asdf_meta(asdf_hdu) -> dict:
+    """The ``meta`` node of an ASDF extension as YAML (no object is deserialized); {} without one."""
+    if asdf_hdu is None:
+        return {}
+    import io
+
+    from asdf.util import load_yaml
+
+    from mirical.asdf_extension import hdu_bytes
+
+    tree = load_yaml(io.BytesIO(hdu_bytes(asdf_hdu)), tagged=True)
+    meta = tree.get("meta") if isinstance(tree, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def group_names(groups: Sequence[str | None]) -> list[str]:
+    """The exposures' group ids in input order; one without (None) is alone in ``exposure{i:04d}`` (1-based), as jwst."""
+    return [f"exposure{i + 1:04d}" if group is None else group for i, group in enumerate(groups)]
+
+
+@dataclass
+class Crop:
+    """A single-exposure drizzle on a crop of the grid at grid pixel (x0, y0), read a block of rows at a time."""
+
+    x0: int
+    y0: int
+    shape: tuple[int, int]
+    rows: Callable[[int, int], tuple[np.ndarray, np.ndarray]]  # crop rows r0:r1 -> (SCI, WHT)
+    weight: Callable[[], np.ndarray]  # the whole WHT
+
+
 @dataclass
 class SingleImage:
-    """One exposure's single-exposure image: a crop at grid pixel (x0, y0) and its weight threshold."""
+    """The single-exposure image of one group: a crop at grid pixel (x0, y0) and its weight threshold."""
 
     x0: int
     y0: int
@@ -59,13 +121,13 @@ class SingleImage:
     rows: Callable[[int, int], tuple[np.ndarray, np.ndarray]]  # crop rows r0:r1 -> (SCI, WHT)
 
 
-def image_in_memory(x0: int, y0: int, sci: np.ndarray, wht: np.ndarray, maskpt: float) -> SingleImage:
-    """A `SingleImage` of arrays in memory."""
-    return SingleImage(x0, y0, sci.shape, weight_threshold(wht, maskpt), lambda r0, r1: (sci[r0:r1], wht[r0:r1]))
+def crop_in_memory(x0: int, y0: int, sci: np.ndarray, wht: np.ndarray) -> Crop:
+    """A `Crop` of arrays in memory."""
+    return Crop(x0, y0, sci.shape, lambda r0, r1: (sci[r0:r1], wht[r0:r1]), lambda: wht)
 
 
-def image_on_disk(path: str, maskpt: float) -> SingleImage:
-    """A `SingleImage` of a part file (`mirical.mosaic.write_part`) read a block of rows at a time."""
+def crop_on_disk(path: str) -> tuple[Crop, str | None]:
+    """The `Crop` of a part file (`mirical.mosaic.write_part`) and its exposure's group id (GROUPID)."""
     from astropy.io import fits
 
     from mirical.errors import MiricalError
@@ -74,8 +136,10 @@ def image_on_disk(path: str, maskpt: float) -> SingleImage:
         with fits.open(path) as hdul:
             header = hdul[0].header
             x0, y0 = int(header["CROPX0"]), int(header["CROPY0"])
-            threshold = weight_threshold(np.asarray(hdul["WHT"].data), maskpt)
+            group = header.get("GROUPID")
             shape = hdul["SCI"].data.shape
+            if hdul["WHT"].data.shape != shape:
+                raise KeyError("WHT and SCI differ in shape")
     except (OSError, KeyError, AttributeError) as exc:
         raise MiricalError(path, f"not a single-exposure image ({exc})") from None
 
@@ -83,12 +147,64 @@ def image_on_disk(path: str, maskpt: float) -> SingleImage:
         with fits.open(path, memmap=True) as hdul:
             return np.array(hdul["SCI"].section[r0:r1]), np.array(hdul["WHT"].section[r0:r1])
 
-    return SingleImage(x0, y0, shape, threshold, rows)
+    def weight() -> np.ndarray:
+        with fits.open(path) as hdul:
+            return np.asarray(hdul["WHT"].data)
+
+    return Crop(x0, y0, shape, rows, weight), None if group is None else str(group)
+
+
+def single_image(crops: Sequence[Crop], maskpt: float, fillval: float = np.nan) -> SingleImage:
+    """The single-exposure image of one group of exposures, each drizzled alone onto a crop.
+
+    One exposure: its crop as drizzled. Several (jwst drizzles them together): on
+    the crop holding them all, SCI = sum(WHT_i SCI_i) / sum(WHT_i) over those with
+    weight and WHT = sum(WHT_i), summed in float64 and rounded once to float32 (the
+    running mean of one drizzle, to float32 rounding); ``fillval`` where no weight.
+    The weight threshold is that of the group's WHT (`weight_threshold`).
+    """
+    if len(crops) == 1:
+        crop = crops[0]
+        return SingleImage(crop.x0, crop.y0, crop.shape, weight_threshold(crop.weight(), maskpt), crop.rows)
+    x0, y0 = min(c.x0 for c in crops), min(c.y0 for c in crops)
+    shape = (max(c.y0 + c.shape[0] for c in crops) - y0, max(c.x0 + c.shape[1] for c in crops) - x0)
+    rows = functools.partial(_weighted_mean, crops, x0, y0, shape[1], fillval)
+    return SingleImage(x0, y0, shape, weight_threshold(rows(0, shape[0])[1], maskpt), rows)
+
+
+def _weighted_mean(crops: Sequence[Crop], x0: int, y0: int, nx: int, fillval: float, r0: int,
+                   r1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows r0:r1 of the crop at (x0, y0), ``nx`` wide, holding ``crops``: their weighted mean and summed weight."""
+    weighted = np.zeros((r1 - r0, nx))
+    weight = np.zeros((r1 - r0, nx))
+    for crop in crops:
+        top = crop.y0 - y0
+        a0, a1 = max(r0, top), min(r1, top + crop.shape[0])
+        if a0 >= a1:
+            continue
+        sci, wht = crop.rows(a0 - top, a1 - top)
+        wht = wht.astype(float)
+        block = (slice(a0 - r0, a1 - r0), slice(crop.x0 - x0, crop.x0 - x0 + crop.shape[1]))
+        weighted[block] += np.where(wht != 0, wht * sci, 0.0)
+        weight[block] += wht
+    sci = np.full((r1 - r0, nx), fillval, np.float32)
+    hit = weight != 0
+    sci[hit] = weighted[hit] / weight[hit]
+    return sci, weight.astype(np.float32)
+
+
+def single_images(paths: Sequence[str], maskpt: float, fillval: float = np.nan) -> list[SingleImage]:
+    """The single-exposure images of the part files ``paths`` (in input order), one per group, in order of first member."""
+    crops, groups = zip(*(crop_on_disk(path) for path in paths))
+    members: dict[str, list[Crop]] = {}
+    for crop, name in zip(crops, group_names(groups)):
+        members.setdefault(name, []).append(crop)
+    return [single_image(group, maskpt, fillval) for group in members.values()]
 
 
 def median_image(images: Sequence[SingleImage], grid_shape: Sequence[int], fillval: float = np.nan,
                  block_bytes: int = MEDIAN_BLOCK_BYTES) -> np.ndarray:
-    """The float32 median over ``images`` of each grid pixel, NaN-ignoring, in blocks of grid rows.
+    """The float32 median over ``images`` (one per group) of each grid pixel, NaN-ignoring, in blocks of grid rows.
 
     An image counts as NaN where its weight is below its threshold; outside its
     crop its weight is 0 (NaN unless the threshold is not positive: then

@@ -1,4 +1,4 @@
-"""Rule outlier_median: the median of the single-exposure images, a block of grid rows at a time."""
+"""Rule outlier_median: the median of the single-exposure images (one per group), a block of grid rows at a time."""
 from mirical.runner import log, main
 
 
@@ -6,20 +6,21 @@ def run(snakemake):
     from astropy.io import fits
     from mirical.io import write_atomic
     from mirical.mosaic import read_grid
-    from mirical.outlier_detection import image_on_disk, median_image
+    from mirical.outlier_detection import median_image, single_images
     from mirical.resample import fillval
     from mirical.resample_grid import tan_header
 
     params = snakemake.params.step
     grid = read_grid(snakemake.input.grid)
-    images = [image_on_disk(path, params["maskpt"]) for path in snakemake.input.parts]
+    images = single_images(snakemake.input.parts, params["maskpt"], fillval(params["fillval"]))
     median = median_image(images, grid.shape, fillval(params["fillval"]))
     primary = fits.Header()
     primary["MASKPT"] = (params["maskpt"], "weight threshold: maskpt x clipped mean weight")
-    primary["NCOMBINE"] = (len(images), "single-exposure images in the median")
+    primary["NCOMBINE"] = (len(images), "single-exposure images (groups) in the median")
     write_atomic(fits.HDUList([fits.PrimaryHDU(header=primary),
                                fits.ImageHDU(median, tan_header(grid.wcs), name="SCI")]), snakemake.output.median)
-    log.info("median of %d single-exposure images on a %dx%d grid", len(images), grid.shape[1], grid.shape[0])
+    log.info("median of %d single-exposure images (groups of the %d exposures) on a %dx%d grid", len(images),
+             len(snakemake.input.parts), grid.shape[1], grid.shape[0])
 
 
 main(snakemake, run)

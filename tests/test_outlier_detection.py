@@ -9,12 +9,16 @@ from mirical.outlier_detection import (
     abs_deriv,
     background_level,
     blot,
+    crop_in_memory,
+    crop_on_disk,
+    exposure_group,
     flag_outliers,
-    image_in_memory,
-    image_on_disk,
+    group_names,
     median_image,
     outlier_mask,
     parse_pair,
+    single_image,
+    single_images,
     weight_threshold,
 )
 
@@ -32,6 +36,11 @@ def test_weight_threshold_is_maskpt_times_the_clipped_mean_of_nonzero_weights():
 
 def test_weight_threshold_of_no_weight_is_nan():
     assert np.isnan(weight_threshold(np.zeros((2, 2)), 0.7))
+
+
+def image_in_memory(x0, y0, sci, wht, maskpt):
+    """The single-exposure image of one exposure drizzled alone."""
+    return single_image([crop_in_memory(x0, y0, sci, wht)], maskpt)
 
 
 def _images(maskpt):
@@ -63,16 +72,62 @@ def test_median_with_no_threshold_counts_uncovered_pixels_as_fillval():
     np.testing.assert_array_equal(median_image(images, (1, 2), fillval=0.0), [[2.0, 4.0]])
 
 
-def test_median_streams_part_files_row_blocks(tmp_path):
-    path = tmp_path / "part.fits"
-    hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.array([[1, 2], [3, 4]], np.float32), name="SCI"),
-                         fits.ImageHDU(np.array([[1, 1], [0, 1]], np.float32), name="WHT")])
-    hdus[0].header["CROPX0"], hdus[0].header["CROPY0"] = 1, 1
+def _write_part(path, x0, y0, sci, wht, group=None):
+    hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.array(sci, np.float32), name="SCI"),
+                         fits.ImageHDU(np.array(wht, np.float32), name="WHT")])
+    hdus[0].header["CROPX0"], hdus[0].header["CROPY0"] = x0, y0
+    if group is not None:
+        hdus[0].header["GROUPID"] = group
     hdus.writeto(path)
-    image = image_on_disk(str(path), 0.7)
+    return str(path)
+
+
+def test_median_streams_part_files_row_blocks(tmp_path):
+    path = _write_part(tmp_path / "part.fits", 1, 1, [[1, 2], [3, 4]], [[1, 1], [0, 1]])
+    crop, group = crop_on_disk(path)
+    assert group is None
+    [image] = single_images([path], 0.7)
     assert (image.x0, image.y0, image.shape, image.threshold) == (1, 1, (2, 2), pytest.approx(0.7))
     median = median_image([image], (3, 3), block_bytes=1)
     np.testing.assert_array_equal(median, [[NAN, NAN, NAN], [NAN, 1, 2], [NAN, NAN, 4]])
+
+
+def test_exposure_group_is_jwsts_group_id():
+    header = fits.Header({"PROGRAM": "01234", "OBSERVTN": "002", "VISIT": "001", "VISITGRP": "03", "SEQ_ID": "1",
+                          "ACT_ID": "01", "EXPOSURE": "00004"})
+    assert exposure_group(header, None) == "jw01234002001_03101_00004"
+    del header["ACT_ID"]
+    assert exposure_group(header, None) is None  # a keyword missing: no group id (alone, by position)
+    assert group_names(["jw1", None, "jw1", None]) == ["jw1", "exposure0002", "jw1", "exposure0004"]
+
+
+def test_exposure_group_reads_meta_group_id_and_observation_from_the_asdf_extension():
+    from mirical.asdf_extension import make_hdu
+
+    header = fits.Header({"PROGRAM": "01234", "OBSERVTN": "002", "VISIT": "001", "EXPOSURE": "00004"})
+    observation = {"visit_group": "03", "sequence_id": "2", "activity_id": "05", "exposure_number": "00009"}
+    assert exposure_group(header, make_hdu({"meta": {"observation": observation}})) == "jw01234002001_03205_00004"
+    assert exposure_group(header, make_hdu({"meta": {"group_id": "mine", "observation": observation}})) == "mine"
+
+
+def test_a_group_of_exposures_is_their_weighted_mean_on_the_crop_holding_them(tmp_path):
+    # a: grid rows 0-1, columns 0-1; b: grid rows 1-2, columns 1-2; c alone; a and b share a group
+    a = _write_part(tmp_path / "a.fits", 0, 0, [[1, 2], [3, 4]], [[1, 1], [1, 3]], group="jw1")
+    b = _write_part(tmp_path / "b.fits", 1, 1, [[8, 5], [NAN, 7]], [[1, 2], [0, 1]], group="jw1")
+    c = _write_part(tmp_path / "c.fits", 0, 0, [[9, 9, 9]], [[2, 2, 2]])
+    group, alone = single_images([a, c, b], 0.0)
+    sci, wht = group.rows(0, 3)
+    assert (group.x0, group.y0, group.shape) == (0, 0, (3, 3))
+    # (1, 1): (3 * 4 + 1 * 8) / 4 = 5; (2, 1): b's weight 0 there -> fillval (NaN)
+    np.testing.assert_array_equal(sci, [[1, 2, NAN], [3, 5, 5], [NAN, NAN, 7]])
+    np.testing.assert_array_equal(wht, [[1, 1, 0], [1, 4, 2], [0, 0, 1]])
+    assert group.threshold == 0.0 and sci.dtype == np.float32 and wht.dtype == np.float32
+    # the group's weight threshold: maskpt x the mean of its non-zero weights (1, 1, 1, 4, 2, 1 -> 10 / 6)
+    assert single_images([a, c, b], 0.6)[0].threshold == pytest.approx(1.0)
+    assert (alone.x0, alone.y0, alone.shape) == (0, 0, (1, 3))
+    # the median over the two groups: where c is not, the group alone
+    median = median_image([group, alone], (3, 3), block_bytes=1)
+    np.testing.assert_array_equal(median, [[5, 5.5, 9], [3, 5, 5], [NAN, NAN, 7]])
 
 
 def _identity_map(ny, nx, dx=0.0):
