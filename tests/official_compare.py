@@ -104,13 +104,15 @@ def compare_crf(ours: list[Path], official: list[Path], label: str) -> tuple[dic
             flags_m.append((dq_m & OUTLIER).ravel() != 0)
             flags_o.append((dq_o & OUTLIER).ravel() != 0)
             differ = [f"DQ in {int(np.count_nonzero(dq_m != dq_o))} pixels"] if np.any(dq_m != dq_o) else []
+            found: dict[str, list[str]] = {}  # what differs -> the arrays where it does
             for array in CAL_ARRAYS:
                 a, b = mine[array].data, off[array].data
                 nan = int(np.count_nonzero(np.isnan(a) != np.isnan(b)))
                 finite = np.isfinite(a) & np.isfinite(b)
                 far = int(np.count_nonzero(~np.isclose(a[finite], b[finite], rtol=CRF_RTOL, atol=0)))
                 if nan or far:
-                    differ.append(f"{array} NaN in {nan} and beyond rtol {CRF_RTOL:g} in {far} pixels")
+                    found.setdefault(f"NaN in {nan} and beyond rtol {CRF_RTOL:g} in {far} pixels", []).append(array)
+            differ += [f"{'/'.join(arrays)} {what}" for what, arrays in found.items()]
             if differ:
                 failures.append(f"{mine_path.name}: " + "; ".join(differ))
     ours_all, theirs_all = np.concatenate(flags_m), np.concatenate(flags_o)

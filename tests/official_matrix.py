@@ -212,10 +212,11 @@ Spoil = Callable[[dict, int], dict]  # (arrays by extension, exposure index) -> 
 
 def write_exposure(path: Path, case: Case, settings: sim.DemoSettings, dither: int, flat: np.ndarray,
                    spoil_k: int | None = None, spoil: Spoil | None = None, truth=None,
-                   exposure_number: int = 1) -> None:
+                   exposure_number: int = 1, group_keywords: bool = True) -> None:
     """Simulate one rate file (dither < 0: a background) and write it as MAST does; ``spoil_k``:
     `spoil_background`'s k-th placement, else ``spoil(arrays, dither)`` if given. Its exposure
-    number (with the program, observation and visit: the official's group id) is ``exposure_number``."""
+    number is ``exposure_number``; with ``group_keywords`` its visit group, sequence and activity
+    are 02, 1, 01 as in MAST files (the official's group id is made of them all), else absent."""
     arrays, primary, sci = simulate_plain(path, settings, dither, flat, truth)
     sci["VA_SCALE"] = case.va_scale
     for key in ("RA_REF", "CRVAL1"):
@@ -225,19 +226,22 @@ def write_exposure(path: Path, case: Case, settings: sim.DemoSettings, dither: i
     elif spoil is not None:
         arrays = spoil(arrays, dither)
     path.parent.mkdir(exist_ok=True)
-    write_mast_rate(path, arrays, primary, sci, **{"observation.exposure_number": f"{exposure_number:05d}"})
+    group = {"observation.visit_group": "02", "observation.sequence_id": "1",
+             "observation.activity_id": "01"} if group_keywords else {}
+    write_mast_rate(path, arrays, primary, sci, **{"observation.exposure_number": f"{exposure_number:05d}"}, **group)
 
 
 def write_case(case: Case, folder: Path, shared: dict[str, str], settings: sim.DemoSettings | None = None,
                truth=None, spoil_science: Spoil | None = None, spoil_background_k: Spoil | None = None,
-               flat_defects: int | None = None, grouped: bool = False) -> dict:
+               flat_defects: int | None = None, grouped: bool = False, group_keywords: bool = True) -> dict:
     """References, rate files and the image2 association of ``case`` under ``folder``.
 
     The defaults are the matrix's: `settings_for`, `sim.make_truth`, science as simulated,
     backgrounds spoiled by `spoil_background`; a generated case gives its own (``spoil_science``
     gets the dither index, ``spoil_background_k`` the background's). Each science exposure has
     its own exposure number, or (``grouped``) all share one: the official's outlier detection
-    then takes them as one group (their mean is one image of the median).
+    then takes them as one group (their mean is one image of the median). ``group_keywords``: see
+    `write_exposure`.
     """
     refs, flat = write_references(case, folder / "reference", shared, flat_defects)
     settings = settings_for(case) if settings is None else settings
@@ -245,7 +249,7 @@ def write_case(case: Case, folder: Path, shared: dict[str, str], settings: sim.D
     science = [folder / "mast" / f"{prefix}001001_02101_{i + 1:05d}_mirimage_rate.fits" for i in range(case.n_science)]
     for i, path in enumerate(science):
         write_exposure(path, case, settings, i, flat, spoil=spoil_science, truth=truth,
-                       exposure_number=1 if grouped else i + 1)
+                       exposure_number=1 if grouped else i + 1, group_keywords=group_keywords)
     background = [folder / "mast" / f"{prefix}002001_02101_{k + 1:05d}_mirimage_rate.fits"
                   for k in range(case.n_background)]
     for k, path in enumerate(background):

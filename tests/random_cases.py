@@ -8,7 +8,9 @@ cosmic-ray hits in the rate data (density, amplitude, clustering into a hit and 
 neighbours), satellite trails, NaN/DO_NOT_USE blocks and flagged pixels of the
 exposures, defects of the flat, PHOTOM time dependence, the pointing (RA across 0/360,
 |Dec| up to 89.5 deg), whether the science exposures share one exposure number (one
-group for the official's outlier detection) and step options from their documented ranges (each option
+group for the official's outlier detection), whether they lack the visit group, sequence and
+activity keywords (as simulated data do; the official's image2 then gives every cal file the
+same group id) and step options from their documented ranges (each option
 left at its default half of the time). `write_random_case` writes the case as the
 agreement matrix does (`official_matrix.write_case`: rate files written the official
 way, CRDS-format reference files).
@@ -58,6 +60,7 @@ class RandomCase(Case):
     bkg_outliers: float = 1e-3  # fraction of background pixels with an unflagged outlier
     options: dict = dataclasses.field(default_factory=dict)  # mirical's: {section: {option: value}}
     grouped: bool = False  # the science exposures share one exposure number (one group id)
+    group_keywords: bool = True  # False: no visit group, sequence, activity (as simulators write)
 
     def describe(self) -> str:
         options = "; ".join(f"{section} " + ", ".join(f"{k}={v}" for k, v in values.items())
@@ -65,7 +68,8 @@ class RandomCase(Case):
         return (f"seed {self.seed}: {super().describe()}, {self.n_sources} sources x{self.brightness:.2g}, "
                 f"bkg {self.background_mjysr:.3g} MJy/sr, CR {self.cr_density:.1e}/px "
                 f"{self.cr_amplitude[0]:.0f}-{self.cr_amplitude[1]:.0f} sigma cluster {self.cr_cluster:.2f}, "
-                f"trails {list(self.trails)}, holes {self.holes}{', one group' if self.grouped else ''}, "
+                f"trails {list(self.trails)}, holes {self.holes}{', one group' if self.grouped else ''}"
+                f"{'' if self.group_keywords else ', no VISITGRP/SEQ_ID/ACT_ID'}, "
                 f"options: {options or 'defaults'}")
 
 
@@ -149,7 +153,8 @@ def draw(seed: int, small: bool = False) -> RandomCase:
         holes=int(rng.integers(0, 4)), flagged=float(rng.choice([0.0, 1e-4, 1e-3])),
         flat_defects=int(rng.integers(0, max(4, n_pixels // 2000))),
         bkg_block=int(rng.integers(4, 17)), bkg_outliers=float(10 ** rng.uniform(-4.0, -2.0)),
-        options=draw_options(rng, n_science), grouped=n_science > 1 and bool(rng.random() < 0.25))
+        options=draw_options(rng, n_science), grouped=n_science > 1 and bool(rng.random() < 0.25),
+        group_keywords=bool(rng.random() >= 0.15))
 
 
 # ------------------------------------------------------------------ writing
@@ -235,7 +240,8 @@ def write_random_case(case: RandomCase, folder: Path, shared: dict[str, str]) ->
                                 case.bkg_block, case.bkg_outliers)
 
     return write_case(case, folder, shared, settings=settings, truth=truth, spoil_science=science,
-                      spoil_background_k=background, flat_defects=case.flat_defects, grouped=case.grouped)
+                      spoil_background_k=background, flat_defects=case.flat_defects, grouped=case.grouped,
+                      group_keywords=case.group_keywords)
 
 
 def mirical_options(case: RandomCase) -> dict:
