@@ -18,6 +18,10 @@ combined, not multiplied out:
 - PHOTOM time dependence linear, exponential or power law; six filters;
 - pointings across RA = 0/360 and at |Dec| >= 80 deg, velocity aberration scale
   factors from 0.99995 to 1.0001.
+
+`write_outlier_case` writes the outlier-detection case of tests/test_official_outlier.py
+the same way: four dithers with unflagged cosmic-ray hits and a satellite trail, two of
+them sharing a jwst group id.
 """
 
 from __future__ import annotations
@@ -264,16 +268,84 @@ def write_case(case: Case, folder: Path, shared: dict[str, str], settings: sim.D
     return {"asn": str(asn), "refs": refs}
 
 
-def write_matrix(root: Path, cases: list[Case]) -> dict[str, dict]:
-    """Every case under ``root/<case>`` and ``root/cases.json`` for ``bench/official.py cases``."""
+def write_shared(root: Path) -> dict[str, str]:
+    """The DISTORTION and FILTEROFFSET files every case shares, in ``root``: paths by type."""
     from mirical.distortion import write_distortion_reffile, write_filteroffset_reffile
 
     shared = {"distortion": str(root / "jwst_miri_distortion_0001.asdf"),
               "filteroffset": str(root / "jwst_miri_filteroffset_0001.asdf")}
     write_distortion_reffile(shared["distortion"])
     write_filteroffset_reffile(shared["filteroffset"])
+    return shared
+
+
+def write_matrix(root: Path, cases: list[Case]) -> dict[str, dict]:
+    """Every case under ``root/<case>`` and ``root/cases.json`` for ``bench/official.py cases``."""
+    shared = write_shared(root)
     written = {case.name: write_case(case, root / case.name, shared) for case in cases}
     jobs = [{"asn": w["asn"], "refs": w["refs"], "outdir": str(root / name / "official"),
              "mosaic": f"{name}_official"} for name, w in written.items()]
     (root / "cases.json").write_text(json.dumps(jobs, indent=1))
     return written
+
+
+# ------------------------------------------------------------------ the outlier-detection case
+
+OUTLIER_CASE = Case("outlier_f1000w", "BRIGHTSKY", "F1000W", False, 4, 1, "exponential", 53.1625, -27.7914,
+                    1.0000129, "2023-09-14")
+#: Exposure numbers of its science exposures (visit group 03, sequence 1, activity 01): the first two share
+#: a jwst group id, so the official step drizzles them together into one single-exposure image.
+OUTLIER_EXPOSURES = ("00001", "00001", "00003", "00004")
+#: Sky of ~45 DN/s in F1000W (the flat is ~1: rate = SB / PHOTMJSR).
+OUTLIER_SKY_MJYSR = 45.0 * sim.PHOTMJSR["F1000W"]
+
+
+def add_cosmic_rays(sci: np.ndarray, usable: np.ndarray, rng: np.random.Generator, hits: int,
+                    trail: bool) -> int:
+    """Add ``hits`` unflagged cosmic-ray hits of 30-600 DN/s to ``sci`` (in place), 40 % of them clusters of
+    2-4 pixels, and with ``trail`` a 2-pixel-wide satellite trail of 80 DN/s across it; only where ``usable``.
+    The number of pixels changed."""
+    ny, nx = sci.shape
+    pixels = set()
+    for y, x in zip(rng.integers(2, ny - 2, hits), rng.integers(2, nx - 2, hits)):
+        size = int(rng.integers(2, 5)) if rng.random() < 0.4 else 1
+        pixels |= {(int(y + rng.integers(-1, 2)), int(x + rng.integers(-1, 2))) for _ in range(size)} | {(y, x)}
+    pixels = {p for p in pixels if usable[p]}
+    for p in pixels:
+        sci[p] += np.float32(rng.uniform(30.0, 600.0))
+    if trail:
+        track = {(y, x) for x in range(nx) for y in (int(40 + 0.7 * x), int(41 + 0.7 * x)) if y < ny}
+        track = {p for p in track if usable[p]}
+        for p in track:
+            sci[p] += np.float32(80.0)
+        pixels |= track
+    return len(pixels)
+
+
+def write_outlier_case(root: Path) -> dict:
+    """`OUTLIER_CASE` under ``root``: references, rate files as MAST writes them (four dithers of the demo's
+    pattern with `add_cosmic_rays`, a trail in the second; one plain dedicated background), its image2
+    association; {"asn", "refs", "products", "injected"}."""
+    case = OUTLIER_CASE
+    folder = root / case.name
+    refs, flat = write_references(case, folder / "reference", write_shared(root))
+    settings = dataclasses.replace(settings_for(case), n_dithers=case.n_science, background_mjysr=OUTLIER_SKY_MJYSR,
+                                   n_sources=15, dither_arcsec=sim.DemoSettings().dither_arcsec[:case.n_science])
+    rng = np.random.default_rng(26)
+    observation = {"observation.visit_group": "03", "observation.sequence_id": "1", "observation.activity_id": "01"}
+    (folder / "mast").mkdir()
+    science, injected = [], 0
+    for i, exposure in enumerate(OUTLIER_EXPOSURES):
+        path = folder / "mast" / f"jw01234001001_03101_{i + 1:05d}_mirimage_rate.fits"
+        arrays, primary, sci = simulate_plain(path, settings, i, flat)
+        usable = np.isfinite(arrays["SCI"]) & ((arrays["DQ"] & dqflags.DO_NOT_USE) == 0)
+        injected += add_cosmic_rays(arrays["SCI"], usable, rng, 240, trail=i == 1)
+        write_mast_rate(path, arrays, primary, sci, **observation, **{"observation.exposure_number": exposure})
+        science.append(path)
+    background = folder / "mast" / "jw01234002001_03101_00001_mirimage_rate.fits"
+    arrays, primary, sci = simulate_plain(background, settings, -1, flat)
+    write_mast_rate(background, arrays, primary, sci, **observation, **{"observation.exposure_number": "00001"})
+    asn = folder / f"{case.name}_lvl2_asn.json"
+    make_association([str(p) for p in science], [str(background)], case.name, asn)
+    return {"asn": str(asn), "refs": refs, "products": [f"{case.name}_dither{i + 1}" for i in range(case.n_science)],
+            "injected": injected}
