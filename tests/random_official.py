@@ -40,7 +40,7 @@ import yaml  # noqa: E402
 
 from conftest import REPO, official_python, run_snakemake  # noqa: E402
 from official_compare import compare_cal, compare_crf, compare_image, wcs_separation_mas, WCS_MAS  # noqa: E402
-from official_matrix import REFTYPES  # noqa: E402
+from official_matrix import REFTYPES, write_shared  # noqa: E402
 from random_cases import RandomCase, draw, mirical_options, official_options, write_random_case  # noqa: E402
 
 DOCS = REPO / "docs" / "agreement.md"
@@ -104,12 +104,7 @@ def compare_case(case: RandomCase, ours: Path, official: Path) -> Outcome:
 
 def run_cases(cases: list[RandomCase], root: Path) -> list[Outcome]:
     """Write, run (the official side in one subprocess while mirical runs) and compare ``cases``."""
-    from mirical.distortion import write_distortion_reffile, write_filteroffset_reffile
-
-    shared = {"distortion": str(root / "jwst_miri_distortion_0001.asdf"),
-              "filteroffset": str(root / "jwst_miri_filteroffset_0001.asdf")}
-    write_distortion_reffile(shared["distortion"])
-    write_filteroffset_reffile(shared["filteroffset"])
+    shared = write_shared(root)
     written = {case.name: write_random_case(case, root / case.name, shared) for case in cases}
     jobs = [{"asn": written[c.name]["asn"], "refs": written[c.name]["refs"], "outdir": str(root / c.name / "official"),
              "mosaic": f"{c.name}_official", **official_options(c)} for c in cases]
