@@ -210,6 +210,9 @@ def docs_block(outcomes: list[Outcome], small: bool) -> str:
         "outliers and holes, background level, sources, unflagged cosmic rays and trails, NaN/DQ patterns",
         "of the flat and the exposures, PHOTOM time dependence, pointing and step options",
         "(tests/random_cases.py); products are compared with the agreement matrix's tolerances.",
+        "`./quickstart test` runs a fixed set of seeds (tests/test_random_official.py).",
+        "`python tests/random_official.py --count N [--seed S] [--small]` runs N more and prints the seed",
+        "and the failing comparisons of any case that disagrees, to be kept as a regression seed.",
         END,
     ]
     return "\n".join(lines)
