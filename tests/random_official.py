@@ -18,8 +18,8 @@ exits 1 if any case disagrees. A disagreeing seed belongs in
 ``--docs`` records the run in docs/agreement.md, between the randomized-section
 markers (the rest of that file is not touched; the file is created if missing).
 ``--root`` keeps every case's files there (default: a temporary folder, removed);
-with ``--compare`` nothing runs: the cases already in ``--root`` (or in its sub-folders)
-are compared again.
+with ``--compare`` nothing runs: every case already run in ``--root`` (or in its
+sub-folders; drawn again from its seed and ``--small``) is compared again.
 """
 
 from __future__ import annotations
@@ -230,24 +230,33 @@ def write_docs(block: str, path: Path = DOCS) -> None:
     path.write_text(text)
 
 
+def run_folders(root: Path) -> list[Path]:
+    """The case folders (r<seed>) under ``root`` or its sub-folders whose both mosaics exist."""
+    folders = sorted({*root.glob("r[0-9]*"), *root.glob("*/r[0-9]*")}, key=lambda f: int(f.name[1:]))
+    return [f for f in folders if (f / "mirical" / "out" / f"{f.name}_i2d.fits").exists()
+            and (f / "official" / f"{f.name}_official_i2d.fits").exists()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, required=True, help="number of cases")
+    parser.add_argument("--count", type=int, default=0, help="number of cases")
     parser.add_argument("--seed", type=int, default=None, help="first seed (default: from the clock)")
     parser.add_argument("--small", action="store_true", help="small subarrays and 1-4 dithers only")
     parser.add_argument("--root", type=Path, default=None, help="keep the cases' files here")
     parser.add_argument("--docs", action="store_true", help="record the run in docs/agreement.md")
     parser.add_argument("--compare", action="store_true", help="only compare the cases already run in --root")
     args = parser.parse_args(argv)
-    if args.compare and (args.root is None or args.seed is None):
-        parser.error("--compare needs the --root and --seed of the run")
+    if args.compare and args.root is None:
+        parser.error("--compare needs the --root of the run")
+    if not args.compare and args.count < 1:
+        parser.error("--count N (N >= 1) cases to run")
     first = args.seed if args.seed is not None else int(time.time() * 1000) % 10**9
-    cases = [draw(first + i, args.small) for i in range(args.count)]
     t0 = time.perf_counter()
     if args.compare:
-        folders = {c.name: next(iter(sorted(args.root.glob(f"*/{c.name}"))), args.root / c.name) for c in cases}
-        outcomes = [compare_case(c, folders[c.name] / "mirical" / "out", folders[c.name] / "official") for c in cases]
+        outcomes = [compare_case(draw(int(folder.name[1:]), args.small), folder / "mirical" / "out",
+                                 folder / "official") for folder in run_folders(args.root)]
     else:
+        cases = [draw(first + i, args.small) for i in range(args.count)]
         with tempfile.TemporaryDirectory(prefix="mirical_random_") as scratch:
             root = args.root or Path(scratch)
             root.mkdir(parents=True, exist_ok=True)
