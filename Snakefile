@@ -10,9 +10,9 @@ min_version("9.0")
 # preamble (which hands this sys.path on), for the jobs' scripts.
 sys.path.insert(0, workflow.basedir)
 
-from mirical.config import typed_values
-from mirical.planning import resolved_name
 from mirical.steps import STEPS
+from mirical.workflow.config import typed_values
+from mirical.workflow.planning import resolved_name
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
@@ -31,7 +31,7 @@ include: "rules/demo.smk"
 include: "rules/association.smk"
 
 
-# One rule file per step of the step table (mirical/steps.py), in its order.
+# One rule file per step of the step table (mirical/steps/__init__.py), in its order.
 for _step in STEPS:
 
     include: f"rules/{_step.name}.smk"
@@ -47,27 +47,27 @@ rule all:
         all_outputs(),
 
 
-# The warm worker (mirical/worker.py): one process with the heavy modules imported that forks
+# The warm worker (mirical/workflow/worker.py): one process with the heavy modules imported that forks
 # one child per job; local runs only (a cluster job runs in its own process), stopped when the
 # run ends and gone by itself when this process is.
 onstart:
     if config["warm_worker"] and workflow.local_exec and workflow.is_main_process:
         from snakemake.logging import logger
-        from mirical.worker import start
+        from mirical.workflow.worker import start
 
         if not start(workflow.basedir):
             logger.warning("mirical: the warm worker did not start; every job runs in its own process")
 
 
 onerror:
-    from mirical.worker import stop
+    from mirical.workflow.worker import stop
 
     stop()
 
 
 onsuccess:
     from snakemake.logging import logger
-    from mirical.worker import stop
+    from mirical.workflow.worker import stop
 
     stop()
     logger.info(

@@ -35,7 +35,7 @@ def write_large_association(folder: Path, n: int, demo_data: Path, refs: str = "
     from astropy.io import fits
 
     sys.path.insert(0, str(REPO))
-    from mirical.association import make_association
+    from mirical.formats.association import make_association
 
     folder, demo_data = Path(folder).resolve(), Path(demo_data).resolve()
     rate = sorted((demo_data / "IMA_science").glob("*_rate.fits"))[0]
@@ -113,7 +113,7 @@ def main() -> None:
         demo_data = args.demo_data
         if demo_data is None:
             sys.path.insert(0, str(REPO))
-            from mirical.simulate import DemoSettings, simulate
+            from mirical.demo.simulate import DemoSettings, simulate
 
             demo_data = folder / "demo_data"
             if not (demo_data / "truth.ecsv").exists():

@@ -20,12 +20,15 @@ JOBS = {
     "asdf": ["asdf"],
     "gwcs": ["gwcs"],
     "drizzle": ["drizzle.resample"],
-    "background": ["mirical.background", "mirical.io", "mirical.runner"],
-    "assign_wcs": ["mirical.io", "mirical.runner", "mirical.assign_wcs", "mirical.reffiles"],
-    "flat_field": ["mirical.flat_field", "mirical.io", "mirical.runner", "mirical.reffiles"],
-    "photom": ["mirical.association", "mirical.io", "mirical.photom", "mirical.runner", "mirical.reffiles"],
-    "resample / mosaic": ["mirical.io", "mirical.runner", "mirical.resample", "mirical.assign_wcs",
-                          "mirical.resample_engine", "mirical.resample_grid"],
+    "background": ["mirical.steps.background", "mirical.formats.io", "mirical.workflow.runner"],
+    "assign_wcs": ["mirical.formats.io", "mirical.workflow.runner", "mirical.steps.assign_wcs",
+                   "mirical.references.selection"],
+    "flat_field": ["mirical.steps.flat_field", "mirical.formats.io", "mirical.workflow.runner",
+                   "mirical.references.selection"],
+    "photom": ["mirical.formats.association", "mirical.formats.io", "mirical.steps.photom", "mirical.workflow.runner",
+               "mirical.references.selection"],
+    "resample / mosaic": ["mirical.formats.io", "mirical.workflow.runner", "mirical.steps.resample",
+                          "mirical.steps.assign_wcs", "mirical.drizzle.engine", "mirical.drizzle.grid"],
 }
 
 CODE = """

@@ -7,7 +7,7 @@ Each run puts a ``sitecustomize`` on PYTHONPATH that, when a Python process
 exits, records its own CPU time (``os.times()``, start-up and imports included),
 its peak RSS (``ru_maxrss``) and which of gwcs, asdf, scipy, matplotlib it imported. Snakemake's
 ``benchmark:`` files sample the job's process tree and miss short jobs' start-up;
-this does not. A job run by the warm worker (mirical/worker.py) is its waiting
+this does not. A job run by the warm worker (mirical/workflow/worker.py) is its waiting
 process (recorded so) plus the worker's child, whose CPU and peak RSS are the line
 it writes in the job's log; the worker's own process (its imports, once per run) is
 the rule "warm worker". Prints, per rule, the jobs, the mean and summed CPU over the
@@ -24,7 +24,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from mirical.worker import read_resources
+from mirical.workflow.worker import read_resources
 
 REPO = Path(__file__).resolve().parents[1]
 WATCHED = ("gwcs", "asdf", "scipy", "matplotlib", "drizzle", "astropy.table")

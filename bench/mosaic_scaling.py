@@ -1,7 +1,7 @@
 """The mosaic's work on N cal files, for /usr/bin/time -v: map/reduce (default) or the serial drizzle.
 
     python bench/mosaic_scaling.py OUT.fits CAL1 CAL2 ...            # grid, one part per exposure, the sum
-    python bench/mosaic_scaling.py --serial OUT.fits CAL1 CAL2 ...   # mirical.resample.drizzle, one at a time
+    python bench/mosaic_scaling.py --serial OUT.fits CAL1 CAL2 ...   # mirical.steps.resample.drizzle, one at a time
 
 Map/reduce runs the three kinds of job one after the other in this process (the
 parts are written beside OUT.fits) and prints the CPU seconds of each; the
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from mirical.io import write_exposure
+from mirical.formats.io import write_exposure
 
 PARAMS = {"skip": False, "pixfrac": 1.0, "kernel": "square", "fillval": "NaN", "weight_type": "ivm",
           "pixel_scale_ratio": 1.0, "pixel_scale": None, "rotation": None, "crpix": None,
@@ -26,7 +26,7 @@ def _peak_mb() -> float:
 
 
 def serial(out: str, cals: list[str]) -> dict:
-    from mirical.resample import drizzle
+    from mirical.steps.resample import drizzle
 
     t, c = time.perf_counter(), time.process_time()
     exposure = drizzle(cals, PARAMS)
@@ -36,14 +36,14 @@ def serial(out: str, cals: list[str]) -> dict:
 
 
 def map_reduce(out: str, cals: list[str]) -> dict:
-    from mirical.mosaic import compute_grid, drizzle_part, mosaic, write_grid, write_part
+    from mirical.steps.mosaic import compute_grid, drizzle_part, mosaic, write_grid, write_part
 
     folder = Path(out).with_suffix(".parts")
     folder.mkdir(exist_ok=True)
     c = time.process_time()
     write_grid(compute_grid(cals, PARAMS), folder / "grid.asdf")
     grid_cpu = time.process_time() - c
-    from mirical.mosaic import read_grid
+    from mirical.steps.mosaic import read_grid
 
     parts, part_cpu = [], []
     for i, cal in enumerate(cals):

@@ -72,7 +72,7 @@ def offline_crds() -> None:
 
 
 def reference_files(refdir: Path) -> dict[str, str]:
-    """The demo's reference files by type (mirical.simulate names them jwst_miri_<type>_*)."""
+    """The demo's reference files by type (mirical.demo.simulate names them jwst_miri_<type>_*)."""
     found = {}
     for reftype in ("distortion", "filteroffset", "flat", "photom", "area"):
         hits = sorted(refdir.glob(f"jwst_miri_{reftype}_*"))

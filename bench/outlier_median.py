@@ -2,10 +2,10 @@
 
     python bench/outlier_median.py N [GRID_SIDE [CROP_SIDE]]
 
-Writes N parts (SCI, WHT, CROPX0/CROPY0 as `mirical.mosaic.write_part` does) of
+Writes N parts (SCI, WHT, CROPX0/CROPY0 as `mirical.steps.mosaic.write_part` does) of
 CROP_SIDE² pixels (default 1032, a full MIRI frame) spread over a GRID_SIDE² grid
 (default 1400) to a temporary folder, then computes their median as the rule does
-(`mirical.outlier_detection.median_image` on the files, a block of rows at a time)
+(`mirical.steps.outlier_detection.median_image` on the files, a block of rows at a time)
 and prints one JSON line: N, the grid, wall seconds, this process's peak RSS (MB) and
 what N full grids in float32 would take (the official step's in-memory median cube,
 ``in_memory=True``: N x grid x 4 bytes, the lower bound of its peak).
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from mirical.outlier_detection import median_image, single_images
+from mirical.steps.outlier_detection import median_image, single_images
 
 
 def write_parts(folder: Path, n: int, grid: int, crop: int) -> list[str]:

@@ -2,7 +2,7 @@
 
     python bench/summarize_benchmarks.py OUTPUT_DIR/benchmarks
 
-A job run by the warm worker (mirical/worker.py) has its own CPU and peak RSS in its log
+A job run by the warm worker (mirical/workflow/worker.py) has its own CPU and peak RSS in its log
 (OUTPUT_DIR/logs/<same path>.log); its benchmark file measured only the job's waiting
 process, so the log's CPU is added and the larger peak RSS taken (`job_records`, which
 bench/critical_path.py reads too).
@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from mirical.worker import read_resources
+from mirical.workflow.worker import read_resources
 
 
 def job_records(root: Path) -> Iterator[tuple[Path, dict[str, str]]]:

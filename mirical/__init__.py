@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = ["run", "make_association", "__version__"]
 
-_LAZY = {"run": "mirical.api", "make_association": "mirical.association"}
+_LAZY = {"run": "mirical.api", "make_association": "mirical.formats.association"}
 
 
 def __getattr__(name):

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mirical.association import make_association  # noqa: F401  (re-exported by mirical)
 from mirical.errors import MiricalError
+from mirical.formats.association import make_association  # noqa: F401  (re-exported by mirical)
 
 __all__ = ["run", "make_association", "snakefile", "WorkflowFailed"]
 
@@ -167,7 +167,7 @@ def run(asn_or_config: str | os.PathLike | Mapping | None = None, output_dir: st
         "background": {"skip": True}}``, ``mosaic={"pixel_scale": 0.08}``.
     name, config
         The run's name (association/mosaic file names, ``results/{name}``; default: the
-        association's file name without ``_lvl2_asn.json``, see `mirical.association.run_name`)
+        association's file name without ``_lvl2_asn.json``, see `mirical.formats.association.run_name`)
         and any other config values.
     workdir
         Working directory of the run (relative paths, ``.snakemake/`` metadata);
@@ -273,7 +273,7 @@ def _mirical_cause(exc: BaseException) -> MiricalError | None:
 
 
 def _products(names: Mapping[str, Any], workdir: Path) -> dict:
-    """Absolute paths of what the run made: the files of ``rule all``, by kind (mirical.planning.Layout)."""
+    """Absolute paths of what the run made: the files of ``rule all``, by kind (mirical.workflow.planning.Layout)."""
     layout = names["LAYOUT"]
     made = {kind: [str(workdir / p) for p in paths] for kind, paths in names["outputs_by_kind"]().items()}
     return {

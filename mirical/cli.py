@@ -60,7 +60,7 @@ def parser() -> argparse.ArgumentParser:
 def snakemake_command(args: argparse.Namespace, extra: list[str]) -> list[str]:
     """The ``python -m snakemake ...`` argument list for parsed ``mirical run`` arguments."""
     from mirical.api import build_config, snakefile
-    from mirical.config import set_option
+    from mirical.workflow.config import set_option
 
     if args.demo and args.input:
         raise SystemExit("mirical run: give an association/config file or --demo, not both")

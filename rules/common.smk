@@ -11,13 +11,20 @@ MIRICAL_ROOT = Path(workflow.basedir)
 # Library caches (matplotlib's font cache) go under .snakemake/, not the user's home.
 os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/matplotlib"))
 
-from mirical.code_hash import code_hash, installed_version
-from mirical.dqflags import check_good_bits
 from mirical.errors import MiricalError
-from mirical.planning import Layout, References, combined_background_products, demo_files, plan_products, uses_demo
+from mirical.formats.dqflags import check_good_bits
 from mirical.steps import REFTYPES, STEP, step_config
+from mirical.workflow.code_hash import code_hash, installed_version
+from mirical.workflow.planning import (
+    Layout,
+    References,
+    combined_background_products,
+    demo_files,
+    plan_products,
+    uses_demo,
+)
 
-LAYOUT = Layout.from_config(config)  # every output path (mirical/planning.py)
+LAYOUT = Layout.from_config(config)  # every output path (mirical/workflow/planning.py)
 NAME = LAYOUT.name
 OUT = LAYOUT.out
 LOGS = LAYOUT.logs
@@ -101,7 +108,7 @@ _installed_version = functools.cache(installed_version)  # each library's metada
 def code_version(script):
     """Hash of scripts/{script}.py, the mirical modules it imports and their libraries' versions.
 
-    A param of the rule, so a change to any of them re-runs the step (mirical/code_hash.py).
+    A param of the rule, so a change to any of them re-runs the step (mirical/workflow/code_hash.py).
     """
     return code_hash(MIRICAL_ROOT / "scripts" / f"{script}.py", MIRICAL_ROOT / "mirical", _installed_version)
 
@@ -173,7 +180,7 @@ def mosaic_inputs(wildcards):
 
 
 def outputs_by_kind():
-    """Everything a complete run makes, by kind (mirical.planning.Layout.products); the API returns it."""
+    """Everything a complete run makes, by kind (mirical.workflow.planning.Layout.products); the API returns it."""
     return LAYOUT.products(PRODUCT_NAMES, combined_background_products(config, PRODUCTS), OUTLIERS, INTS_NAMES)
 
 

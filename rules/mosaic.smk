@@ -1,4 +1,4 @@
-# The dither mosaic as map/reduce (mirical/mosaic.py): the output grid once (mosaic_grid),
+# The dither mosaic as map/reduce (mirical/steps/mosaic.py): the output grid once (mosaic_grid),
 # each exposure drizzled alone onto its crop of that grid (mosaic_drizzle, one job per
 # product, in parallel), and the sum of those parts into the mosaic (mosaic).
 rule mosaic_grid:

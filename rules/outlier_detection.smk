@@ -1,4 +1,4 @@
-# Stage-3 outlier detection (mirical/outlier_detection.py), as jwst's imaging mode: the default
+# Stage-3 outlier detection (mirical/steps/outlier_detection.py), as jwst's imaging mode: the default
 # grid once (outlier_grid), each cal exposure drizzled alone onto it (outlier_drizzle), their
 # median (outlier_median, a reduce over row blocks), and per product the median blotted back
 # and compared (outlier_detection: {product}_crf.fits, which the mosaic then uses).

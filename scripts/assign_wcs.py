@@ -1,9 +1,9 @@
 """Rule assign_wcs: attach the gwcs (ASDF extension) and its TAN-SIP header."""
-from mirical.runner import log, main, reference
+from mirical.workflow.runner import log, main, reference
 
 
 def run(snakemake):
-    from mirical.io import add_history, read_exposure, write_exposure
+    from mirical.formats.io import add_history, read_exposure, write_exposure
     from mirical.steps import skipped
 
     params = snakemake.params.step
@@ -12,7 +12,7 @@ def run(snakemake):
     if skipped(exposure, "assign_wcs", params, product):
         refs = []
     else:
-        from mirical.assign_wcs import calibrate
+        from mirical.steps.assign_wcs import calibrate
 
         distortion = reference(snakemake, "distortion", exposure.primary, exposure.path)
         filteroffset = reference(snakemake, "filteroffset", exposure.primary, exposure.path)

@@ -1,10 +1,10 @@
 """Rule association: write the image2 association of the run."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
     from pathlib import Path
-    from mirical.association import Product, association_dict, write_json
+    from mirical.formats.association import Product, association_dict, write_json
 
     products = [Product(name, sci, tuple(bkgs)) for name, sci, bkgs in snakemake.params.products]
     out = Path(snakemake.output.association)

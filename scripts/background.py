@@ -1,11 +1,11 @@
 """Rule background: subtract the dedicated background exposures."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.background import calibrate
-    from mirical.io import add_history, read_member, write_exposure
+    from mirical.formats.io import add_history, read_member, write_exposure
     from mirical.steps import skipped
+    from mirical.steps.background import calibrate
 
     params = snakemake.params.step
     product = snakemake.wildcards.product

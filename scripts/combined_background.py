@@ -1,11 +1,11 @@
 """Rule combined_background: the background step's combined background, as save_combined_background writes it."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
     from pathlib import Path
-    from mirical.background import combined_background, combined_background_hdulist
-    from mirical.io import read_member, write_atomic
+    from mirical.formats.io import read_member, write_atomic
+    from mirical.steps.background import combined_background, combined_background_hdulist
 
     params = snakemake.params.step
     science = read_member(snakemake.input.science)

@@ -1,11 +1,11 @@
 """Rule flat_field: divide by the FLAT reference file (multiply with inverse)."""
-from mirical.runner import log, main, reference
+from mirical.workflow.runner import log, main, reference
 
 
 def run(snakemake):
-    from mirical.flat_field import calibrate
-    from mirical.io import add_history, read_exposure, read_reference_image, write_exposure
+    from mirical.formats.io import add_history, read_exposure, read_reference_image, write_exposure
     from mirical.steps import skipped
+    from mirical.steps.flat_field import calibrate
 
     params = snakemake.params.step
     product = snakemake.wildcards.product

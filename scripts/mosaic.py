@@ -1,9 +1,9 @@
 """Rule mosaic: the per-exposure parts summed into one mosaic (no second drizzle)."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.io import add_history, read_exposure, write_exposure
+    from mirical.formats.io import add_history, read_exposure, write_exposure
     from mirical.steps import mark_skipped
 
     params = snakemake.params.step
@@ -11,7 +11,7 @@ def run(snakemake):
         exposure = read_exposure(snakemake.input.first)
         mark_skipped(exposure, "mosaic", "mosaic", "skip requested: the output is the first cal exposure")
     else:
-        from mirical.mosaic import mosaic
+        from mirical.steps.mosaic import mosaic
 
         parts = list(snakemake.input.parts)
         exposure = mosaic(parts, snakemake.input.grid, snakemake.input.first, params)

@@ -1,9 +1,9 @@
 """Rule mosaic_drizzle: one cal exposure drizzled alone onto its crop of the mosaic grid."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.mosaic import drizzle_part, read_grid, write_part
+    from mirical.steps.mosaic import drizzle_part, read_grid, write_part
 
     grid = read_grid(snakemake.input.grid)
     part = drizzle_part(snakemake.input.cal, grid, snakemake.params.step)

@@ -1,9 +1,9 @@
 """Rule mosaic_grid: the mosaic's output grid from all cal files' footprints, once."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.mosaic import compute_grid, write_grid
+    from mirical.steps.mosaic import compute_grid, write_grid
 
     grid = compute_grid(list(snakemake.input.cal), snakemake.params.step)
     write_grid(grid, snakemake.output.grid)

@@ -1,15 +1,15 @@
 """Rule outlier_detection: one cal exposure compared with the blotted median; outliers flagged in its crf file."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
     import numpy as np
     from astropy.io import fits
-    from mirical.io import add_history, read_exposure, write_exposure
-    from mirical.mosaic import read_grid
-    from mirical.outlier_detection import detect_exposure
-    from mirical.resample import exposure_wcs
+    from mirical.drizzle.i2d import exposure_wcs
+    from mirical.formats.io import add_history, read_exposure, write_exposure
     from mirical.steps import set_step_status
+    from mirical.steps.mosaic import read_grid
+    from mirical.steps.outlier_detection import detect_exposure
 
     params = snakemake.params.step
     exposure = read_exposure(snakemake.input.cal)

@@ -1,14 +1,14 @@
 """Rule outlier_median: the median of the single-exposure images (one per group), a block of grid rows at a time."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
     from astropy.io import fits
-    from mirical.io import write_atomic
-    from mirical.mosaic import read_grid
-    from mirical.outlier_detection import median_image, single_images
-    from mirical.resample import fillval
-    from mirical.resample_grid import tan_header
+    from mirical.drizzle.grid import tan_header
+    from mirical.drizzle.i2d import fillval
+    from mirical.formats.io import write_atomic
+    from mirical.steps.mosaic import read_grid
+    from mirical.steps.outlier_detection import median_image, single_images
 
     params = snakemake.params.step
     grid = read_grid(snakemake.input.grid)

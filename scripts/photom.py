@@ -1,14 +1,14 @@
 """Rules photom and photom_ints: DN/s to MJy/sr, pixel area attached; writes the cal (calints) file and its provenance."""
-from mirical.runner import log, main, named_warnings, reference
+from mirical.workflow.runner import log, main, named_warnings, reference
 
 
 def run(snakemake):
     import json
-    from mirical.association import write_json
-    from mirical.io import add_history, read_exposure, read_reference_image, read_tables, write_exposure
-    from mirical.photom import TIME_TABLES, calibrate
-    from mirical.reffiles import provenance_record
+    from mirical.formats.association import write_json
+    from mirical.formats.io import add_history, read_exposure, read_reference_image, read_tables, write_exposure
+    from mirical.references.selection import provenance_record
     from mirical.steps import CAL_STEPS, skipped
+    from mirical.steps.photom import TIME_TABLES, calibrate
 
     params = snakemake.params.step
     product = snakemake.wildcards.product

@@ -1,9 +1,9 @@
 """Rule plot_exposure: the seed's rate (Level 2A) vs cal (Level 2B) figure for one exposure."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.plots import rate_vs_cal
+    from mirical.products.plots import rate_vs_cal
 
     product = snakemake.wildcards.product
     limits = rate_vs_cal(snakemake.input.rate, snakemake.input.cal, snakemake.output[0], product)

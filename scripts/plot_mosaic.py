@@ -1,9 +1,9 @@
 """Rule plot_mosaic: the mosaic on RA/Dec axes, its weight map and the cal exposures' footprints."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.plots import footprints, mosaic, weight_map
+    from mirical.products.plots import footprints, mosaic, weight_map
 
     name = snakemake.params.name
     sci = mosaic(snakemake.input.mosaic, snakemake.output.sci, name)

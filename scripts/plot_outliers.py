@@ -1,9 +1,9 @@
 """Rule plot_outliers: the pixels outlier detection flagged in one exposure, over its cal image."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.plots import outliers
+    from mirical.products.plots import outliers
 
     product = snakemake.wildcards.product
     count = outliers(snakemake.input.cal, snakemake.input.crf, snakemake.output[0], product)

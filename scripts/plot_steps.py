@@ -1,11 +1,11 @@
 """Rule plot_steps: the first exposure's figures, rate vs cal and the step strip (rate, bkgsub, flat, cal)."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 STEPS = ("rate", "bkgsub", "flat", "cal")
 
 
 def run(snakemake):
-    from mirical.plots import rate_vs_cal, step_strip
+    from mirical.products.plots import rate_vs_cal, step_strip
 
     product = snakemake.wildcards.product
     limits = rate_vs_cal(snakemake.input.rate, snakemake.input.cal, snakemake.output.rate_cal, product)

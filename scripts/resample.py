@@ -1,9 +1,9 @@
 """Rule resample: drizzle one cal exposure onto an undistorted grid (_i2d)."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.io import add_history, read_exposure, write_exposure
+    from mirical.formats.io import add_history, read_exposure, write_exposure
     from mirical.steps import mark_skipped
 
     params = snakemake.params.step
@@ -12,7 +12,7 @@ def run(snakemake):
         exposure = read_exposure(snakemake.input.cal)
         mark_skipped(exposure, "resample", product, "skip requested: the i2d file is the cal exposure")
     else:
-        from mirical.resample import drizzle
+        from mirical.steps.resample import drizzle
 
         exposure = drizzle([snakemake.input.cal], params)
         log.info("%s: resampled to %dx%d, PIXFRAC %s, kernel %s", product, exposure.shape[1],

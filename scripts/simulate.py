@@ -1,10 +1,10 @@
 """Rule simulate: write the embedded demo (rate files, reference files, truth)."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
     from pathlib import Path
-    from mirical.simulate import DemoSettings, simulate
+    from mirical.demo.simulate import DemoSettings, simulate
 
     settings = DemoSettings(**snakemake.params.demo)
     folder = Path(snakemake.output.truth).parent

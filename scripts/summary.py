@@ -1,9 +1,9 @@
 """Rule summary: the per-product table (CSV and HTML for the report)."""
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
-    from mirical.summary import product_row, write_csv, write_html
+    from mirical.products.summary import product_row, write_csv, write_html
 
     inputs = snakemake.input
     rows = []

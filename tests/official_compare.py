@@ -14,7 +14,7 @@ import numpy as np
 from astropy.coordinates import angular_separation
 from astropy.io import fits
 
-from mirical.dqflags import PIXEL
+from mirical.formats.dqflags import PIXEL
 
 CAL_ARRAYS = ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
 CAL_MEDIAN, CAL_P999 = 1e-6, 1e-5  # cal arrays: relative difference on pixels finite in both

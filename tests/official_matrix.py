@@ -1,7 +1,7 @@
 """The agreement matrix: small cases for mirical vs the official pipeline (tests/test_official.py).
 
 Each case is an image2 association of rate files written as the official pipeline
-writes them (`mast_like.write_mast_rate`, pixel values from `mirical.simulate`) and
+writes them (`mast_like.write_mast_rate`, pixel values from `mirical.demo.simulate`) and
 the CRDS-format reference files both pipelines are given explicitly (mirical's
 ``reference_files``, the official ``override_<reftype>``). The dimensions are
 combined, not multiplied out:
@@ -14,7 +14,7 @@ combined, not multiplied out:
   DO_NOT_USE but finite, and unflagged outliers;
 - a flat with, inside the exposure, NaN and zero pixels not flagged in its DQ,
   finite pixels flagged NO_FLAT_FIELD, and finite pixels flagged UNRELIABLE_FLAT
-  (plus `mirical.simulate.flat_pattern`'s own flagged NaN/zero pixels);
+  (plus `mirical.demo.simulate.flat_pattern`'s own flagged NaN/zero pixels);
 - PHOTOM time dependence linear, exponential or power law; six filters;
 - pointings across RA = 0/360 and at |Dec| >= 80 deg, velocity aberration scale
   factors from 0.99995 to 1.0001.
@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from mirical import dqflags
-from mirical import simulate as sim
-from mirical.association import make_association
-from mirical.subarray import cut
+from mirical.demo import simulate as sim
+from mirical.formats import dqflags
+from mirical.formats.association import make_association
+from mirical.formats.subarray import cut
 
 from mast_like import read_plain, write_mast_rate
 
@@ -270,7 +270,7 @@ def write_case(case: Case, folder: Path, shared: dict[str, str], settings: sim.D
 
 def write_shared(root: Path) -> dict[str, str]:
     """The DISTORTION and FILTEROFFSET files every case shares, in ``root``: paths by type."""
-    from mirical.distortion import write_distortion_reffile, write_filteroffset_reffile
+    from mirical.references.distortion import write_distortion_reffile, write_filteroffset_reffile
 
     shared = {"distortion": str(root / "jwst_miri_distortion_0001.asdf"),
               "filteroffset": str(root / "jwst_miri_filteroffset_0001.asdf")}

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mirical import dqflags
-from mirical import simulate as sim
+from mirical.formats import dqflags
+from mirical.demo import simulate as sim
 
 from official_matrix import TIME_TABLES, Case, spoil_background, write_case
 

@@ -104,7 +104,7 @@ def test_cli_set_good_bits_reaches_the_workflow_as_given(tmp_path, text, value):
 
     import yaml
 
-    from mirical.config import typed_values
+    from mirical.workflow.config import typed_values
 
     result = _cli("run", "--demo", "--set", f"outlier_detection.good_bits={text}", "--print-only", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,4 @@
-"""Tests of the ASDF FITS extension (mirical.asdf_extension) and stdatamodels interop."""
+"""Tests of the ASDF FITS extension (mirical.formats.asdf_extension) and stdatamodels interop."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from asdf.tagged import TaggedDict
 from astropy.io import fits
 
-from mirical import asdf_extension, assign_wcs, distortion
+from mirical.formats import asdf_extension
+from mirical.references import distortion
+from mirical.steps import assign_wcs
 
 POINTING = {"V2_REF": -453.363, "V3_REF": -373.868, "ROLL_REF": 293.2,
             "RA_REF": 80.5, "DEC_REF": -69.5, "VA_SCALE": 1.0000285}
@@ -87,7 +89,7 @@ def test_layout(wcs):
 
 
 def test_import_is_cheap():
-    code = ("import sys, mirical.asdf_extension; "
+    code = ("import sys, mirical.formats.asdf_extension; "
             "print(sorted(m for m in ('asdf', 'gwcs') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

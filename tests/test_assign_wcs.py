@@ -1,4 +1,4 @@
-"""Tests of the MIRI imager gwcs (mirical.assign_wcs) with real numbers."""
+"""Tests of the MIRI imager gwcs (mirical.steps.assign_wcs) with real numbers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from astropy.io import fits
 from astropy.modeling import models
 from astropy.wcs import WCS as FitsWCS
 
-from mirical import asdf_extension, assign_wcs, distortion
+from mirical.drizzle.grid import s_region
 from mirical.errors import MiricalError
+from mirical.formats import asdf_extension
+from mirical.references import distortion
+from mirical.steps import assign_wcs
 
 # MIRIM_FULL reference point (SIAF) and a plausible attitude; VA_SCALE as in real headers.
 POINTING = {"V2_REF": -453.363, "V3_REF": -373.868, "ROLL_REF": 293.2,
@@ -22,7 +25,7 @@ FULL_SHAPE = (1024, 1032)
 
 @pytest.fixture(scope="module")
 def reffiles(tmp_path_factory):
-    """DISTORTION and FILTEROFFSET reference files written by mirical.distortion."""
+    """DISTORTION and FILTEROFFSET reference files written by mirical.references.distortion."""
     folder = tmp_path_factory.mktemp("refs")
     dist, offsets = folder / "distortion.asdf", folder / "filteroffset.asdf"
     distortion.write_distortion_reffile(dist)
@@ -269,7 +272,7 @@ def test_replace_wcs_keywords(sip):
 
 
 def test_s_region(wcs):
-    text = assign_wcs.s_region(wcs)
+    text = s_region(wcs)
     number = r"-?\d+\.\d{9}"
     assert re.fullmatch(rf"POLYGON ICRS  {number}( {number}){{7}}", text)
     values = np.array(text.split()[2:], dtype=float).reshape(4, 2)
@@ -281,7 +284,7 @@ def test_s_region(wcs):
 def test_s_region_wraps_ra():
     pointing = dict(POINTING, RA_REF=0.001)
     w = assign_wcs.build_wcs(exact_standin(), 0.0, 0.0, pointing)
-    ra = np.array(assign_wcs.s_region(w).split()[2::2], dtype=float)
+    ra = np.array(s_region(w).split()[2::2], dtype=float)
     assert np.all((ra >= 0) & (ra < 360)) and ra.max() > 359 and ra.min() < 1
 
 

@@ -1,7 +1,7 @@
 """Atomic output: a fixed temporary name, renamed when complete, removed on error."""
 import pytest
 
-from mirical.atomic import atomic_path
+from mirical.formats.atomic import atomic_path
 
 
 def test_written_under_the_temporary_name_then_renamed(tmp_path):

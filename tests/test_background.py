@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from mirical import background
-from mirical.dqflags import JUMP_DET
+from mirical.formats.dqflags import JUMP_DET
+from mirical.steps import background
 
 
 def test_background_single_member_is_subtracted_exactly():
@@ -49,7 +49,7 @@ def test_background_nan_members_are_masked():
 def _exposure(path, sci, err, dq, substrt=(1, 1), **keys):
     from astropy.io import fits
 
-    from mirical.io import Exposure
+    from mirical.formats.io import Exposure
 
     ny, nx = np.shape(sci)
     primary = fits.Header({"INSTRUME": "MIRI", "DETECTOR": "MIRIMAGE", "FILTER": "F770W", "SUBARRAY": "SUB2X3",
@@ -87,8 +87,8 @@ def test_combined_background_is_cut_to_the_science_frame():
 
 
 def test_combined_background_products_only_when_asked_and_members_exist():
-    from mirical.association import Product
-    from mirical.planning import Layout, combined_background_products
+    from mirical.formats.association import Product
+    from mirical.workflow.planning import Layout, combined_background_products
 
     products = [Product("a", "a_rate.fits", ("b_rate.fits",)), Product("c", "c_rate.fits")]
 

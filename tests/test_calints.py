@@ -29,12 +29,14 @@ from astropy.coordinates import angular_separation
 from astropy.io import fits
 
 from conftest import REPO, official_python, run_snakemake
-from mirical import background, flat_field, photom
-from mirical import simulate as sim
-from mirical.association import is_rateints, make_association, products_from_lists
-from mirical.dqflags import DO_NOT_USE, JUMP_DET, NO_FLAT_FIELD
+from mirical.demo import simulate as sim
 from mirical.errors import MiricalError
-from mirical.io import Exposure, read_exposure, read_member
+from mirical.formats.association import is_rateints, make_association, products_from_lists
+from mirical.formats.dqflags import DO_NOT_USE, JUMP_DET, NO_FLAT_FIELD
+from mirical.formats.io import Exposure, read_exposure, read_member
+from mirical.steps import background
+from mirical.steps import flat_field
+from mirical.steps import photom
 
 F32 = np.float32
 
@@ -206,7 +208,7 @@ def mixed(tmp_path_factory) -> dict:
     """The mixed association through mirical (all of `rule all`) and the official pipeline."""
     import dataclasses
 
-    from mirical.distortion import write_distortion_reffile, write_filteroffset_reffile
+    from mirical.references.distortion import write_distortion_reffile, write_filteroffset_reffile
     from official_matrix import Case, settings_for, write_exposure, write_references
 
     root = tmp_path_factory.mktemp("calints")
@@ -325,7 +327,7 @@ def test_the_mosaic_takes_only_the_rate_products(mixed):
 
 
 def test_rateints_only_run_plans_calints_and_no_mosaic():
-    from mirical.planning import Layout
+    from mirical.workflow.planning import Layout
 
     made = Layout("out", "run").products(["a", "b"], ints=["a", "b"])
     assert made["calints"] == ["out/a_calints.fits", "out/b_calints.fits"]

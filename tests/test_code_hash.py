@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from mirical.code_hash import code_hash, dependencies, installed_version, library_versions
+from mirical.workflow.code_hash import code_hash, dependencies, installed_version, library_versions
 
 VERSIONS = {"numpy": "2.0.0", "asdf": "3.0.0", "asdf-astropy": "0.6.0", "pyyaml": "6.0"}
 
@@ -89,11 +89,11 @@ def test_hash_does_not_depend_on_where_the_checkout_lives(repo, tmp_path):
 
 
 @pytest.mark.parametrize("script, has, lacks", [
-    ("plot_mosaic", {"mirical/plots.py"}, {"mirical/io.py", "mirical/resample_engine.py"}),
-    ("resample", {"mirical/resample_engine.py", "mirical/resample_grid.py", "mirical/io.py", "mirical/dqflags.py"},
-     {"mirical/plots.py", "mirical/simulate.py"}),
-    ("background", {"mirical/background.py", "mirical/io.py", "mirical/subarray.py"},
-     {"mirical/flat_field.py", "mirical/plots.py"}),
+    ("plot_mosaic", {"mirical/products/plots.py"}, {"mirical/formats/io.py", "mirical/drizzle/engine.py"}),
+    ("resample", {"mirical/drizzle/engine.py", "mirical/drizzle/grid.py", "mirical/formats/io.py", "mirical/formats/dqflags.py"},
+     {"mirical/products/plots.py", "mirical/demo/simulate.py"}),
+    ("background", {"mirical/steps/background.py", "mirical/formats/io.py", "mirical/formats/subarray.py"},
+     {"mirical/steps/flat_field.py", "mirical/products/plots.py"}),
 ])
 def test_workflow_scripts_see_their_modules(script, has, lacks):
     files, _ = dependencies(REPO / "scripts" / f"{script}.py", REPO / "mirical")

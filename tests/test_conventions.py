@@ -78,8 +78,8 @@ def _imports(path: Path) -> set[str]:
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
-            if node.module == "mirical":  # from mirical import io
-                names |= {f"mirical.{alias.name}" for alias in node.names}
+            if node.module.split(".")[0] == "mirical":  # from mirical.formats import io
+                names |= {f"{node.module}.{alias.name}" for alias in node.names}
     return names
 
 
@@ -95,8 +95,8 @@ def third_party_imports(script: Path) -> set[str]:
             top = name.split(".")[0]
             if top == "mirical":
                 parts = name.split(".")
-                module = REPO.joinpath(*parts).with_suffix(".py")
-                todo += [p for p in (module, REPO / "mirical" / "__init__.py") if p.is_file()]
+                packages = [REPO.joinpath(*parts[:i], "__init__.py") for i in range(1, len(parts) + 1)]
+                todo += [p for p in (REPO.joinpath(*parts).with_suffix(".py"), *packages) if p.is_file()]
             elif top not in sys.stdlib_module_names:
                 needed.add(canonicalize_name(DISTRIBUTION.get(top, top)))
     return needed
@@ -149,7 +149,7 @@ def _conda_to_pypi(packages: dict[str, str]) -> dict[str, str]:
 
 
 def test_import_scan_sees_mirical_modules_and_lazy_imports():
-    # photom's script imports mirical.reffiles, which imports asdf inside a function
+    # photom's script imports mirical.references.selection, which imports asdf inside a function
     assert {"numpy", "astropy", "asdf"} <= third_party_imports(REPO / "scripts" / "photom.py")
     assert "matplotlib" in third_party_imports(REPO / "scripts" / "plot_mosaic.py")
     assert "drizzle" in third_party_imports(REPO / "scripts" / "mosaic.py")

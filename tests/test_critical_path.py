@@ -94,7 +94,7 @@ def _run(folder: Path, photom: list[float], mosaic: float) -> Path:
 def test_a_warm_worker_job_counts_its_childs_cpu_and_memory(cp, tmp_path):
     """With the warm worker a job's benchmark file measured its waiting process; the child's CPU
     and peak RSS are the resources line of its log (OUTPUT_DIR/logs/<same path>.log)."""
-    from mirical.worker import RESOURCES_PREFIX
+    from mirical.workflow.worker import RESOURCES_PREFIX
 
     benchmarks = _run(tmp_path / "out" / "benchmarks", [1.0, 3.0], 5.0)  # photom CPU 0.5 and 1.5 s, RSS 1 MB
     log = tmp_path / "out" / "logs" / "photom" / "p1.log"

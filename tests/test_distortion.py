@@ -1,4 +1,4 @@
-"""Tests for mirical.distortion against published values and pysiaf."""
+"""Tests for mirical.references.distortion against published values and pysiaf."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asdf
 import numpy as np
 import pytest
 
-from mirical import distortion
+from mirical.references import distortion
 
 IMAGER_FILTERS = [
     "F560W", "F770W", "F1000W", "F1130W", "F1280W", "F1500W", "F1800W", "F2100W",

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from mirical.dqflags import DO_NOT_USE, HOT, NO_FLAT_FIELD, PIXEL, check_good_bits, good_pixels, standard_dq
-from mirical.resample_engine import drizzle_weight
-from mirical.io import read_reference_image
+from mirical.drizzle.engine import drizzle_weight
+from mirical.formats.dqflags import DO_NOT_USE, HOT, NO_FLAT_FIELD, PIXEL, check_good_bits, good_pixels, standard_dq
+from mirical.formats.io import read_reference_image
 
 UNRELIABLE_FLAT = PIXEL["UNRELIABLE_FLAT"]
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from mirical import flat_field
-from mirical.dqflags import DO_NOT_USE, JUMP_DET, NO_FLAT_FIELD, PIXEL
+from mirical.formats.dqflags import DO_NOT_USE, JUMP_DET, NO_FLAT_FIELD, PIXEL
+from mirical.steps import flat_field
 
 UNRELIABLE_FLAT = PIXEL["UNRELIABLE_FLAT"]
 HOT = PIXEL["HOT"]

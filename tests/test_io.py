@@ -1,12 +1,12 @@
-"""Exposure array conventions shared by the steps (mirical/io.py)."""
+"""Exposure array conventions shared by the steps (mirical/formats/io.py)."""
 import subprocess
 import sys
 
 import numpy as np
 from astropy.io import fits
 
-from mirical.dqflags import DO_NOT_USE, JUMP_DET
-from mirical.io import match_nans_and_flags
+from mirical.formats.dqflags import DO_NOT_USE, JUMP_DET
+from mirical.formats.io import match_nans_and_flags
 
 
 def test_match_nans_and_flags_makes_nan_and_do_not_use_agree():
@@ -51,7 +51,7 @@ def test_asdf_extension_passes_through_unchanged_without_importing_asdf(tmp_path
                                               name="ASDF"))
     source, copy = tmp_path / "in_rate.fits", tmp_path / "out_bkgsub.fits"
     fits.HDUList(hdus).writeto(source)
-    code = ("import sys\nfrom mirical.io import read_exposure, write_exposure\n"
+    code = ("import sys\nfrom mirical.formats.io import read_exposure, write_exposure\n"
             f"write_exposure(read_exposure({str(source)!r}), {str(copy)!r})\n"
             "print(sorted(m for m in ('asdf', 'astropy.table', 'gwcs') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

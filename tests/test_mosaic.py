@@ -1,4 +1,4 @@
-"""The mosaic as map/reduce (mirical/mosaic.py) against the serial drizzle (mirical/resample.py).
+"""The mosaic as map/reduce (mirical/steps/mosaic.py) against the serial drizzle (mirical/steps/resample.py).
 
 The serial drizzle keeps SCI as a float32 running weighted mean, updated input
 pixel by input pixel; the reduce sums the exposures' own means in float64. The
@@ -19,9 +19,9 @@ from astropy.io import fits
 from scipy.ndimage import maximum_filter
 
 from conftest import REPO
-from mirical import resample_grid as rg
-from mirical.io import Exposure, add_history, write_exposure
-from mirical.mosaic import (
+from mirical.drizzle import grid as rg
+from mirical.formats.io import Exposure, add_history, write_exposure
+from mirical.steps.mosaic import (
     Grid,
     Part,
     compute_grid,
@@ -33,7 +33,8 @@ from mirical.mosaic import (
     write_grid,
     write_part,
 )
-from mirical.resample import add_exposure, drizzle, make_resampler
+from mirical.drizzle.i2d import add_exposure, make_resampler
+from mirical.steps.resample import drizzle
 from test_resample import INFO, distorted_wcs
 
 VARIANCES = ("ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
@@ -276,7 +277,7 @@ def test_grid_and_part_files_round_trip(dithers, tmp_path):
 # ----------------------------------------------------------------- the workflow's mosaic == serial, reduced demo
 @pytest.mark.workflow
 def test_workflow_mosaic_equals_serial_drizzle(demo_run, tmp_path):
-    """demo_i2d.fits from the map/reduce jobs against `mirical.resample.drizzle` of the same exposures (the
+    """demo_i2d.fits from the map/reduce jobs against `mirical.steps.resample.drizzle` of the same exposures (the
     crf files: outlier detection ran), written the way the serial rule wrote it: every header and the ASDF
     extension byte-identical."""
     params = yaml.safe_load((REPO / "config.yaml").read_text())["mosaic"]

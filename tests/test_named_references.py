@@ -14,10 +14,10 @@ import pytest
 from astropy.io import fits
 
 from conftest import run_snakemake
-from mirical import runner
 from mirical.errors import MiricalError
-from mirical.io import ReferenceImage
-from mirical.subarray import cut, describe, require_covers
+from mirical.formats.io import ReferenceImage
+from mirical.formats.subarray import cut, describe, require_covers
+from mirical.workflow import runner
 
 BRIGHTSKY = (457, 51, 512, 512)
 SUB256 = (413, 51, 256, 256)

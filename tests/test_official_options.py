@@ -27,9 +27,11 @@ import pytest
 from astropy.io import fits
 
 from conftest import run_official
-from mirical import flat_field, photom, simulate
-from mirical.dqflags import DO_NOT_USE, JUMP_DET, NO_FLAT_FIELD
-from mirical.io import Exposure, read_reference_image, read_tables
+from mirical.demo import simulate
+from mirical.formats.dqflags import DO_NOT_USE, JUMP_DET, NO_FLAT_FIELD
+from mirical.formats.io import Exposure, read_reference_image, read_tables
+from mirical.steps import flat_field
+from mirical.steps import photom
 
 HERE = Path(__file__).parent
 FRAME = {"SUBSTRT1": 101, "SUBSTRT2": 201, "SUBSIZE1": 16, "SUBSIZE2": 12}
@@ -131,7 +133,7 @@ def test_the_case_exercises_each_kind_of_pixel(case_folder):
 
 def test_save_combined_background_matches_the_official_file(case_folder):
     """The official BackgroundStep's {P}_combinedbackground.fits vs mirical's, from the same members."""
-    from mirical.background import combined_background, combined_background_hdulist
+    from mirical.steps.background import combined_background, combined_background_hdulist
 
     def exposure(stem, keys):
         return Exposure(fits.Header(keys), fits.Header(), dict(np.load(case_folder / f"{stem}.npz")), path=stem)
@@ -178,7 +180,7 @@ def write_grid(demo_run: Path, path: Path) -> None:
     from astropy.modeling import models
     from gwcs import coordinate_frames as cf
 
-    from mirical.resample import _header_and_wcs
+    from mirical.drizzle.i2d import _header_and_wcs
 
     _, _, wcs, shape = _header_and_wcs(str(demo_run / "demo_dither1_cal.fits"))
     ra, dec = wcs(shape[1] / 2, shape[0] / 2)
@@ -211,7 +213,7 @@ def resample_folder(demo_run, tmp_path_factory) -> Path:
 
 
 def mine_wcs(exposure):
-    from mirical.asdf_extension import read_tree
+    from mirical.formats.asdf_extension import read_tree
 
     return read_tree(exposure.asdf)["meta"]["wcs"]
 
@@ -221,8 +223,8 @@ def mine_i2d(cals: list[str], options: dict, folder: Path):
     mosaic's map/reduce (grid, one part per exposure, the sum), through its files in ``folder``."""
     import yaml
 
-    from mirical.mosaic import compute_grid, drizzle_part, mosaic, write_grid, write_part
-    from mirical.resample import drizzle
+    from mirical.steps.mosaic import compute_grid, drizzle_part, mosaic, write_grid, write_part
+    from mirical.steps.resample import drizzle
 
     config = yaml.safe_load((HERE.parent / "config.yaml").read_text())
     if len(cals) == 1:
@@ -283,8 +285,8 @@ def test_pixel_map_is_the_official(demo_run, resample_folder, case):
     import yaml
     from stdatamodels.jwst import datamodels
 
-    from mirical.resample import _header_and_wcs, pixmap_options
-    from mirical.resample_grid import pixel_map
+    from mirical.drizzle.grid import pixel_map
+    from mirical.drizzle.i2d import _header_and_wcs, pixmap_options
 
     params = {**yaml.safe_load((HERE.parent / "config.yaml").read_text())["steps"]["resample"],
               **RESAMPLE_CASES[case][1]}

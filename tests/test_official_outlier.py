@@ -24,7 +24,7 @@ import yaml
 from astropy.io import fits
 
 from conftest import REPO, run_official, run_snakemake
-from mirical.dqflags import DO_NOT_USE, JUMP_DET, PIXEL
+from mirical.formats.dqflags import DO_NOT_USE, JUMP_DET, PIXEL
 from official_matrix import OUTLIER_CASE, REFTYPES, write_outlier_case
 
 pytestmark = pytest.mark.workflow

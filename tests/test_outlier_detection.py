@@ -1,11 +1,11 @@
-"""Outlier detection (mirical/outlier_detection.py) on small hand-made arrays."""
+"""Outlier detection (mirical/steps/outlier_detection.py) on small hand-made arrays."""
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
-from mirical.dqflags import DO_NOT_USE, PIXEL
-from mirical.outlier_detection import (
+from mirical.formats.dqflags import DO_NOT_USE, PIXEL
+from mirical.steps.outlier_detection import (
     abs_deriv,
     background_level,
     blot,
@@ -102,7 +102,7 @@ def test_exposure_group_is_jwsts_group_id():
 
 
 def test_exposure_group_reads_meta_group_id_and_observation_from_the_asdf_extension():
-    from mirical.asdf_extension import make_hdu
+    from mirical.formats.asdf_extension import make_hdu
 
     header = fits.Header({"PROGRAM": "01234", "OBSERVTN": "002", "VISIT": "001", "EXPOSURE": "00004"})
     observation = {"visit_group": "03", "sequence_id": "2", "activity_id": "05", "exposure_number": "00009"}

@@ -1,4 +1,4 @@
-"""resample's output_wcs (mirical/output_wcs.py): reading the grid as jwst 3.0.0's load_custom_wcs does."""
+"""resample's output_wcs (mirical/drizzle/output_wcs.py): reading the grid as jwst 3.0.0's load_custom_wcs does."""
 from __future__ import annotations
 
 import math
@@ -14,10 +14,10 @@ from astropy.modeling import models
 from astropy.wcs import WCS
 from gwcs import coordinate_frames as cf
 
-from mirical import resample_grid as rg
+from mirical.drizzle import grid as rg
+from mirical.drizzle.engine import Resampler
+from mirical.drizzle.output_wcs import linear_header, load_output_wcs
 from mirical.errors import MiricalError
-from mirical.output_wcs import linear_header, load_output_wcs
-from mirical.resample_engine import Resampler
 
 SCALE_DEG = 3e-5  # 0.108 arcsec per pixel
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mirical import photom
+from mirical.steps import photom
 
 
 PHOTOM = np.array([("F770W", "FULL", 0.3, 0.01), ("F770W", "GENERIC", 0.4, 0.01),
@@ -81,7 +81,7 @@ def test_photom_calibrate_inverse_units_and_keywords(inverse, sci, unit):
     """inverse: SCI / PHOTMJSR, BUNIT DN/s (variances (DN/s)^2); PHOTMJSR and AREA written either way."""
     from astropy.io import fits
 
-    from mirical.io import Exposure, ReferenceImage
+    from mirical.formats.io import Exposure, ReferenceImage
 
     primary = fits.Header({"FILTER": "F770W", "SUBARRAY": "FULL", "SUBSTRT1": 1, "SUBSTRT2": 1,
                            "SUBSIZE1": 2, "SUBSIZE2": 1})

@@ -1,14 +1,14 @@
-"""Product planning and reference choice (mirical/planning.py), without Snakemake."""
+"""Product planning and reference choice (mirical/workflow/planning.py), without Snakemake."""
 import json
 import os
 
 import pytest
 from astropy.io import fits
 
-from mirical import planning
-from mirical.association import Product
 from mirical.errors import MiricalError
-from mirical.planning import References, demo_files, expand, plan_products, uses_demo
+from mirical.formats.association import Product
+from mirical.workflow import planning
+from mirical.workflow.planning import References, demo_files, expand, plan_products, uses_demo
 
 
 def touch(path, header=None):
@@ -85,7 +85,7 @@ def test_reference_from_a_folder_is_selected_once_per_selection_key(tmp_path, mo
         calls.append(name)
         return f"{source}/chosen_{reftype}.fits"
 
-    monkeypatch.setattr("mirical.reffiles.select", select)
+    monkeypatch.setattr("mirical.references.selection.select", select)
     refs = References({"reference_files": {"flat": str(folder)}}, products)
     assert refs.choose("p1", "flat") == (f"{folder}/chosen_flat.fits", None)
     assert refs.choose("p2", "flat") == (f"{folder}/chosen_flat.fits", None)

@@ -38,7 +38,7 @@ from astropy.io import fits
 from stdatamodels.jwst import datamodels
 
 from mirical import __version__
-from mirical import simulate as sim
+from mirical.demo import simulate as sim
 from mirical.errors import MiricalError
 
 from conftest import REPO, run_official, run_snakemake
@@ -96,7 +96,7 @@ def cut_subarray(arrays: dict, primary: fits.Header, sci: fits.Header, frame=SUB
 
 def write_reference_folder(folder: Path) -> None:
     """DISTORTION, FILTEROFFSET, two flats per filter (USEAFTER 2022-05-01 / 2024-01-01), PHOTOM, AREA."""
-    from mirical.distortion import write_distortion_reffile, write_filteroffset_reffile
+    from mirical.references.distortion import write_distortion_reffile, write_filteroffset_reffile
 
     folder.mkdir(parents=True)
     write_distortion_reffile(folder / "jwst_miri_distortion_0001.asdf")
@@ -159,7 +159,7 @@ class Run:
 @pytest.fixture(scope="module")
 def real_run(inputs, tmp_path_factory) -> Run:
     """All three exposures calibrated (cal + i2d) in ONE snakemake call."""
-    from mirical.association import products_from_lists
+    from mirical.formats.association import products_from_lists
 
     workdir = tmp_path_factory.mktemp("real_run")
     science = sorted(str(p) for p in (inputs / "mast").glob("*_rate.fits"))
@@ -190,8 +190,8 @@ def open_strict(path):
 
 def test_inputs_are_written_like_mast(inputs):
     """Metadata in FITS keywords AND in the ASDF tree, arrays referenced as ``fits:EXT,1``; mirical reads them."""
-    from mirical.asdf_extension import read_tree
-    from mirical.io import read_exposure
+    from mirical.formats.asdf_extension import read_tree
+    from mirical.formats.io import read_exposure
 
     for item in INPUTS:
         path = inputs / "mast" / item.name
@@ -223,7 +223,7 @@ def test_inputs_are_written_like_mast(inputs):
     ({"exposure.type": "MIR_LRS-FIXEDSLIT"}, "EXP_TYPE is MIR_LRS-FIXEDSLIT, not MIR_IMAGE"),
 ])
 def test_refuses_other_instruments_and_modes(inputs, tmp_path, overrides, message):
-    from mirical.io import read_exposure
+    from mirical.formats.io import read_exposure
 
     path = tmp_path / "other_rate.fits"
     write_mast_rate(path, *read_plain(inputs / "plain" / INPUTS[2].name), **overrides)
@@ -234,8 +234,8 @@ def test_refuses_other_instruments_and_modes(inputs, tmp_path, overrides, messag
 
 def test_exposure_time_from_xposure_when_effexptm_is_missing(inputs):
     """A file with only XPOSURE (effective_exposure_time) still resamples: mirical falls back to it."""
-    from mirical.resample import exposure_time
-    from mirical.io import read_exposure
+    from mirical.drizzle.i2d import exposure_time
+    from mirical.formats.io import read_exposure
 
     exposure = read_exposure(inputs / "mast" / INPUTS[2].name)
     assert exposure_time(exposure) == exposure.primary["EFFEXPTM"]
@@ -315,8 +315,8 @@ def test_meta_wcs_agrees_with_mirical(real_run):
     """stdatamodels' meta.wcs = mirical's gwcs = a gwcs built from the rate file's pointing; SIP within 0.02 px."""
     from astropy.wcs import WCS
 
-    from mirical import assign_wcs
-    from mirical.resample import exposure_wcs
+    from mirical.drizzle.i2d import exposure_wcs
+    from mirical.steps import assign_wcs
 
     refs = real_run.inputs / "reference"
     distortion = assign_wcs.load_distortion_model(str(refs / "jwst_miri_distortion_0001.asdf"))

@@ -1,4 +1,4 @@
-"""Tests for mirical.reffiles: CRDS-like reference selection on tiny files."""
+"""Tests for mirical.references.selection: CRDS-like reference selection on tiny files."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import asdf
 import pytest
 from astropy.io import fits
 
-from mirical import reffiles
-from mirical.reffiles import ReferenceFileError, ReferenceSelectionError
+from mirical.references import selection as reffiles
+from mirical.references.selection import ReferenceFileError, ReferenceSelectionError
 
 EXPOSURE = {
     "TELESCOP": "JWST", "INSTRUME": "MIRI", "DETECTOR": "MIRIMAGE",

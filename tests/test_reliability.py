@@ -13,10 +13,12 @@ import pytest
 from astropy.io import fits
 
 from conftest import REDUCED_DEMO, SNAKEFILE, run_snakemake
-from mirical import background, flat_field, photom
-from mirical.association import load_association
 from mirical.errors import MiricalError
-from mirical.io import read_exposure, read_reference_image, read_tables
+from mirical.formats.association import load_association
+from mirical.formats.io import read_exposure, read_reference_image, read_tables
+from mirical.steps import background
+from mirical.steps import flat_field
+from mirical.steps import photom
 
 
 # ----------------------------------------------------------------- the input matrix
@@ -228,8 +230,8 @@ def test_all_flagged_exposure_resamples_to_fill(tmp_path):
     from astropy import units as u
     from astropy.modeling import models
 
-    from mirical.resample_engine import Resampler
-    from mirical.resample_grid import output_grid
+    from mirical.drizzle.engine import Resampler
+    from mirical.drizzle.grid import output_grid
 
     tan = (models.Shift(-10) & models.Shift(-10) | models.Scale(3e-5) & models.Scale(3e-5)
            | models.Pix2Sky_TAN() | models.RotateNative2Celestial(10.0, 20.0, 180.0))

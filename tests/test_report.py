@@ -81,7 +81,7 @@ def test_report_is_one_html_page_embedding_every_figure_and_the_table(demo_run, 
 
 
 def test_log_stretch_keeps_nan_bad_and_clips_the_rest():
-    from mirical.plots import LogStretchNorm, log_norm, robust_limits, stretch_ticks
+    from mirical.products.plots import LogStretchNorm, log_norm, robust_limits, stretch_ticks
 
     data = np.array([np.nan, -5.0, 0.0, 1.0, 10.0, 1e4])
     assert robust_limits(np.full(4, np.nan)) == (0.0, 1.0)
@@ -97,7 +97,7 @@ def test_log_stretch_keeps_nan_bad_and_clips_the_rest():
 
 
 def test_s_region_parsing():
-    from mirical.plots import parse_s_region
+    from mirical.products.plots import parse_s_region
 
     poly = parse_s_region("POLYGON ICRS  53.1689 -27.7818 53.1516 -27.7856 53.1560 -27.8008 53.1732 -27.7971")
     assert poly.shape == (4, 2) and poly[0].tolist() == [53.1689, -27.7818]

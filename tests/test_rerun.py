@@ -294,7 +294,7 @@ def test_mosaic_output_wcs_file_is_an_input_of_the_mosaic_grid(complete_run, use
     """The mosaic's output_wcs is a grid option: mosaic_grid reads the file, the parts and the sum follow."""
     import asdf
 
-    from mirical.resample import _header_and_wcs
+    from mirical.drizzle.i2d import _header_and_wcs
 
     _, _, wcs, _ = _header_and_wcs(str(complete_run / "out" / "rr_dither1_cal.fits"))
     grid = tmp_path / "grid.asdf"
@@ -309,7 +309,7 @@ def test_mosaic_output_wcs_file_is_an_input_of_the_mosaic_grid(complete_run, use
 def test_output_wcs_file_is_an_input_of_resample_only(complete_run, user_config, full_dag, tmp_path):
     import asdf
 
-    from mirical.resample import _header_and_wcs
+    from mirical.drizzle.i2d import _header_and_wcs
 
     cal = complete_run / "out" / "rr_dither1_cal.fits"
     _, _, wcs, _ = _header_and_wcs(str(cal))
@@ -461,7 +461,7 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
 
 
 FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic")
-# Every rule whose script imports mirical/io.py (so dqflags.py and subarray.py), directly or not:
+# Every rule whose script imports mirical/formats/io.py (so dqflags.py and subarray.py), directly or not:
 # all but association and the figures
 WRITES_FITS = CHAIN + OUTLIER + MOSAIC + ("summary",)
 
@@ -486,18 +486,19 @@ def repository_copy(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("module, rules, expected", [
-    ("flat_field", ("flat_field",),
+    ("steps/flat_field", ("flat_field",),
      chain("rr_dither1", "flat_field") + chain("rr_dither2", "flat_field") + stage3_jobs()),
-    # mirical/resample.py is the resample step and the mosaic's glue (drizzle, output headers)
-    ("resample", ("resample",) + OUTLIER + MOSAIC, stage3_jobs() + [("resample", p) for p in PRODUCTS]),
-    ("mosaic", OUTLIER + MOSAIC, stage3_jobs()),
-    ("outlier_detection", ("outlier_median", "outlier_detection"),
+    ("steps/resample", ("resample",), [("resample", p) for p in PRODUCTS]),
+    # the i2d pieces the resample step, outlier detection and the mosaic share (drizzle, output headers)
+    ("drizzle/i2d", ("resample",) + OUTLIER + MOSAIC, stage3_jobs() + [("resample", p) for p in PRODUCTS]),
+    ("steps/mosaic", OUTLIER + MOSAIC, stage3_jobs()),
+    ("steps/outlier_detection", ("outlier_median", "outlier_detection"),
      [("outlier_median", "")] + flagging_jobs()),
     # shared code that the steps import (not listed by hand anywhere: read from the imports)
-    ("io", WRITES_FITS, chain("rr_dither1") + chain("rr_dither2") + stage3_jobs()),
-    ("asdf_extension", ("assign_wcs", "resample") + OUTLIER + MOSAIC,
+    ("formats/io", WRITES_FITS, chain("rr_dither1") + chain("rr_dither2") + stage3_jobs()),
+    ("formats/asdf_extension", ("assign_wcs", "resample") + OUTLIER + MOSAIC,
      chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + stage3_jobs()),
-    ("plots", FIGURES, []),
+    ("products/plots", FIGURES, []),
 ])
 def test_changed_code_reruns_the_steps_that_import_it_and_downstream_only(complete_run, user_config, full_dag,
                                                                         tmp_path, module, rules, expected):
@@ -515,7 +516,7 @@ def test_changed_code_reruns_the_steps_that_import_it_and_downstream_only(comple
 
 def test_changed_code_no_step_imports_reruns_nothing(complete_run, user_config, tmp_path):
     copy = repository_copy(tmp_path)
-    for module in ("api", "cli", "worker"):
+    for module in ("api", "cli", "workflow/worker"):
         path = copy / "mirical" / f"{module}.py"
         path.write_text(path.read_text() + "\n# a comment: the code changed\n")
     assert plan(complete_run, "--configfile", str(user_config), snakefile=copy / "Snakefile") == {}

@@ -1,4 +1,4 @@
-"""Tests for mirical.resample_engine and mirical.resample_grid (drizzle resampling)."""
+"""Tests for mirical.drizzle.engine and mirical.drizzle.grid (drizzle resampling)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from astropy.modeling import fitting, models
 from astropy.wcs import WCS
 from gwcs import coordinate_frames as cf
 
-from mirical import resample_grid as rg
-from mirical.dqflags import DO_NOT_USE, NON_SCIENCE
-from mirical.resample_engine import ARCSEC2_PER_SR, Resampler
+from mirical.drizzle import grid as rg
+from mirical.drizzle.engine import ARCSEC2_PER_SR, Resampler
+from mirical.formats.dqflags import DO_NOT_USE, NON_SCIENCE
 
 SCALE = 0.11  # arcsec / px
 INFO = {"ROLL_REF": 250.0, "VPARITY": -1, "V3I_YANG": 4.45}

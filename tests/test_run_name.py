@@ -7,8 +7,8 @@ import yaml
 
 import mirical
 from conftest import run_snakemake
-from mirical.association import run_name
 from mirical.errors import MiricalError
+from mirical.formats.association import run_name
 
 
 def test_a_given_name_wins(tmp_path):

@@ -1,11 +1,11 @@
-"""The step table (mirical/steps.py) against the rules, scripts and config it describes."""
+"""The step table (mirical/steps/__init__.py) against the rules, scripts and config it describes."""
 import ast
 
 import pytest
 import yaml
 
 from conftest import REPO
-from mirical.io import Exposure
+from mirical.formats.io import Exposure
 from mirical.steps import CAL_STEPS, REFTYPES, STEPS, mark_skipped, skipped, step_config
 
 
@@ -19,7 +19,7 @@ def test_each_step_has_its_rule_script_module_and_config(step):
     assert (REPO / "rules" / f"{step.name}.smk").is_file()
     script = ast.parse((REPO / "scripts" / f"{step.name}.py").read_text())
     imported = {n.module for n in ast.walk(script) if isinstance(n, ast.ImportFrom)}
-    assert f"mirical.{step.module}" in imported
+    assert f"mirical.steps.{step.module}" in imported
     defaults = yaml.safe_load((REPO / "config.yaml").read_text())
     assert step_config(defaults, step.name)["skip"] is False
 

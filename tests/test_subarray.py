@@ -1,7 +1,7 @@
 """Cutting reference arrays to an exposure's subarray."""
 import numpy as np
 
-from mirical.subarray import covers, cut
+from mirical.formats.subarray import covers, cut
 
 
 def test_subarray_cut_from_full_frame_and_no_overlap_is_nan():

@@ -1,4 +1,4 @@
-"""The warm worker (mirical/worker.py): same outputs, own logs and exit statuses, no process left."""
+"""The warm worker (mirical/workflow/worker.py): same outputs, own logs and exit statuses, no process left."""
 import json
 import os
 import signal
@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from conftest import REDUCED_DEMO, SNAKEFILE, run_snakemake
-from mirical import worker
+from mirical.workflow import worker
 
 REPO = Path(__file__).resolve().parents[1]
 
-# A job as mirical.runner.main runs it, without Snakemake: argv[1] the log, argv[2] what to do.
+# A job as mirical.workflow.runner.main runs it, without Snakemake: argv[1] the log, argv[2] what to do.
 JOB = """
 import os, sys, time
 from types import SimpleNamespace
 from mirical.errors import MiricalError
-from mirical.runner import log, main
+from mirical.workflow.runner import log, main
 
 def body(snakemake):
     what = sys.argv[2]
@@ -66,7 +66,7 @@ def started():
 def _job(tmp_path, name, what, **kw):
     script = tmp_path / "job.py"
     script.write_text(JOB)
-    env = dict(os.environ, MIRICAL_WORKER=name)
+    env = dict(os.environ, MIRICAL_WORKER=name, PYTHONPATH=str(REPO))  # this checkout's mirical, as the worker's
     return subprocess.Popen([sys.executable, str(script), str(tmp_path / "job.log"), what], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 

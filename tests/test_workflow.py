@@ -9,7 +9,7 @@ from astropy.modeling import fitting, models
 from astropy.table import Table
 
 from conftest import run_snakemake
-from mirical.resample import exposure_wcs
+from mirical.drizzle.i2d import exposure_wcs
 
 pytestmark = pytest.mark.workflow
 PRODUCTS = ("demo_dither1", "demo_dither2")

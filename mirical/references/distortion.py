@@ -149,7 +149,7 @@ def _write(tree: dict[str, Any], path: str | PathLike) -> None:
     """Write ``tree`` as ASDF, arrays inline, no time stamps (byte-reproducible), atomically."""
     import os
 
-    from mirical.asdf_extension import asdf_bytes
+    from mirical.formats.asdf_extension import asdf_bytes
 
     partial = f"{path}.part"
     with open(partial, "wb") as handle:

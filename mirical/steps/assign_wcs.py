@@ -32,6 +32,7 @@ from gwcs import WCS
 from gwcs import coordinate_frames as cf
 from gwcs.geometry import CartesianToSpherical, SphericalToCartesian
 
+from mirical.drizzle.grid import s_region
 from mirical.errors import MiricalError
 
 SIP_MAX_PIX_ERROR = 0.01
@@ -244,28 +245,17 @@ def replace_wcs_keywords(sci_header: fits.Header, sip: fits.Header) -> None:
     sci_header.update(sip)
 
 
-def s_region(wcs: WCS) -> str:
-    """S_REGION: the bounding-box corners, clockwise from bottom-left, in ICRS degrees."""
-    (x0, x1), (y0, y1) = wcs.bounding_box.bounding_box(order="F")
-    x = np.array([x0, x0, x1, x1])
-    y = np.array([y0, y1, y1, y0])
-    ra, dec = wcs(x, y, with_bounding_box=False)
-    ra = np.mod(ra, 360)
-    coords = " ".join(f"{a:.9f} {d:.9f}" for a, d in zip(ra, dec, strict=True))
-    return f"POLYGON ICRS  {coords}"
-
-
 POINTING_KEYWORDS = ("V2_REF", "V3_REF", "ROLL_REF", "RA_REF", "DEC_REF")
 
 
 def calibrate(exposure, distortion_path: str, filteroffset_path: str):
-    """Assign the WCS to an `mirical.io.Exposure`: gwcs in the ASDF extension, SIP header, S_REGION."""
+    """Assign the WCS to an `mirical.formats.io.Exposure`: gwcs in the ASDF extension, SIP header, S_REGION."""
     import warnings
 
-    from mirical.asdf_extension import with_wcs
-    from mirical.io import reference_name
+    from mirical.formats.asdf_extension import with_wcs
+    from mirical.formats.io import reference_name
+    from mirical.formats.subarray import frame
     from mirical.steps import set_step_status
-    from mirical.subarray import frame
 
     missing = [k for k in POINTING_KEYWORDS if exposure.sci_header.get(k) is None]
     if missing:

@@ -1,9 +1,9 @@
 """Stage-3 outlier detection for the dither mosaic, as jwst 3.0.0's imaging mode.
 
-1. Each exposure drizzled alone onto the common grid (`mirical.mosaic.drizzle_part`
+1. Each exposure drizzled alone onto the common grid (`mirical.steps.mosaic.drizzle_part`
    with this step's pixfrac, kernel, weight_type, fillval, pixmap_stepsize,
    pixmap_order and good_bits on the default grid: weight 0 where DQ has a bit that
-   good_bits does not allow, `mirical.dqflags.good_pixels`; SCI and WHT only).
+   good_bits does not allow, `mirical.formats.dqflags.good_pixels`; SCI and WHT only).
 2. `single_images`: one single-exposure image per group of exposures, as jwst's
    ``ResampleImage.resample_group``: exposures sharing a group id (`exposure_group`:
    the same program, observation, visit, visit group, sequence, activity and
@@ -22,7 +22,7 @@
    ``deriv`` being the blot's largest absolute difference with its four
    neighbours (`abs_deriv`), ERR the exposure's own.
 6. `flag_outliers`: DQ |= OUTLIER + DO_NOT_USE, then SCI, ERR and the variances
-   NaN wherever DQ has DO_NOT_USE (`mirical.io.match_nans_and_flags`).
+   NaN wherever DQ has DO_NOT_USE (`mirical.formats.io.match_nans_and_flags`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mirical.dqflags import DO_NOT_USE, PIXEL
-from mirical.io import match_nans_and_flags
+from mirical.formats.dqflags import DO_NOT_USE, PIXEL
+from mirical.formats.io import match_nans_and_flags
 
 OUTLIER = PIXEL["OUTLIER"]
 #: The float32 cube of one block of grid rows is kept below this many bytes.
@@ -87,7 +87,7 @@ def _asdf_meta(asdf_hdu) -> dict:
 
     from asdf.util import load_yaml
 
-    from mirical.asdf_extension import hdu_bytes
+    from mirical.formats.asdf_extension import hdu_bytes
 
     tree = load_yaml(io.BytesIO(hdu_bytes(asdf_hdu)), tagged=True)
     meta = tree.get("meta") if isinstance(tree, dict) else None
@@ -127,7 +127,7 @@ def crop_in_memory(x0: int, y0: int, sci: np.ndarray, wht: np.ndarray) -> Crop:
 
 
 def crop_on_disk(path: str) -> tuple[Crop, str | None]:
-    """The `Crop` of a part file (`mirical.mosaic.write_part`) and its exposure's group id (GROUPID)."""
+    """The `Crop` of a part file (`mirical.steps.mosaic.write_part`) and its exposure's group id (GROUPID)."""
     from astropy.io import fits
 
     from mirical.errors import MiricalError
@@ -295,8 +295,8 @@ def parse_pair(value: str | Sequence[float], name: str) -> tuple[float, float]:
 
 def detect_exposure(exposure, wcs, median: np.ndarray, median_wcs, params: Mapping) -> int:
     """Flag the outliers of ``exposure`` (gwcs ``wcs``) against the grid's ``median``, in place; their count."""
-    from mirical.resample import pixmap_options
-    from mirical.resample_grid import pixel_map
+    from mirical.drizzle.grid import pixel_map
+    from mirical.drizzle.i2d import pixmap_options
 
     arrays = exposure.arrays
     blotted = blot(median, pixel_map(wcs, exposure.shape, median_wcs, *pixmap_options(params)))

@@ -16,15 +16,15 @@ log = logging.getLogger("mirical")
 def main(snakemake: Any, body: Callable[[Any], None]) -> None:
     """Run ``body(snakemake)`` logging to the job's log; an input problem is one clear line.
 
-    Where the Snakefile started a warm worker (``$MIRICAL_WORKER``, `mirical.worker`) of this
+    Where the Snakefile started a warm worker (``$MIRICAL_WORKER``, `mirical.workflow.worker`) of this
     Python, the job runs in a child forked from it (the same script, log and exit status).
     """
     if os.environ.get("MIRICAL_WORKER"):
         # Imported by name: the worker only changes which process runs the job, not its outputs
-        # (tests/test_worker.py), so it is not part of any step's code hash (mirical/code_hash.py).
+        # (tests/test_worker.py), so it is not part of any step's code hash (mirical/workflow/code_hash.py).
         import importlib
 
-        delegate = importlib.import_module("mirical.worker").delegate
+        delegate = importlib.import_module("mirical.workflow.worker").delegate
         status = delegate(os.environ["MIRICAL_WORKER"], snakemake.log[0] if snakemake.log else None)
         if status is not None:
             sys.exit(status)
@@ -63,7 +63,7 @@ def reference(snakemake: Any, reftype: str, exposure_header: Any, exposure_path:
     if error:
         raise MiricalError(exposure_path, f"no {reftype} reference file: {error}")
     path = str(getattr(snakemake.input, reftype))
-    from mirical.reffiles import ReferenceFileError, ReferenceSelectionError, named_reference_warnings, select
+    from mirical.references.selection import ReferenceFileError, ReferenceSelectionError, named_reference_warnings, select
 
     name = os.path.basename(exposure_path)
     try:
@@ -85,7 +85,7 @@ def named_warnings(snakemake: Any, references: dict[str, str], exposure_header: 
 
     A mismatch that its step would refuse is recorded too: its step was skipped.
     """
-    from mirical.reffiles import ReferenceSelectionError, named_reference_warnings
+    from mirical.references.selection import ReferenceSelectionError, named_reference_warnings
 
     out = {}
     for reftype, path in references.items():

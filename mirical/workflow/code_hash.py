@@ -3,9 +3,10 @@
 A rule passes the hash as a parameter, so Snakemake re-runs the step (and what
 follows) when it changes. It covers the step's script, every ``mirical`` module
 the script imports, transitively (read from the source with ``ast``, imports
-inside functions included; ``mirical/__init__.py`` runs with any of them), and
-the installed versions of the third-party libraries those files import (read
-with ``importlib.metadata``: nothing is imported). Files are named relative to
+inside functions included; ``mirical/__init__.py`` and the ``__init__.py`` of every
+sub-package on the way run with any of them), and the installed versions of the
+third-party libraries those files import (read with ``importlib.metadata``:
+nothing is imported). Files are named relative to
 the repository, so the hash does not depend on where the checkout lives.
 """
 
@@ -57,7 +58,8 @@ def dependencies(script: Path, package_dir: Path) -> tuple[list[Path], list[str]
                     libraries.add(top)
                 continue
             parts = name.split(".")[1:]
-            candidates = [package_dir / "__init__.py"]
+            # The package's and every sub-package's __init__.py on the way (they run on import), then the module.
+            candidates = [package_dir.joinpath(*parts[:i], "__init__.py") for i in range(len(parts) + 1)]
             if parts:
                 candidates.append(package_dir.joinpath(*parts).with_suffix(".py"))
             for path in candidates:

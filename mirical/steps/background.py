@@ -27,9 +27,9 @@ import numpy as np
 from astropy.io import fits
 
 from mirical.errors import MiricalError
-from mirical.io import Exposure
+from mirical.formats.io import Exposure
+from mirical.formats.subarray import cut, frame
 from mirical.steps import set_step_status
-from mirical.subarray import cut, frame
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The drizzle engine of the resample step (``mirical/resample.py``): exposures onto one output grid.
+"""The drizzle engine of the resample and mosaic steps (through ``i2d.py``): exposures onto one output grid.
 
 Follows stcal's ``Resample`` as used by jwst's ``ResampleStep`` for imaging:
 weights from 1/VAR_RNOISE (``ivm``) or the measurement time (``exptime``),
@@ -27,9 +27,9 @@ import gwcs
 import numpy as np
 from drizzle.resample import Drizzle
 
-from mirical.dqflags import good_pixels
-from mirical.io import VARIANCES, match_nans_and_flags
-from mirical.resample_grid import (
+from mirical.formats.dqflags import good_pixels
+from mirical.formats.io import VARIANCES, match_nans_and_flags
+from mirical.drizzle.grid import (
     bounding_box,
     check_pixmap_options,
     mean_pixel_area,
@@ -40,7 +40,7 @@ from mirical.resample_grid import (
 __all__ = ["KERNELS", "Resampler", "derived_pixel_scale_ratio", "drizzle_weight"]
 
 KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
-#: The DQ bits a pixel with weight may have (jwst ResampleStep's GOOD_BITS; `mirical.dqflags.good_pixels`).
+#: The DQ bits a pixel with weight may have (jwst ResampleStep's GOOD_BITS; `mirical.formats.dqflags.good_pixels`).
 GOOD_BITS = "~DO_NOT_USE+NON_SCIENCE"
 #: Square degrees per steradian expressed in arcsec^2: (3600 * 180 / pi)^2.
 ARCSEC2_PER_SR = math.degrees(3600.0) ** 2
@@ -85,7 +85,7 @@ class Resampler:
     Parameters
     ----------
     output_wcs, shape
-        Output gwcs (from `mirical.resample_grid.output_grid`) and its (ny, nx).
+        Output gwcs (from `mirical.drizzle.grid.output_grid`) and its (ny, nx).
     pixfrac, kernel, fillval, weight_type
         Drizzle parameters (jwst defaults 1.0, "square", NaN, "ivm").
         ``fillval`` applies to SCI; variances and ERR without data are NaN.
@@ -102,7 +102,7 @@ class Resampler:
         Which output arrays are made (jwst defaults True, True, True, False):
         CON; ERR and the variances; the VAR_* arrays; DQ.
     good_bits
-        The DQ bits a pixel with weight may have (`mirical.dqflags.good_pixels`).
+        The DQ bits a pixel with weight may have (`mirical.formats.dqflags.good_pixels`).
     """
 
     def __init__(

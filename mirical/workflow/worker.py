@@ -6,7 +6,7 @@ imports and asdf's extension discovery again.
   Snakemake process and names it in ``$MIRICAL_WORKER``: a Linux abstract-namespace
   unix socket (nothing on disk) whose name carries a hash of ``sys.executable`` and
   this package's folder, so only jobs run by the same Python and mirical use it.
-- `delegate` (`mirical.runner.main`) sends the job's script, argv, cwd, environment,
+- `delegate` (`mirical.workflow.runner.main`) sends the job's script, argv, cwd, environment,
   sys.path and its stdout/stderr (SCM_RIGHTS) and waits for the exit status. Where
   there is no reachable worker of the same Python, it returns None: the job runs in
   its own process as without the worker.
@@ -44,7 +44,7 @@ RESOURCES_PREFIX = "mirical job resources (in the warm worker):"
 
 def environment_hash() -> str:
     """A short hash of this Python executable and this mirical package's folder."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # mirical/, this module is in workflow/
     return hashlib.sha256(f"{sys.executable}\0{here}".encode()).hexdigest()[:16]
 
 
@@ -113,7 +113,8 @@ def start(package_parent: str, timeout: float = 10.0) -> bool:
     import subprocess
 
     name = f"mirical-{environment_hash()}-{os.getpid()}-{secrets.token_hex(8)}"
-    code = f"import sys; sys.path.insert(0, {package_parent!r}); from mirical.worker import serve; serve({name!r})"
+    code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+            f"from mirical.workflow.worker import serve; serve({name!r})")
     # Single-threaded numerical libraries, as Snakemake runs every job of this workflow (threads: 1),
     # and so that the worker forks from a process with one thread.
     env = dict(os.environ, **{var: "1" for var in _THREAD_VARIABLES})
@@ -191,6 +192,8 @@ def serve(name: str, idle_seconds: float = IDLE_SECONDS) -> None:
         listener.close()
 
 
+# mirical modules the worker does not import: itself, the API (Snakemake's), the entry point.
+SKIP_PREIMPORT = ("mirical.workflow.worker", "mirical.api", "mirical.__main__")
 # Imported by the worker once, besides every mirical module: what the jobs' scripts import lazily
 # (the figures' pyplot) and what the jobs' Snakemake script preamble imports (Snakemake started
 # this worker with this Python, so it is there; a job's own environment need not list it).
@@ -204,9 +207,9 @@ def _preimport() -> None:
 
     import mirical
 
-    for module in pkgutil.iter_modules(mirical.__path__):
-        if module.name not in ("worker", "api", "__main__"):
-            importlib.import_module(f"mirical.{module.name}")
+    for module in pkgutil.walk_packages(mirical.__path__, "mirical."):
+        if module.name not in SKIP_PREIMPORT:
+            importlib.import_module(module.name)
     for name in PREIMPORT:
         importlib.import_module(name)
     importlib.import_module("asdf").get_config().extensions  # noqa: B018  (parses every manifest once)
@@ -285,7 +288,7 @@ def _run_job(request: dict, fds: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        os.environ.pop(ENV, None)  # the child runs the job itself (mirical.runner.main)
+        os.environ.pop(ENV, None)  # the child runs the job itself (mirical.workflow.runner.main)
         sys.argv = request["argv"]
         sys.path[:] = request["path"]
         import runpy

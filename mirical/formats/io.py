@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from mirical.atomic import atomic_path
 from mirical import __version__
-from mirical.dqflags import DO_NOT_USE, standard_dq
 from mirical.errors import MiricalError
+from mirical.formats.atomic import atomic_path
+from mirical.formats.dqflags import DO_NOT_USE, standard_dq
 
 REQUIRED = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
 IMAGE_ORDER = ("SCI", "ERR", "DQ", "CON", "WHT", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "AREA")
@@ -136,7 +136,7 @@ def read_exposure(path: str | os.PathLike, check_instrument: bool = True, ints: 
 
 def read_member(path: str | os.PathLike) -> Exposure:
     """Read an association member: a ``_rateints.fits`` must hold a 3-D SCI, any other file a 2-D one."""
-    from mirical.association import is_rateints
+    from mirical.formats.association import is_rateints
 
     return read_exposure(path, ints=is_rateints(path))
 
@@ -285,7 +285,7 @@ class ReferenceImage:
     @property
     def frame(self) -> tuple[int, int, int, int]:
         """(xstart, ystart, xsize, ysize) of the reference on the detector."""
-        from mirical.subarray import frame
+        from mirical.formats.subarray import frame
 
         ny, nx = self.arrays["SCI"].shape
         header = dict(self.header)

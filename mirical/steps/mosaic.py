@@ -1,7 +1,7 @@
 """The dither mosaic as map/reduce: one grid, one drizzle per exposure, one sum.
 
 1. `write_grid`: the output grid (gwcs, shape, PXSCLRT) from all exposures'
-   footprints, or the ``output_wcs`` file's, computed once (`mirical.resample.grid`)
+   footprints, or the ``output_wcs`` file's, computed once (`mirical.drizzle.i2d.grid`)
    and written to an ASDF file with its pixel scale, that every later job reads, so
    all of them use the same grid.
 2. `drizzle_part` (map, one job per exposure): the exposure drizzled alone
@@ -22,7 +22,7 @@
    follow the options as in the serial drizzle: CON only with ``enable_ctx``,
    ERR with ``enable_err``, VAR_* with ``report_var`` too, DQ with ``propagate_dq``.
 
-The serial drizzle (`mirical.resample.drizzle`) updates SCI as a float32 running
+The serial drizzle (`mirical.steps.resample.drizzle`) updates SCI as a float32 running
 mean, contribution by contribution; the sum above is the same mean, rounded
 differently: SCI and WHT agree to float32 rounding (tests/test_mosaic.py). The
 per-exposure variances are the serial ones except where drizzle's arithmetic on
@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from mirical.atomic import atomic_path
 from mirical.errors import MiricalError
-from mirical.io import VARIANCES, Exposure, read_exposure, write_atomic
+from mirical.formats.atomic import atomic_path
+from mirical.formats.io import VARIANCES, Exposure, read_exposure, write_atomic
+from mirical.steps import set_step_status
 
 #: Keywords of the exposure copied into its part: the summed time keywords of the mosaic.
 TIME_KEYWORDS = ("EFFEXPTM", "TMEASURE", "DURATION", "EXPSTART", "EXPEND")
@@ -84,14 +85,14 @@ class Part:
 
 # ----------------------------------------------------------------- 1. the grid
 def compute_grid(paths: Sequence[str], params: Mapping) -> Grid:
-    """The output grid covering the cal files ``paths`` (`mirical.resample.grid`) and its PXSCLRT.
+    """The output grid covering the cal files ``paths`` (`mirical.drizzle.i2d.grid`) and its PXSCLRT.
 
     PXSCLRT is ``pixel_scale_ratio``, or with ``pixel_scale`` or ``output_wcs``
     set, the output scale over the first exposure's pixel (PIXAR_SR, else its
     mean pixel area), as the serial drizzle derives it.
     """
-    from mirical.resample import derives_ratio, grid
-    from mirical.resample_engine import derived_pixel_scale_ratio
+    from mirical.drizzle.engine import derived_pixel_scale_ratio
+    from mirical.drizzle.i2d import derives_ratio, grid
 
     out_wcs, shape, pixel_scale, wcss = grid(paths, params)
     if not derives_ratio(params):
@@ -108,7 +109,7 @@ def compute_grid(paths: Sequence[str], params: Mapping) -> Grid:
 
 def write_grid(grid: Grid, path: str | os.PathLike) -> None:
     """Write ``grid`` as an ASDF file (byte-reproducible)."""
-    from mirical.asdf_extension import asdf_bytes
+    from mirical.formats.asdf_extension import asdf_bytes
 
     tree = {"wcs": grid.wcs, "shape": list(grid.shape), "pixel_scale_ratio": grid.pixel_scale_ratio,
             "pixel_scale": grid.pixel_scale, "given": grid.given}
@@ -157,7 +158,7 @@ def crop(pixmap: np.ndarray, grid_shape: Sequence[int], margin: int) -> tuple[in
 
 def drizzle_part(path: str, grid: Grid, params: Mapping) -> Part:
     """The cal file ``path`` drizzled alone onto the crop of ``grid`` that it reaches."""
-    from mirical.resample import exposure_wcs
+    from mirical.drizzle.i2d import exposure_wcs
 
     exposure = read_exposure(path)
     return drizzle_exposure(exposure, exposure_wcs(path, exposure.asdf), grid, params)
@@ -165,9 +166,9 @@ def drizzle_part(path: str, grid: Grid, params: Mapping) -> Part:
 
 def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Part:
     """`drizzle_part` of an exposure in memory with its gwcs ``wcs``."""
-    from mirical.outlier_detection import exposure_group
-    from mirical.resample import add_exposure, exposure_time, make_resampler, pixmap_options
-    from mirical.resample_grid import pixel_map
+    from mirical.drizzle.grid import pixel_map
+    from mirical.drizzle.i2d import add_exposure, exposure_time, make_resampler, pixmap_options
+    from mirical.steps.outlier_detection import exposure_group
 
     pixmap = pixel_map(wcs, exposure.shape, grid.wcs, *pixmap_options(params))
     try:
@@ -189,7 +190,7 @@ def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Pa
 
 def write_part(part: Part, grid: Grid, path: str | os.PathLike, source: str) -> None:
     """Write ``part`` as FITS: the arrays as image extensions, SCI with the crop's TAN WCS."""
-    from mirical.resample import grid_header
+    from mirical.drizzle.i2d import grid_header
 
     primary = fits.Header()
     primary["FILENAME"] = Path(path).name
@@ -235,7 +236,7 @@ def read_part(path: str | os.PathLike) -> Part:
 # ----------------------------------------------------------------- 3. reduce: the sum
 def reduce_parts(parts: Iterable[Part], count: int, grid: Grid, params: Mapping) -> dict:
     """The mosaic arrays from ``count`` parts in input order (streamed): `Resampler.finish`'s dict."""
-    from mirical.resample import fillval, make_resampler
+    from mirical.drizzle.i2d import fillval, make_resampler
 
     ny, nx = grid.shape
     resampler = make_resampler(grid.wcs, grid.shape, params, grid.pixel_scale_ratio, grid.pixel_scale)
@@ -287,14 +288,16 @@ def header_exposure(path: str) -> Exposure:
 
 def mosaic(part_paths: Sequence[str], grid_path: str, first_cal: str, params: Mapping) -> Exposure:
     """The i2d mosaic from the parts (in input order), the grid and the first cal file's headers."""
-    from mirical.resample import i2d_exposure
+    from mirical.drizzle.i2d import i2d_exposure
 
     grid = read_grid(grid_path)
     try:
         result = reduce_parts((read_part(p) for p in part_paths), len(part_paths), grid, params)
     except ValueError as exc:
         raise MiricalError(grid_path, f"the parts do not fit this grid: {exc}") from None
-    return i2d_exposure(header_exposure(first_cal), grid.wcs, grid.shape, result, grid.given)
+    out = i2d_exposure(header_exposure(first_cal), grid.wcs, grid.shape, result, grid.given)
+    set_step_status(out, "mosaic", "COMPLETE")
+    return out
 
 
 def _float(value) -> float | None:

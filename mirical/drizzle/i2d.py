@@ -1,10 +1,8 @@
-"""The resample step (rules resample and mosaic): ``_i2d`` of one exposure, or all dithers in a mosaic.
+"""The i2d product the resample and mosaic steps share: the grid of cal files, the drizzle, the i2d headers.
 
-The grid comes from ``resample_grid.py``, the drizzling from ``resample_engine.py``.
-
-The output grid is computed from the footprints first (headers and WCS only),
-then the exposures are drizzled one at a time, so memory is the output plus a
-single input.
+The grid comes from ``grid.py`` (or a given ``output_wcs.py`` file), the drizzling
+from ``engine.py``. The output grid is computed from the footprints first (headers
+and WCS only), then the exposures are drizzled one at a time.
 """
 
 from __future__ import annotations
@@ -14,10 +12,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from astropy.io import fits
 
-from mirical import asdf_extension
 from mirical.errors import MiricalError
-from mirical.io import IMAGE_ORDER, Exposure, read_exposure, set_units
-from mirical.steps import set_step_status
+from mirical.formats import asdf_extension
+from mirical.formats.io import IMAGE_ORDER, Exposure, set_units
 
 # Output keywords that stdatamodels reads from the SCI header (schema ``fits_hdu: SCI``);
 # the others (NDRIZ, PIXFRAC, PXSCLRT, RESWHT, EFFEXPTM, TMEASURE, DURATION, EXPSTART,
@@ -64,7 +61,7 @@ def grid(paths: Sequence[str], params: Mapping):
     The exposures' gwcs are returned for the drizzle pass: deserializing one costs
     ~0.4 s, so it is done once per file.
     """
-    from mirical.resample_grid import output_grid, output_pixel_scale
+    from mirical.drizzle.grid import output_grid, output_pixel_scale
 
     first_primary, first_sci, wcs0, shape0 = _header_and_wcs(paths[0])
     wcss, shapes = [wcs0], [shape0]
@@ -73,7 +70,7 @@ def grid(paths: Sequence[str], params: Mapping):
         wcss.append(wcs)
         shapes.append(shape)
     if params.get("output_wcs"):
-        from mirical.output_wcs import load_output_wcs
+        from mirical.drizzle.output_wcs import load_output_wcs
 
         given = load_output_wcs(params["output_wcs"], params.get("output_shape"))
         return given.wcs, given.shape, given.pixel_scale, wcss
@@ -103,7 +100,7 @@ def make_resampler(out_wcs, shape: Sequence[int], params: Mapping, pixel_scale_r
                    pixel_scale: float | None = None, **options):
     """A `Resampler` onto ``out_wcs`` (array ``shape``) with the step's drizzle parameters, pixel map,
     output options (`OUTPUT_OPTIONS`) and ``good_bits`` if given (``options`` override them)."""
-    from mirical.resample_engine import Resampler
+    from mirical.drizzle.engine import Resampler
 
     chosen = {option: params[option] for option in (*OUTPUT_OPTIONS, "good_bits") if option in params} | options
     stepsize, order = pixmap_options(params)
@@ -123,22 +120,6 @@ def derives_ratio(params: Mapping) -> bool:
     return params.get("pixel_scale") is not None or bool(params.get("output_wcs"))
 
 
-def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
-    """Drizzle the cal files ``paths`` (one at a time) into one i2d exposure."""
-    out_wcs, shape, pixel_scale, wcss = grid(paths, params)
-    resampler = make_resampler(out_wcs, shape, params,
-                               None if derives_ratio(params) else params["pixel_scale_ratio"], pixel_scale)
-    first: Exposure | None = None
-    for path, wcs in zip(paths, wcss):
-        exposure = read_exposure(path)
-        add_exposure(resampler, exposure, wcs)
-        if first is None:
-            first = exposure
-            first.arrays = {}
-        del exposure
-    return i2d_exposure(first, out_wcs, shape, resampler.finish(), bool(params.get("output_wcs")))
-
-
 def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Drizzle one cal exposure with ``resampler`` (`Resampler.add`); its resampled variances."""
     if str(exposure.get("S_WCS", "")) != "COMPLETE":
@@ -154,17 +135,17 @@ def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None =
 
 def grid_header(out_wcs, shape: Sequence[int], given: bool) -> fits.Header:
     """FITS WCS of the grid: the linear approximation of a given ``output_wcs``, else its TAN header."""
-    from mirical.output_wcs import linear_header
-    from mirical.resample_grid import tan_header
+    from mirical.drizzle.grid import tan_header
+    from mirical.drizzle.output_wcs import linear_header
 
     return linear_header(out_wcs, shape) if given else tan_header(out_wcs)
 
 
 def i2d_exposure(first: Exposure, out_wcs, shape: Sequence[int], result: dict, given_wcs: bool) -> Exposure:
     """The i2d product: ``result`` of `Resampler.finish` with the first input's headers and metadata
-    (``given_wcs``: the grid is an ``output_wcs`` file's)."""
-    from mirical.assign_wcs import s_region
-    from mirical.output_wcs import with_bounding_box
+    (``given_wcs``: the grid is an ``output_wcs`` file's); the caller records its step's status."""
+    from mirical.drizzle.grid import s_region
+    from mirical.drizzle.output_wcs import with_bounding_box
 
     keywords = result.pop("keywords")
     primary = first.primary.copy()
@@ -183,7 +164,6 @@ def i2d_exposure(first: Exposure, out_wcs, shape: Sequence[int], result: dict, g
     out = Exposure(primary=primary, sci_header=sci_header, arrays=arrays,
                    asdf=asdf_extension.with_wcs(first.asdf, out_wcs, EXPOSURE_WCSINFO), path="")
     set_units(out, str(first.sci_header.get("BUNIT", "MJy/sr")))
-    set_step_status(out, "resample", "COMPLETE")
     return out
 
 

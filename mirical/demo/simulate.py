@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from mirical import __version__, dqflags
-from mirical.io import write_atomic
-from mirical.subarray import FULL_SHAPE
+from mirical import __version__
+from mirical.formats import dqflags
+from mirical.formats.io import write_atomic
+from mirical.formats.subarray import FULL_SHAPE
 
 ARCSEC2_PER_SR = (180.0 / np.pi * 3600.0) ** 2
 MJYSR_PER_UJYA2 = 1.0 / 23.5044
@@ -118,7 +119,7 @@ def detector_model(settings: DemoSettings):
     """Distortion model with the filter offset applied (full-frame 0-based pixels -> V2,V3)."""
     from astropy.modeling.models import Shift
 
-    from mirical.distortion import distortion_model, filter_offsets
+    from mirical.references.distortion import distortion_model, filter_offsets
 
     col, row = _filter_offset(filter_offsets(), settings.filter)
     return (Shift(col) & Shift(row)) | distortion_model()
@@ -167,8 +168,8 @@ def pointing(settings: DemoSettings, dither: int) -> dict:
 
 def exposure_wcs(settings: DemoSettings, pointing_keys: dict):
     """The gwcs of an exposure, built by mirical's assign_wcs from the demo references."""
-    from mirical.assign_wcs import build_wcs
-    from mirical.distortion import distortion_model, filter_offsets
+    from mirical.references.distortion import distortion_model, filter_offsets
+    from mirical.steps.assign_wcs import build_wcs
 
     col, row = _filter_offset(filter_offsets(), settings.filter)
     xstart, ystart, xsize, ysize = SUBARRAYS[settings.subarray]
@@ -379,7 +380,7 @@ def write_area(path: str, area: np.ndarray, nominal_a2: float, useafter: str = "
 
 def write_reference_files(folder: str | Path, settings: DemoSettings) -> dict[str, str]:
     """Write the five CRDS-format reference files of the demo; returns their paths."""
-    from mirical.distortion import write_distortion_reffile, write_filteroffset_reffile
+    from mirical.references.distortion import write_distortion_reffile, write_filteroffset_reffile
 
     paths = reference_paths(folder, settings)
     Path(folder).mkdir(parents=True, exist_ok=True)
@@ -416,7 +417,7 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
     """Simulate and write one rate file (``dither`` < 0: the background exposure)."""
     from astropy.time import Time, TimeDelta
 
-    from mirical.subarray import cut
+    from mirical.formats.subarray import cut
 
     frame = SUBARRAYS[settings.subarray]
     shape = (frame[3], frame[2])
@@ -470,7 +471,7 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
     # Every JWST product has the ASDF extension; the official datamodels refuse a file
     # without one (stdatamodels read_metadata: KeyError 'ASDF'). The tree is empty: the
     # FITS keywords carry the metadata.
-    from mirical.asdf_extension import make_hdu
+    from mirical.formats.asdf_extension import make_hdu
 
     hdus.append(make_hdu({}))
     write_atomic(fits.HDUList(hdus), path)

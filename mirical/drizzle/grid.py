@@ -18,7 +18,6 @@ from astropy.io import fits
 from astropy.modeling import models
 from scipy.interpolate import RectBivariateSpline
 
-from mirical.assign_wcs import analytic_invert
 
 __all__ = [
     "bounding_box",
@@ -79,11 +78,24 @@ def _scale_at(wcs: gwcs.WCS, ra: float, dec: float) -> float:
     The pixel of (ra, dec) is found as the official ``compute_scale`` finds it: by the WCS's
     inverse, which in the official WCS is the DISTORTION file's analytic inverse (`analytic_invert`).
     """
+    from mirical.steps.assign_wcs import analytic_invert  # assign_wcs imports this module
+
     x, y = analytic_invert(wcs, ra, dec)
     lon, lat = np.deg2rad(wcs.forward_transform(np.array([x, x + 1, x]), np.array([y, y, y + 1])))
     xstep = angular_separation(lon[0], lat[0], lon[1], lat[1])
     ystep = angular_separation(lon[0], lat[0], lon[2], lat[2])
     return math.degrees(math.sqrt(xstep * ystep))
+
+
+def s_region(wcs: gwcs.WCS) -> str:
+    """S_REGION: the bounding-box corners, clockwise from bottom-left, in ICRS degrees."""
+    (x0, x1), (y0, y1) = wcs.bounding_box.bounding_box(order="F")
+    x = np.array([x0, x0, x1, x1])
+    y = np.array([y0, y1, y1, y0])
+    ra, dec = wcs(x, y, with_bounding_box=False)
+    ra = np.mod(ra, 360)
+    coords = " ".join(f"{a:.9f} {d:.9f}" for a, d in zip(ra, dec, strict=True))
+    return f"POLYGON ICRS  {coords}"
 
 
 def mean_pixel_area(wcs: gwcs.WCS, shape: Sequence[int]) -> float:

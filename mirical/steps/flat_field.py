@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mirical.dqflags import DO_NOT_USE, NO_FLAT_FIELD
-from mirical.io import VARIANCES, Exposure, ReferenceImage, match_nans_and_flags, reference_name
+from mirical.formats.dqflags import DO_NOT_USE, NO_FLAT_FIELD
+from mirical.formats.io import VARIANCES, Exposure, ReferenceImage, match_nans_and_flags, reference_name
+from mirical.formats.subarray import cut, frame, require_covers
 from mirical.steps import set_step_status
-from mirical.subarray import cut, frame, require_covers
 
 
 def prepare_flat(flat: np.ndarray, flat_dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

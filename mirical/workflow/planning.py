@@ -12,8 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mirical.association import Product, check_product_name, load_association, products_from_lists, run_name
 from mirical.errors import MiricalError
+from mirical.formats.association import Product, check_product_name, load_association, products_from_lists, run_name
 from mirical.steps import REFTYPES
 
 
@@ -29,7 +29,7 @@ def expand(patterns: list[str], key: str) -> list[str]:
 
 
 def resolved_name(config: Mapping) -> str:
-    """The run's name: the config's ``name``, else derived (`mirical.association.run_name`)."""
+    """The run's name: the config's ``name``, else derived (`mirical.formats.association.run_name`)."""
     science = [] if uses_demo(config) or config.get("association") else expand(config["science"], "science")
     return run_name(config.get("name"), config.get("association"), science)
 
@@ -46,7 +46,7 @@ class Demo:
 
 def demo_files(out: str, demo_config: Mapping) -> Demo:
     """Where the simulate rule writes the demo of ``demo_config`` (the config's ``demo:``)."""
-    from mirical.simulate import DemoSettings, background_name, reference_paths, science_name
+    from mirical.demo.simulate import DemoSettings, background_name, reference_paths, science_name
 
     settings = DemoSettings(**demo_config)
     folder = os.path.abspath(f"{out}/demo_data")
@@ -124,7 +124,7 @@ class References:
             return self.demo.references[reftype], None
         source = self.sources.get(reftype)
         if self.crds and not source:
-            from mirical.reffiles import select_with_crds
+            from mirical.references.selection import select_with_crds
 
             return select_with_crds(reftype, self._header(science), self.crds["path"], self.crds.get("context")), None
         if not source:
@@ -132,7 +132,7 @@ class References:
         if not os.path.exists(source):
             return None, f"reference file {source} ({reftype}) does not exist"
         if os.path.isdir(source):
-            from mirical.reffiles import select, selection_key
+            from mirical.references.selection import select, selection_key
 
             header = self._header(science)
             same = (source, selection_key(reftype, header))  # exposures alike choose alike

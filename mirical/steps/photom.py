@@ -16,9 +16,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from mirical.errors import MiricalError
-from mirical.io import Exposure, ReferenceImage, reference_name, set_units
+from mirical.formats.io import Exposure, ReferenceImage, reference_name, set_units
+from mirical.formats.subarray import cut, frame, require_covers
 from mirical.steps import set_step_status
-from mirical.subarray import cut, frame, require_covers
 
 MJYSR_TO_UJYA2 = 23.5044  # 1 MJy/sr in microJy/arcsec^2
 TIME_TABLES = ("TIMECOEFF_LINEAR", "TIMECOEFF_EXPONENTIAL", "TIMECOEFF_POWERLAW")

@@ -1,7 +1,7 @@
 """The workflow's steps, declared once: what the rules, scripts, summary and API read.
 
 Each step has a rule ``rules/{name}.smk``, a script ``scripts/{name}.py`` that calls
-the package module ``mirical/{module}.py``, its parameters at ``config[{config}]``,
+its module ``mirical/steps/{module}.py``, its parameters at ``config[{config}]``,
 the status keyword it writes (COMPLETE or SKIPPED) and the reference file types
 it reads. Adding a step: a row here, a rule file, a script and a module.
 """
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mirical.io import Exposure, set_status
+if TYPE_CHECKING:  # the table stays light to import (Snakefile, planning): no numpy, no astropy
+    from mirical.formats.io import Exposure
 
 log = logging.getLogger("mirical")
 
@@ -22,7 +24,7 @@ class Step:
     keyword: str  # status keyword in the primary header
     reftypes: tuple[str, ...]  # reference file types it reads, in the order the step uses them
     config: tuple[str, ...]  # where its parameters are in the config, e.g. ("steps", "background")
-    module: str  # the package module the script calls
+    module: str  # its module in this package, mirical/steps/{module}.py, which the script calls
     cal: bool  # a calibration step: its status is in the cal file (and in the summary)
 
 
@@ -52,6 +54,8 @@ def step_config(config: dict, name: str) -> dict:
 
 def set_step_status(exposure: Exposure, name: str, status: str) -> None:
     """Record step ``name``'s status keyword (COMPLETE or SKIPPED) in the primary header."""
+    from mirical.formats.io import set_status
+
     set_status(exposure, STEP[name].keyword, status)
 
 

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mirical.atomic import atomic_path
 from mirical import __version__
 from mirical.errors import MiricalError
+from mirical.formats.atomic import atomic_path
 
 
 #: How a file with one image per integration (3-D SCI) ends: ``_rateints.fits`` (its product is ``_calints.fits``).

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from mirical.atomic import atomic_path
 from mirical.errors import MiricalError
+from mirical.formats.atomic import atomic_path
 from mirical.steps import CAL_STEPS, REFTYPES
 
 COLUMNS = {  # key: heading

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import gwcs
 from astropy.io import fits
 
+from mirical.drizzle.grid import mean_pixel_area
 from mirical.errors import MiricalError
-from mirical.resample_grid import mean_pixel_area
 
 #: FITS WCS keywords of the linear approximation written to the SCI header.
 LINEAR_KEYWORDS = ("WCSAXES", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CUNIT1", "CUNIT2",

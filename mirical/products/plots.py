@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 from astropy.io import fits  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 
-from mirical.atomic import atomic_path
 from mirical.errors import MiricalError  # noqa: E402
+from mirical.formats.atomic import atomic_path
 
 NAN_COLOUR = "0.55"  # neutral grey for NaN (no data) pixels
 IMAGE_CMAP = "inferno"
@@ -430,7 +430,7 @@ def footprints(mosaic_path: str, cal_paths: Sequence[tuple[str, str]], out: str,
 
 def outliers(cal_path: str, crf_path: str, out: str, product: str) -> int:
     """The cal image with the pixels outlier detection flagged (OUTLIER in the crf's DQ) circled; their count."""
-    from mirical.dqflags import PIXEL
+    from mirical.formats.dqflags import PIXEL
 
     cal = read_image(cal_path)
     with fits.open(crf_path) as hdul:

@@ -1,0 +1,1 @@
+"""The embedded demo: a simulated MIRI imager dither, its background and reference files."""

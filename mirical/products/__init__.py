@@ -1,0 +1,1 @@
+"""What a run shows besides the science products: the figures and the summary table."""
