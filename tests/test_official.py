@@ -11,7 +11,7 @@ product by product:
   DQ identical; NaN pattern identical;
 - cal WCS: sky separation <= 0.1 mas on a 17 x 17 grid of pixels spanning the array;
 - per-exposure i2d and the mosaic: the same output grid, median relative pixel
-  difference <= 1e-3, total flux within 1e-4.
+  difference <= 1e-6, total flux within 1e-6 (`official_compare`).
 
 The numbers land in a markdown table (``$MIRICAL_AGREEMENT_TABLE``, default
 ``agreement.md`` in pytest's base temp folder) that `bench/readme_agreement.py`
