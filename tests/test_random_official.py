@@ -40,7 +40,7 @@ REGRESSION_SEEDS = {
 KNOWN = {
     0: "rate files without VISITGRP/SEQ_ID/ACT_ID: the official's image2 resample stamps group_id "
        "'exposure0001' on every cal file (a one-model library each), so its outlier detection takes all "
-       "exposures as one group; mirical's takes each as its own",
+       "exposures as one group; mirical's takes each as its own (fresh seeds 500101 and 500102 too)",
 }
 SEEDS = sorted(set(FIXED_SEEDS) | set(REGRESSION_SEEDS))
 
