@@ -232,7 +232,8 @@ def write_docs(block: str, path: Path = DOCS) -> None:
 
 def run_folders(root: Path) -> list[Path]:
     """The case folders (r<seed>) under ``root`` or its sub-folders whose both mosaics exist."""
-    folders = sorted({*root.glob("r[0-9]*"), *root.glob("*/r[0-9]*")}, key=lambda f: int(f.name[1:]))
+    found = {*root.glob("r[0-9]*"), *root.glob("*/r[0-9]*")}
+    folders = sorted((f for f in found if f.is_dir() and f.name[1:].isdigit()), key=lambda f: int(f.name[1:]))
     return [f for f in folders if (f / "mirical" / "out" / f"{f.name}_i2d.fits").exists()
             and (f / "official" / f"{f.name}_official_i2d.fits").exists()]
 
