@@ -15,7 +15,8 @@ More seeds, fresh each time (not part of the test run):
     python tests/random_official.py --count 100 [--seed S] [--small]
 
 prints the seed of each disagreeing case and its failing comparisons; a seed found
-that way goes into REGRESSION_SEEDS (with what it found) once its cause is known.
+that way goes into REGRESSION_SEEDS (with what it found) once its cause is known, and
+into KNOWN (a strict xfail, with the cause) while mirical still disagrees.
 """
 
 from __future__ import annotations
