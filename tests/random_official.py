@@ -91,8 +91,8 @@ def compare_case(case: RandomCase, ours: Path, official: Path) -> Outcome:
         image, image_failures = compare_image(ours / f"{product}_i2d.fits", official / f"{product}_i2d.fits",
                                               f"{product}_i2d")
         outcome.numbers[product] = {**numbers, "wcs_mas": mas, **image}
-        for kind, found in (("cal", [f for f in failures if "WCS" not in f]), ("wcs", [f for f in failures if "WCS" in f]),
-                            ("i2d", image_failures)):
+        cal, wcs = [f for f in failures if "WCS" not in f], [f for f in failures if "WCS" in f]
+        for kind, found in (("cal", cal), ("wcs", wcs), ("i2d", image_failures)):
             outcome.failures += found
             if found:
                 outcome.failed.add(kind)
