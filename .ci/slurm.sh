@@ -74,8 +74,8 @@ fi
 
 H=$(hostname -s)
 # Memory SLURM may hand out: 90% of the RAM, but at least 8 GB so that every rule's mem_mb
-# (up to 4 GB) can be placed on a small CI machine (the jobs really use far less, see
-# bench/RESOURCES.md); SlurmdParameters=config_overrides lets slurmd accept a RealMemory above
+# (up to 4 GB) can be placed on a small CI machine (the jobs really use far less: bench/run.sh's
+# per-rule table); SlurmdParameters=config_overrides lets slurmd accept a RealMemory above
 # the RAM instead of draining the node.
 MEM=$(free -m | awk '/^Mem:/ {m = int($2 * 0.9); print (m < 8192 ? 8192 : m)}')
 mkdir -p "$(dirname "$CONF")"

@@ -3,7 +3,7 @@
     python bench/compare_official.py MIRICAL_DIR OFFICIAL_DIR [--json OUT.json]
 
 MIRICAL_DIR holds mirical's ``<product>_cal.fits``, ``<product>_i2d.fits`` and
-``<name>_i2d.fits``; OFFICIAL_DIR holds bench/official.py's files of the same
+``<name>_i2d.fits``; OFFICIAL_DIR holds tests/official.py's files of the same
 names (the mosaic there is ``<name>_official_i2d.fits``). Runs in the bench
 environment (it needs stdatamodels and gwcs): mirical's files are opened with
 the official ``stdatamodels`` ImageModel -- itself a check that the official

@@ -88,7 +88,7 @@ for n in 8 16 32; do
         | awk -F'|' '$2 ~ /outlier|mosaic/ {cpu += $5; if ($7 > rss) rss = $7} $2 ~ /outlier_median/ {med = $7}
                      END {printf "%.1f | %d | %d", cpu, rss, med}')
     say "| $n | mirical (snakemake, $CORES cores) | $ROW | $jobs |"
-    measure "outlier_official_$n" "$BENCH_PY" "$ROOT/bench/official.py" outlier "$W/official" big \
+    measure "outlier_official_$n" "$BENCH_PY" "$ROOT/tests/official.py" outlier "$W/official" big \
         "${cals[@]/#/$W/}"
     say "| $n | official OutlierDetectionStep | $ROW | | | |"
 done

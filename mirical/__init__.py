@@ -5,6 +5,8 @@
 on first use, so ``import mirical`` stays cheap (no astropy, no snakemake).
 """
 
+# The version, written only here: pyproject.toml reads it, `mirical --version` prints it, and every product
+# records it (FITS MIRICALV and HISTORY, the association's code_version, refs.json, the summary page).
 __version__ = "0.1.0"
 
 __all__ = ["run", "make_association", "__version__"]

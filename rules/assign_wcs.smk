@@ -3,11 +3,11 @@ rule assign_wcs:
         **ref_inputs("assign_wcs"),
         exposure=rules.background.output.exposure,
     output:
-        exposure=LAYOUT.intermediate_exposure("{product}", "wcs"),
+        exposure=LAYOUT.intermediate_exposure("{product}", STEP["assign_wcs"].suffix),
     log:
-        f"{LOGS}/assign_wcs/{{product}}.log",
+        step_log("assign_wcs"),
     benchmark:
-        f"{BENCH}/assign_wcs/{{product}}.tsv"
+        step_benchmark("assign_wcs")
     group:
         EXPOSURE_GROUP
     conda:
@@ -16,8 +16,6 @@ rule assign_wcs:
         mem_mb=1000,
         runtime=5,
     params:
-        step=step_params("assign_wcs"),
-        errors=ref_errors(*STEP["assign_wcs"].reftypes),
-        code=code_version("assign_wcs"),
+        **step_rule_params("assign_wcs"),
     script:
         "../scripts/assign_wcs.py"

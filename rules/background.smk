@@ -3,11 +3,11 @@ rule background:
         science=science,
         backgrounds=backgrounds,
     output:
-        exposure=LAYOUT.intermediate_exposure("{product}", "bkgsub"),
+        exposure=LAYOUT.intermediate_exposure("{product}", STEP["background"].suffix),
     log:
-        f"{LOGS}/background/{{product}}.log",
+        step_log("background"),
     benchmark:
-        f"{BENCH}/background/{{product}}.tsv"
+        step_benchmark("background")
     group:
         EXPOSURE_GROUP
     conda:
@@ -16,8 +16,7 @@ rule background:
         mem_mb=1000,
         runtime=5,
     params:
-        step=step_params("background", omit=("save_combined_background",)),
-        code=code_version("background"),
+        **step_rule_params("background", omit=("save_combined_background",)),
     script:
         "../scripts/background.py"
 

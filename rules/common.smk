@@ -13,7 +13,7 @@ os.environ.setdefault("MPLCONFIGDIR", os.path.abspath(".snakemake/mirical-cache/
 
 from mirical.errors import MiricalError
 from mirical.formats.dqflags import check_good_bits
-from mirical.steps import REFTYPES, STEP, step_config
+from mirical.steps import REFTYPES, STEP, STEPS, step_config
 from mirical.workflow.code_hash import code_hash, installed_version
 from mirical.workflow.planning import (
     Layout,
@@ -31,7 +31,7 @@ LOGS = LAYOUT.logs
 BENCH = LAYOUT.benchmarks
 # Cluster runs only (Snakemake ignores groups locally): each exposure's chain background ->
 # assign_wcs -> flat_field -> photom -> resample runs as one job, one SLURM job instead
-# of five; bench/RESOURCES.md has the measured overhead per SLURM job.
+# of five.
 EXPOSURE_GROUP = "exposure"
 DEMO = demo_files(OUT, config["demo"]) if uses_demo(config) else None
 PRODUCTS = plan_products(config, DEMO)
@@ -116,6 +116,29 @@ def code_version(script):
 def step_params(step, omit=()):
     """The step's parameters (a rule param, so a change re-runs it), without the keys in ``omit``."""
     return {key: value for key, value in step_config(config, step).items() if key not in omit}
+
+
+# ----------------------------------------------------------------- what every step rule has
+# A step's rule (rules/{step}.smk) names its inputs, outputs and resources; the rest comes from here.
+def step_log(step):
+    """The job's log: {LOGS}/{step}/{product}.log."""
+    return f"{LOGS}/{step}/{{product}}.log"
+
+
+def step_benchmark(step):
+    """The job's Snakemake benchmark file: {BENCH}/{step}/{product}.tsv."""
+    return f"{BENCH}/{step}/{{product}}.tsv"
+
+
+def step_rule_params(step, omit=(), errors=None, **extra):
+    """The params of the step's rule, each a re-run trigger: ``step`` (its config, without ``omit``), ``errors``
+    (why a reference file of the step's types, or of ``errors``, could not be chosen), ``extra``, and ``code``
+    (the code hash of scripts/{step}.py)."""
+    params = {"step": step_params(step, omit)}
+    reftypes = STEP[step].reftypes if errors is None else errors
+    if reftypes:
+        params["errors"] = ref_errors(*reftypes)
+    return {**params, **extra, "code": code_version(step)}
 
 
 def output_wcs_input(step):

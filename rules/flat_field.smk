@@ -3,11 +3,11 @@ rule flat_field:
         **ref_inputs("flat_field"),
         exposure=rules.assign_wcs.output.exposure,
     output:
-        exposure=LAYOUT.intermediate_exposure("{product}", "flat"),
+        exposure=LAYOUT.intermediate_exposure("{product}", STEP["flat_field"].suffix),
     log:
-        f"{LOGS}/flat_field/{{product}}.log",
+        step_log("flat_field"),
     benchmark:
-        f"{BENCH}/flat_field/{{product}}.tsv"
+        step_benchmark("flat_field")
     group:
         EXPOSURE_GROUP
     conda:
@@ -16,8 +16,6 @@ rule flat_field:
         mem_mb=1000,
         runtime=5,
     params:
-        step=step_params("flat_field"),
-        errors=ref_errors(*STEP["flat_field"].reftypes),
-        code=code_version("flat_field"),
+        **step_rule_params("flat_field"),
     script:
         "../scripts/flat_field.py"

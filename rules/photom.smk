@@ -9,9 +9,9 @@ rule photom:
         cal=LAYOUT.cal("{product}"),
         refs=LAYOUT.refs("{product}"),
     log:
-        f"{LOGS}/photom/{{product}}.log",
+        step_log("photom"),
     benchmark:
-        f"{BENCH}/photom/{{product}}.tsv"
+        step_benchmark("photom")
     group:
         EXPOSURE_GROUP
     conda:
@@ -20,11 +20,7 @@ rule photom:
         mem_mb=1000,
         runtime=5,
     params:
-        step=step_params("photom"),
-        errors=ref_errors(*REFTYPES),
-        science=science,
-        references=chosen_references,
-        code=code_version("photom"),
+        **step_rule_params("photom", errors=REFTYPES, science=science, references=chosen_references),
     script:
         "../scripts/photom.py"
 
@@ -32,34 +28,12 @@ rule photom:
 # The same step for a rateints product: every integration calibrated, the result is
 # {product}_calints.fits (the official's name for a CubeModel) with the same provenance record.
 # Only rateints products match it; their refs.json is this rule's (ruleorder).
-rule photom_ints:
-    input:
-        **ref_inputs("photom"),
-        exposure=rules.flat_field.output.exposure,
+use rule photom as photom_ints with:
     output:
         cal=LAYOUT.calints("{product}"),
         refs=LAYOUT.refs("{product}"),
-    log:
-        f"{LOGS}/photom/{{product}}.log",
-    benchmark:
-        f"{BENCH}/photom/{{product}}.tsv"
     wildcard_constraints:
         product="|".join(re.escape(p) for p in INTS_NAMES) if INTS_NAMES else "(?!)",
-    group:
-        EXPOSURE_GROUP
-    conda:
-        "../envs/mirical.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        step=step_params("photom"),
-        errors=ref_errors(*REFTYPES),
-        science=science,
-        references=chosen_references,
-        code=code_version("photom"),
-    script:
-        "../scripts/photom.py"
 
 
 ruleorder: photom_ints > photom

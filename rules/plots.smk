@@ -32,10 +32,9 @@ ruleorder: plot_steps > plot_exposure
 
 rule plot_steps:
     input:
+        # the step strip: the rate file, then the file of each step with a panel (mirical/steps/__init__.py)
+        **{step.suffix: getattr(rules, step.name).output[0] for step in STEPS if step.panel},
         rate=science,
-        bkgsub=rules.background.output.exposure,
-        flat=rules.flat_field.output.exposure,
-        cal=rules.photom.output.cal,
     output:
         rate_cal=report(
             LAYOUT.plot("{product}_rate_cal"),

@@ -6,9 +6,9 @@ rule resample:
     output:
         i2d=LAYOUT.i2d("{product}"),
     log:
-        f"{LOGS}/resample/{{product}}.log",
+        step_log("resample"),
     benchmark:
-        f"{BENCH}/resample/{{product}}.tsv"
+        step_benchmark("resample")
     group:
         EXPOSURE_GROUP
     conda:
@@ -17,7 +17,6 @@ rule resample:
         mem_mb=2000,
         runtime=10,
     params:
-        step=step_params("resample"),
-        code=code_version("resample"),
+        **step_rule_params("resample"),
     script:
         "../scripts/resample.py"

@@ -2,7 +2,7 @@
 
 ``python official_calints_run.py ASN REFS_JSON OUTDIR``: every product of ASN through
 ``Image2Pipeline`` (``save_results``, the reference files of REFS_JSON, {reftype: path}, as
-overrides; `bench/official.py`'s ``image2``), then for each ``*_calints.fits`` written the
+overrides; `official.py`'s ``image2``), then for each ``*_calints.fits`` written the
 official WCS on a 7 x 7 grid of pixels: ``<calints>.radec.npy`` holds x, y, RA, Dec.
 Imports jwst, so it never runs in mirical's venv.
 """
@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from official import image2  # noqa: E402  (sets up offline CRDS before jwst is imported)
 
 

@@ -280,7 +280,7 @@ def write_shared(root: Path) -> dict[str, str]:
 
 
 def write_matrix(root: Path, cases: list[Case]) -> dict[str, dict]:
-    """Every case under ``root/<case>`` and ``root/cases.json`` for ``bench/official.py cases``."""
+    """Every case under ``root/<case>`` and ``root/cases.json`` for ``tests/official.py cases``."""
     shared = write_shared(root)
     written = {case.name: write_case(case, root / case.name, shared) for case in cases}
     jobs = [{"asn": w["asn"], "refs": w["refs"], "outdir": str(root / name / "official"),

@@ -254,7 +254,7 @@ def mirical_options(case: RandomCase) -> dict:
 
 
 def official_options(case: RandomCase) -> dict:
-    """The same options as bench/official.py ``cases`` takes them (image2 steps, outlier, mosaic)."""
+    """The same options as tests/official.py ``cases`` takes them (image2 steps, outlier, mosaic)."""
     o = case.options
     job = {"steps": {"bkg_subtract": dict(o.get("background", {})), "resample": dict(o.get("resample", {}))},
            "mosaic_options": dict(o.get("mosaic", {}))}

@@ -118,7 +118,7 @@ def run_cases(cases: list[RandomCase], root: Path) -> list[Outcome]:
              "mosaic": f"{c.name}_official", **official_options(c)} for c in cases]
     (root / "cases.json").write_text(json.dumps(jobs, indent=1))
     with (root / "official.log").open("w") as log:
-        official = subprocess.Popen([official_python(), str(REPO / "bench" / "official.py"), "cases",
+        official = subprocess.Popen([official_python(), str(REPO / "tests" / "official.py"), "cases",
                                      str(root / "cases.json")], stdout=subprocess.PIPE, stderr=log, text=True)
         mirical_errors, mirical_s = {}, {}
         for c in cases:
@@ -127,7 +127,7 @@ def run_cases(cases: list[RandomCase], root: Path) -> list[Outcome]:
             mirical_s[c.name] = time.perf_counter() - t0
         stdout, _ = official.communicate(timeout=7200)
     if official.returncode != 0:
-        raise RuntimeError(f"bench/official.py cases failed: {(root / 'official.log').read_text()[-6000:]}")
+        raise RuntimeError(f"tests/official.py cases failed: {(root / 'official.log').read_text()[-6000:]}")
     summary = json.loads(stdout.strip().splitlines()[-1])
     official_errors = {name.removesuffix("_official"): error for name, error in summary["errors"].items()}
     outcomes = []

@@ -2,7 +2,7 @@
 
 Every case of `official_matrix.CASES` is calibrated twice from the same rate files
 and reference files: by the mirical workflow (Snakemake) and by the official
-``Image2Pipeline`` + ``ResampleStep`` (``bench/official.py cases``, one subprocess
+``Image2Pipeline`` + ``ResampleStep`` (``tests/official.py cases``, one subprocess
 for the whole matrix in the official venv, running while mirical runs). Then,
 product by product:
 
@@ -61,7 +61,7 @@ def matrix(tmp_path_factory) -> Matrix:
     root = tmp_path_factory.mktemp("official_matrix")
     written = write_matrix(root, CASES)
     official_log = (root / "official.log").open("w")
-    official = subprocess.Popen([official_python(), str(REPO / "bench" / "official.py"), "cases",
+    official = subprocess.Popen([official_python(), str(REPO / "tests" / "official.py"), "cases",
                                  str(root / "cases.json")], stdout=subprocess.PIPE, stderr=official_log, text=True)
     mirical_errors = {}
     for case in CASES:
@@ -76,7 +76,7 @@ def matrix(tmp_path_factory) -> Matrix:
             mirical_errors[case.name] = "\n".join(errors)[-3000:] or result.stderr[-3000:]
     stdout, _ = official.communicate(timeout=1800)
     official_log.close()
-    assert official.returncode == 0, f"bench/official.py cases failed: {(root / 'official.log').read_text()[-6000:]}"
+    assert official.returncode == 0, f"tests/official.py cases failed: {(root / 'official.log').read_text()[-6000:]}"
     summary = json.loads(stdout.strip().splitlines()[-1])
     official_errors = {name.removesuffix("_official"): error for name, error in summary["errors"].items()}
     m = Matrix(root, mirical_errors, official_errors)

@@ -458,7 +458,7 @@ def test_official_resample_accepts_cal(real_run, tmp_path):
     product = real_run.product[INPUTS[2].name]
     cal = tmp_path / f"{product}_cal.fits"
     shutil.copy(real_run.out / cal.name, cal)
-    run_official(str(REPO / "bench" / "official.py"), "mosaic", str(tmp_path), "official", str(cal))
+    run_official(str(REPO / "tests" / "official.py"), "mosaic", str(tmp_path), "official", str(cal))
     with datamodels.open(tmp_path / "official_i2d.fits") as result, \
             open_strict(real_run.out / f"{product}_i2d.fits") as ours:
         assert result.meta.cal_step.resample == "COMPLETE"

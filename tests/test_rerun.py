@@ -9,7 +9,6 @@ by name, so a new downstream rule (plots, summaries) cannot hide a wrong re-run.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ import yaml
 from astropy.io import fits
 
 from conftest import REPO, SNAKEFILE
+from large_association import job_counts, write_large_association
 from mirical.steps import REFTYPES
 
 pytestmark = pytest.mark.workflow
@@ -594,23 +594,15 @@ def test_demo_simulation_is_byte_identical(demo_run, tmp_path_factory):
 
 
 # ----------------------------------------------------------------- 3. a 1000-exposure association
-def _bench():
-    spec = importlib.util.spec_from_file_location("dag_scale", REPO / "bench" / "dag_scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_1000_exposure_association_plans(demo_run, tmp_path):
     """1000 header-only rate files, references chosen from a folder: every job planned, every flat found.
 
     How long this takes is measured by bench/dag_scale.py, not asserted here.
     """
     n = 1000
-    bench = _bench()
-    config = bench.write_large_association(tmp_path / "data", n, demo_run / "demo_data", refs="folder")
+    config = write_large_association(tmp_path / "data", n, demo_run / "demo_data", refs="folder")
     output = snakemake(tmp_path / "run", "--configfile", str(config), "-n")
-    counts = bench.job_counts(output)
+    counts = job_counts(output)
     for rule in CHAIN:
         assert counts[rule] == n, (rule, counts)
     assert counts["mosaic_drizzle"] == n

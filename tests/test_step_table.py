@@ -41,3 +41,26 @@ def test_skipped_marks_and_reports():
     assert other.primary["S_BKDSUB"] == "SKIPPED"
     mark_skipped(other, "mosaic", "m", "skip requested")
     assert other.primary["S_RESAMP"] == "SKIPPED"
+
+
+def test_what_other_parts_read_from_the_table():
+    from mirical.demo.simulate import REFERENCE_NAMES
+    from mirical.products.plots import STEP_TITLES
+    from mirical.references.selection import EXPOSURE_SELECTORS, REF_KEYWORDS
+
+    # the demo writes, and selection knows, every reference type a step reads
+    assert tuple(REFERENCE_NAMES) == REFTYPES
+    assert set(EXPOSURE_SELECTORS) == set(REF_KEYWORDS) == set(REFTYPES)
+    # the step strip: the rate file, then the steps with a panel, in step order
+    assert STEP_TITLES == {"rate": "rate (Level 2A)", "bkgsub": "background subtracted", "flat": "flat-fielded",
+                           "cal": "cal (Level 2B)"}
+    suffixes = [step.suffix for step in STEPS if step.cal]
+    assert suffixes == ["bkgsub", "wcs", "flat", "cal"]
+
+
+def test_the_table_imports_nothing_of_mirical():
+    """Every layer reads the table; importing it must not bring a module whose change would re-run them all."""
+    tree = ast.parse((REPO / "mirical" / "steps" / "__init__.py").read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {name for name in imported if name.startswith("mirical")}

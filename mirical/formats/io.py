@@ -199,11 +199,6 @@ def match_nans_and_flags(arrays: dict[str, np.ndarray | None]) -> dict[str, np.n
     return out
 
 
-def set_status(exposure: Exposure, step_keyword: str, status: str) -> None:
-    """Record a step status keyword (e.g. S_FLAT = COMPLETE) in the primary header."""
-    exposure.primary[step_keyword] = (status, "mirical step status")
-
-
 HISTORY_WIDTH = 72  # characters of text in one FITS HISTORY card
 
 

@@ -26,7 +26,8 @@ from astropy.io import fits  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 
 from mirical.errors import MiricalError  # noqa: E402
-from mirical.formats.atomic import atomic_path
+from mirical.formats.atomic import atomic_path  # noqa: E402
+from mirical.steps import STEPS  # noqa: E402
 
 NAN_COLOUR = "0.55"  # neutral grey for NaN (no data) pixels
 IMAGE_CMAP = "inferno"
@@ -245,12 +246,8 @@ def rate_vs_cal(rate_path: str, cal_path: str, out: str, product: str) -> dict[s
     return limits
 
 
-STEP_TITLES = {
-    "rate": "rate (Level 2A)",
-    "bkgsub": "background subtracted",
-    "flat": "flat-fielded",
-    "cal": "cal (Level 2B)",
-}
+# The step strip's panels, left to right: the rate file, then each step with a panel (the step table).
+STEP_TITLES = {"rate": "rate (Level 2A)", **{step.suffix: step.panel for step in STEPS if step.panel}}
 
 
 def step_strip(paths: Sequence[tuple[str, str]], out: str, product: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from mirical import __version__
 from mirical.errors import MiricalError
 from mirical.formats.atomic import atomic_path
 from mirical.steps import CAL_STEPS, REFTYPES
@@ -135,7 +136,7 @@ def write_html(rows: list[dict], path: str | os.PathLike, title: str) -> None:
             tip = f' title="sha256 {esc(sha)}"' if sha else ""
             cells.append(f"<td{css}{tip}>{value}</td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines += ["</table>", "</body>", "</html>", ""]
+    lines += ["</table>", f"<p>mirical {esc(__version__)}</p>", "</body>", "</html>", ""]
     _write_text("\n".join(lines), path)
 
 

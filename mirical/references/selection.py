@@ -41,6 +41,8 @@ from typing import Any
 
 from astropy.io import fits
 
+from mirical import __version__
+
 # asdf and astropy.time are imported where used: most jobs select FITS references only,
 # and the two imports cost ~0.3 s of CPU per job.
 
@@ -626,6 +628,7 @@ def provenance_record(product: str, science: str, selected: Mapping[str, str],
     """
     return {
         "product": product,
+        "software": f"mirical {__version__}",
         "science": os.path.basename(science),
         "references": selection_record(selected, warnings=warnings),
         "errors": {t: e for t, e in errors.items() if e},

@@ -2,18 +2,20 @@
 
 Each step has a rule ``rules/{name}.smk``, a script ``scripts/{name}.py`` that calls
 its module ``mirical/steps/{module}.py``, its parameters at ``config[{config}]``,
-the status keyword it writes (COMPLETE or SKIPPED) and the reference file types
-it reads. Adding a step: a row here, a rule file, a script and a module.
+the status keyword it writes (COMPLETE or SKIPPED), the reference file types it
+reads, the suffix of the file it writes and its panel in the step strip figure.
+Adding a step: docs/development.md.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:  # the table stays light to import (Snakefile, planning): no numpy, no astropy
-    from mirical.formats.io import Exposure
+# The table imports nothing of mirical (nor numpy or astropy): every layer above reads it, cheaply, and a
+# change elsewhere is not a change of what imports it. An exposure here is a `mirical.formats.io.Exposure`.
+Exposure = Any
 
 log = logging.getLogger("mirical")
 
@@ -26,16 +28,19 @@ class Step:
     config: tuple[str, ...]  # where its parameters are in the config, e.g. ("steps", "background")
     module: str  # its module in this package, mirical/steps/{module}.py, which the script calls
     cal: bool  # a calibration step: its status is in the cal file (and in the summary)
+    suffix: str  # the file it writes: {product}_{suffix}.fits (intermediate/ before the cal file)
+    panel: str | None = None  # its title in the first exposure's step strip figure; None: not shown
 
 
 STEPS = (
-    Step("background", "S_BKDSUB", (), ("steps", "background"), "background", True),
-    Step("assign_wcs", "S_WCS", ("distortion", "filteroffset"), ("steps", "assign_wcs"), "assign_wcs", True),
-    Step("flat_field", "S_FLAT", ("flat",), ("steps", "flat_field"), "flat_field", True),
-    Step("photom", "S_PHOTOM", ("photom", "area"), ("steps", "photom"), "photom", True),
-    Step("resample", "S_RESAMP", (), ("steps", "resample"), "resample", False),
-    Step("outlier_detection", "S_OUTLIR", (), ("outlier_detection",), "outlier_detection", False),
-    Step("mosaic", "S_RESAMP", (), ("mosaic",), "mosaic", False),
+    Step("background", "S_BKDSUB", (), ("steps", "background"), "background", True, "bkgsub",
+         "background subtracted"),
+    Step("assign_wcs", "S_WCS", ("distortion", "filteroffset"), ("steps", "assign_wcs"), "assign_wcs", True, "wcs"),
+    Step("flat_field", "S_FLAT", ("flat",), ("steps", "flat_field"), "flat_field", True, "flat", "flat-fielded"),
+    Step("photom", "S_PHOTOM", ("photom", "area"), ("steps", "photom"), "photom", True, "cal", "cal (Level 2B)"),
+    Step("resample", "S_RESAMP", (), ("steps", "resample"), "resample", False, "i2d"),
+    Step("outlier_detection", "S_OUTLIR", (), ("outlier_detection",), "outlier_detection", False, "crf"),
+    Step("mosaic", "S_RESAMP", (), ("mosaic",), "mosaic", False, "i2d"),
 )
 STEP = {step.name: step for step in STEPS}
 #: Status keywords of the calibration steps, in order.
@@ -54,9 +59,7 @@ def step_config(config: dict, name: str) -> dict:
 
 def set_step_status(exposure: Exposure, name: str, status: str) -> None:
     """Record step ``name``'s status keyword (COMPLETE or SKIPPED) in the primary header."""
-    from mirical.formats.io import set_status
-
-    set_status(exposure, STEP[name].keyword, status)
+    exposure.primary[STEP[name].keyword] = (status, "mirical step status")
 
 
 def mark_skipped(exposure: Exposure, name: str, label: str, why: str) -> None:

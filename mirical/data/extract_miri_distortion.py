@@ -4,7 +4,7 @@ Reads ``MIRI_FM_MIRIMAGE_DISTORTION_SS.09.00.fits`` from pysiaf's source data an
 writes ``mirical/data/miri_imager_distortion.json``. Run once by hand; the
 mirical runtime only reads the JSON (no pysiaf, no FITS).
 
-Usage: python bench/extract_miri_distortion.py [output.json]
+Usage: python mirical/data/extract_miri_distortion.py [output.json]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def extract(path: Path) -> dict:
             "cdp_history": [str(h) for h in head["HISTORY"]],
             "pysiaf_version": pysiaf.__version__,
             "extraction_date": EXTRACTION_DATE,
-            "extraction_script": "bench/extract_miri_distortion.py",
+            "extraction_script": "mirical/data/extract_miri_distortion.py",
             "blocks": {
                 "matrices": "CDP image extensions '<name> matrix', row-major lists; "
                 "pixels are 0-based science pixels (4 reference columns excluded)",

@@ -13,13 +13,13 @@ a best reference; CRDS parameter reference files (pars-*) are disabled with
 on this machine with an empty CRDS_PATH, so any CRDS lookup fails at once
 instead of reaching a server.
 
-Bench-only: runs in its own virtual environment with ``jwst`` installed
-(bench/run.sh makes it); mirical itself never imports jwst.
+Runs in its own virtual environment with ``jwst`` installed (``.venv-official`` for the
+tests, bench/run.sh makes its own); mirical itself never imports jwst.
 
-    python bench/official.py image2 ASN.json REFDIR OUTDIR
-    python bench/official.py mosaic OUTDIR NAME CAL1 CAL2 ...
-    python bench/official.py outlier OUTDIR NAME CAL1 CAL2 ...
-    python bench/official.py cases CASES.json
+    python tests/official.py image2 ASN.json REFDIR OUTDIR
+    python tests/official.py mosaic OUTDIR NAME CAL1 CAL2 ...
+    python tests/official.py outlier OUTDIR NAME CAL1 CAL2 ...
+    python tests/official.py cases CASES.json
 
 Each prints one JSON line of timings (seconds) on stdout. ``cases`` (what
 tests/test_official.py and tests/random_official.py run, one process for many cases)
