@@ -43,7 +43,7 @@ def main(n: int, grid: int = 1400, crop: int = 1032) -> None:
         paths = write_parts(Path(tmp), n, grid, crop)
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         start = time.perf_counter()
-        images = single_images(paths, 0.7)
+        images = single_images(paths, [None] * len(paths), 0.7)
         median_image(images, (grid, grid))
         wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

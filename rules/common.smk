@@ -184,6 +184,25 @@ def outlier_drizzle_params():
     return {**OUTLIER_GRID, **{key: step[key] for key in keys}, "enable_err": False}
 
 
+# resample_data false: the median of the cal files themselves; no grid and no single-exposure drizzle.
+OUTLIER_RESAMPLE = bool(step_params("outlier_detection")["resample_data"])
+
+
+def outlier_median_inputs(wildcards):
+    """The cal files (their group ids, or with resample_data false their pixels), the single-exposure images
+    and their grid."""
+    cals = {"cals": expand(rules.photom.output.cal, product=RATE_NAMES)}
+    if not OUTLIER_RESAMPLE:
+        return cals
+    parts = expand(rules.outlier_drizzle.output.part, product=RATE_NAMES)
+    return {"grid": rules.outlier_grid.output.grid, "parts": parts, **cals}
+
+
+def outlier_grid_input(wildcards):
+    """The grid of the median (none with resample_data false)."""
+    return {"grid": rules.outlier_grid.output.grid} if OUTLIER_RESAMPLE else {}
+
+
 def exposure_for_mosaic(product):
     """The file the mosaic drizzles: the product's crf file when outlier detection runs, else its cal file."""
     return LAYOUT.crf(product) if OUTLIERS else LAYOUT.cal(product)

@@ -1,7 +1,8 @@
 # Stage-3 outlier detection (mirical/steps/outlier_detection.py), as jwst's imaging mode: the default
 # grid once (outlier_grid), each cal exposure drizzled alone onto it (outlier_drizzle), their
-# median (outlier_median, a reduce over row blocks), and per product the median blotted back
-# and compared (outlier_detection: {product}_crf.fits, which the mosaic then uses).
+# median over groups (outlier_median, a reduce over row blocks), and per product the median
+# blotted back and compared (outlier_detection: {product}_crf.fits, which the mosaic then uses).
+# With resample_data false the median is of the cal files themselves (no grid, no drizzle).
 rule outlier_grid:
     input:
         cal=expand(rules.photom.output.cal, product=RATE_NAMES),
@@ -47,8 +48,7 @@ rule outlier_drizzle:
 
 rule outlier_median:
     input:
-        grid=rules.outlier_grid.output.grid,
-        parts=expand(rules.outlier_drizzle.output.part, product=RATE_NAMES),
+        unpack(outlier_median_inputs),
     output:
         median=LAYOUT.median(),
     log:
@@ -61,7 +61,10 @@ rule outlier_median:
         mem_mb=2000,
         runtime=30,
     params:
-        step={key: step_params("outlier_detection")[key] for key in ("maskpt", "fillval")},
+        step={
+            key: step_params("outlier_detection")[key]
+            for key in ("maskpt", "fillval", "resample_data", "weight_type", "good_bits")
+        },
         code=code_version("outlier_median"),
     script:
         "../scripts/outlier_median.py"
@@ -69,8 +72,8 @@ rule outlier_median:
 
 rule outlier_detection:
     input:
+        unpack(outlier_grid_input),
         cal=rules.photom.output.cal,
-        grid=rules.outlier_grid.output.grid,
         median=rules.outlier_median.output.median,
     output:
         crf=LAYOUT.crf("{product}"),
@@ -84,7 +87,10 @@ rule outlier_detection:
         mem_mb=2000,
         runtime=10,
     params:
-        step={key: step_params("outlier_detection")[key] for key in ("snr", "scale", "backg") + PIXMAP_KEYS},
+        step={
+            key: step_params("outlier_detection")[key]
+            for key in ("snr", "scale", "backg", "resample_data") + PIXMAP_KEYS
+        },
         code=code_version("outlier_detection"),
     script:
         "../scripts/outlier_detection.py"

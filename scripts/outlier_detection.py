@@ -9,14 +9,18 @@ def run(snakemake):
     from mirical.formats.io import add_history, read_exposure, write_exposure
     from mirical.steps import set_step_status
     from mirical.steps.mosaic import read_grid
-    from mirical.steps.outlier_detection import detect_exposure
+    from mirical.steps.outlier_detection import detect_exposure, detect_unresampled
 
     params = snakemake.params.step
     exposure = read_exposure(snakemake.input.cal)
-    grid = read_grid(snakemake.input.grid)
     with fits.open(snakemake.input.median) as hdul:
         median = np.asarray(hdul["SCI"].data, np.float32)
-    count = detect_exposure(exposure, exposure_wcs(snakemake.input.cal, exposure.asdf), median, grid.wcs, params)
+    if params["resample_data"]:
+        grid = read_grid(snakemake.input.grid)
+        wcs = exposure_wcs(snakemake.input.cal, exposure.asdf)
+        count = detect_exposure(exposure, wcs, median, grid.wcs, params)
+    else:
+        count = detect_unresampled(exposure, median, params)
     set_step_status(exposure, "outlier_detection", "COMPLETE")
     add_history(exposure, "outlier_detection", params)
     write_exposure(exposure, snakemake.output.crf)

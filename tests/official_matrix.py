@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from mirical.demo import simulate as sim
 from mirical.formats import dqflags
+from mirical.demo import simulate as sim
 from mirical.formats.association import make_association
 from mirical.formats.subarray import cut
 

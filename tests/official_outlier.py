@@ -1,9 +1,9 @@
 """Run with the official pipeline's python (jwst 3.0.0): OutlierDetectionStep then ResampleStep on cal files.
 
-    python tests/official_outlier.py OUT_DIR [--good-bits=EXPR] CAL [CAL ...]
+    python tests/official_outlier.py OUT_DIR [--good-bits=EXPR] [--resample-data=false] CAL [CAL ...]
 
 Writes OUT_DIR/<cal name>_crf.fits for each exposure (the step's defaults, imaging
-mode, in memory; ``good_bits`` EXPR if given) and OUT_DIR/official_i2d.fits, the
+mode, in memory; ``good_bits`` EXPR and ``resample_data`` if given) and OUT_DIR/official_i2d.fits, the
 ResampleStep mosaic of the crf models. Fully offline: neither step reads a reference file, CRDS is never asked.
 """
 
@@ -27,7 +27,8 @@ def main(out_dir: str, *args: str) -> None:
 
     crds_client.get_context_used = lambda observatory: "N/A (offline)"
     options = {"good_bits": arg.split("=", 1)[1] for arg in args if arg.startswith("--good-bits=")}
-    cal_paths = [arg for arg in args if not arg.startswith("--good-bits=")]
+    options |= {"resample_data": arg.split("=", 1)[1] == "true" for arg in args if arg.startswith("--resample-data=")}
+    cal_paths = [arg for arg in args if not arg.startswith("--")]
     library = ModelLibrary([datamodels.open(path) for path in cal_paths], on_disk=False)
     flagged = OutlierDetectionStep.call(library, in_memory=True, **options)
     with flagged:

@@ -12,9 +12,12 @@ from mirical.steps.outlier_detection import (
     crop_in_memory,
     crop_on_disk,
     exposure_group,
+    exposure_image,
+    file_group,
     flag_outliers,
     group_names,
     median_image,
+    median_outliers,
     outlier_mask,
     parse_pair,
     single_image,
@@ -72,21 +75,18 @@ def test_median_with_no_threshold_counts_uncovered_pixels_as_fillval():
     np.testing.assert_array_equal(median_image(images, (1, 2), fillval=0.0), [[2.0, 4.0]])
 
 
-def _write_part(path, x0, y0, sci, wht, group=None):
+def _write_part(path, x0, y0, sci, wht):
     hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.array(sci, np.float32), name="SCI"),
                          fits.ImageHDU(np.array(wht, np.float32), name="WHT")])
     hdus[0].header["CROPX0"], hdus[0].header["CROPY0"] = x0, y0
-    if group is not None:
-        hdus[0].header["GROUPID"] = group
     hdus.writeto(path)
     return str(path)
 
 
 def test_median_streams_part_files_row_blocks(tmp_path):
     path = _write_part(tmp_path / "part.fits", 1, 1, [[1, 2], [3, 4]], [[1, 1], [0, 1]])
-    crop, group = crop_on_disk(path)
-    assert group is None
-    [image] = single_images([path], 0.7)
+    assert crop_on_disk(path).shape == (2, 2)
+    [image] = single_images([path], [None], 0.7)
     assert (image.x0, image.y0, image.shape, image.threshold) == (1, 1, (2, 2), pytest.approx(0.7))
     median = median_image([image], (3, 3), block_bytes=1)
     np.testing.assert_array_equal(median, [[NAN, NAN, NAN], [NAN, 1, 2], [NAN, NAN, 4]])
@@ -101,21 +101,25 @@ def test_exposure_group_is_jwsts_group_id():
     assert group_names(["jw1", None, "jw1", None]) == ["jw1", "exposure0002", "jw1", "exposure0004"]
 
 
-def test_exposure_group_reads_meta_group_id_and_observation_from_the_asdf_extension():
+def test_exposure_group_reads_meta_group_id_and_observation_from_the_asdf_extension(tmp_path):
     from mirical.formats.asdf_extension import make_hdu
 
     header = fits.Header({"PROGRAM": "01234", "OBSERVTN": "002", "VISIT": "001", "EXPOSURE": "00004"})
     observation = {"visit_group": "03", "sequence_id": "2", "activity_id": "05", "exposure_number": "00009"}
+    # the FITS keyword first (EXPOSURE), else the ASDF tree's value
     assert exposure_group(header, make_hdu({"meta": {"observation": observation}})) == "jw01234002001_03205_00004"
-    assert exposure_group(header, make_hdu({"meta": {"group_id": "mine", "observation": observation}})) == "mine"
+    asdf_hdu = make_hdu({"meta": {"group_id": "mine", "observation": observation}})
+    assert exposure_group(header, asdf_hdu) == "mine"
+    fits.HDUList([fits.PrimaryHDU(header=header), asdf_hdu]).writeto(tmp_path / "cal.fits")
+    assert file_group(str(tmp_path / "cal.fits")) == "mine"
 
 
 def test_a_group_of_exposures_is_their_weighted_mean_on_the_crop_holding_them(tmp_path):
     # a: grid rows 0-1, columns 0-1; b: grid rows 1-2, columns 1-2; c alone; a and b share a group
-    a = _write_part(tmp_path / "a.fits", 0, 0, [[1, 2], [3, 4]], [[1, 1], [1, 3]], group="jw1")
-    b = _write_part(tmp_path / "b.fits", 1, 1, [[8, 5], [NAN, 7]], [[1, 2], [0, 1]], group="jw1")
+    a = _write_part(tmp_path / "a.fits", 0, 0, [[1, 2], [3, 4]], [[1, 1], [1, 3]])
+    b = _write_part(tmp_path / "b.fits", 1, 1, [[8, 5], [NAN, 7]], [[1, 2], [0, 1]])
     c = _write_part(tmp_path / "c.fits", 0, 0, [[9, 9, 9]], [[2, 2, 2]])
-    group, alone = single_images([a, c, b], 0.0)
+    group, alone = single_images([a, c, b], ["jw1", None, "jw1"], 0.0)
     sci, wht = group.rows(0, 3)
     assert (group.x0, group.y0, group.shape) == (0, 0, (3, 3))
     # (1, 1): (3 * 4 + 1 * 8) / 4 = 5; (2, 1): b's weight 0 there -> fillval (NaN)
@@ -123,11 +127,43 @@ def test_a_group_of_exposures_is_their_weighted_mean_on_the_crop_holding_them(tm
     np.testing.assert_array_equal(wht, [[1, 1, 0], [1, 4, 2], [0, 0, 1]])
     assert group.threshold == 0.0 and sci.dtype == np.float32 and wht.dtype == np.float32
     # the group's weight threshold: maskpt x the mean of its non-zero weights (1, 1, 1, 4, 2, 1 -> 10 / 6)
-    assert single_images([a, c, b], 0.6)[0].threshold == pytest.approx(1.0)
+    assert single_images([a, c, b], ["jw1", None, "jw1"], 0.6)[0].threshold == pytest.approx(1.0)
     assert (alone.x0, alone.y0, alone.shape) == (0, 0, (1, 3))
     # the median over the two groups: where c is not, the group alone
     median = median_image([group, alone], (3, 3), block_bytes=1)
     np.testing.assert_array_equal(median, [[5, 5.5, 9], [3, 5, 5], [NAN, NAN, 7]])
+
+
+def _write_cal(path, sci, var_rnoise, dq, tmeasure=100.0):
+    hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.array(sci, np.float32), name="SCI"),
+                         fits.ImageHDU(np.array(dq, np.uint32), name="DQ"),
+                         fits.ImageHDU(np.array(var_rnoise, np.float32), name="VAR_RNOISE")])
+    hdus[0].header["TMEASURE"] = tmeasure
+    hdus.writeto(path)
+    return str(path)
+
+
+def test_without_resampling_the_median_is_of_the_cal_files_masked_by_their_drizzle_weight(tmp_path):
+    ones = [[1, 1], [1, 1]]
+    # a: 1/VAR_RNOISE 1, 1, 1, 0.25; threshold 0.7 x 0.8125 (nothing clipped) -> (1, 1) left out
+    a = _write_cal(tmp_path / "a.fits", [[1, 2], [3, 4]], [[1, 1], [1, 4]], [[0, 0], [0, 0]])
+    b = _write_cal(tmp_path / "b.fits", [[5, 6], [7, 8]], ones, [[DO_NOT_USE, 0], [0, 0]])  # (0, 0): weight 0
+    c = _write_cal(tmp_path / "c.fits", [[9, 10], [11, 12]], ones, [[0, 0], [0, 0]])
+    images = [exposure_image(path, 0.7, "ivm", "~DO_NOT_USE") for path in (a, b, c)]
+    assert images[0].threshold == pytest.approx(0.7 * 0.8125) and images[0].shape == (2, 2)
+    np.testing.assert_array_equal(median_image(images, (2, 2), block_bytes=1), [[5, 6], [7, 10]])
+    # exptime: TMEASURE where DQ is good, so only b's DO_NOT_USE pixel is left out
+    images = [exposure_image(path, 0.7, "exptime", "~DO_NOT_USE") for path in (a, b, c)]
+    assert images[1].threshold == pytest.approx(70.0)
+    np.testing.assert_array_equal(median_image(images, (2, 2)), [[5, 6], [7, 8]])
+
+
+def test_without_resampling_an_outlier_is_snr1_errors_from_the_median():
+    sci = np.array([[5, 6], [7, 30]], np.float32)
+    err = np.array([[1, 1], [NAN, 1]], np.float32)
+    median = np.array([[5, 6.5], [7.5, 10]], np.float32)
+    # (0, 1): 0.5 < 5; (1, 0): NaN ERR counts as 0, 0.5 > 0; (1, 1): 20 > 5
+    assert median_outliers(sci, err, median, 5.0).tolist() == [[False, False], [True, True]]
 
 
 def _identity_map(ny, nx, dx=0.0):

@@ -74,7 +74,6 @@ class Part:
     grid_shape: tuple[int, int]
     arrays: dict[str, np.ndarray]  # SCI, WHT, CON; VAR_* with enable_err; DQ with propagate_dq
     times: dict[str, float | None]  # TIME_KEYWORDS
-    group: str | None = None  # the exposure's group id (`mirical.outlier_detection.exposure_group`)
 
     @property
     def region(self) -> tuple[slice, slice]:
@@ -168,7 +167,6 @@ def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Pa
     """`drizzle_part` of an exposure in memory with its gwcs ``wcs``."""
     from mirical.drizzle.grid import pixel_map
     from mirical.drizzle.i2d import add_exposure, exposure_time, make_resampler, pixmap_options
-    from mirical.steps.outlier_detection import exposure_group
 
     pixmap = pixel_map(wcs, exposure.shape, grid.wcs, *pixmap_options(params))
     try:
@@ -185,7 +183,7 @@ def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Pa
         arrays["DQ"] = result["DQ"]
     times = {key: _float(exposure.get(key)) for key in TIME_KEYWORDS}
     times["EFFEXPTM"] = exposure_time(exposure)  # EFFEXPTM, else XPOSURE
-    return Part(x0, y0, grid.shape, arrays, times, exposure_group(exposure.primary, exposure.asdf))
+    return Part(x0, y0, grid.shape, arrays, times)
 
 
 def write_part(part: Part, grid: Grid, path: str | os.PathLike, source: str) -> None:
@@ -200,8 +198,6 @@ def write_part(part: Part, grid: Grid, path: str | os.PathLike, source: str) -> 
     primary["GRIDNX"] = (part.grid_shape[1], "columns of the mosaic grid")
     primary["GRIDNY"] = (part.grid_shape[0], "rows of the mosaic grid")
     primary["PXSCLRT"] = grid.pixel_scale_ratio
-    if part.group is not None:
-        primary["GROUPID"] = (part.group, "jwst group id of the exposure")
     for key, value in part.times.items():
         if value is not None:
             primary[key] = value
@@ -228,7 +224,7 @@ def read_part(path: str | os.PathLike) -> Part:
                 if name not in arrays:
                     raise KeyError(f"no {name} extension")
             return Part(int(h["CROPX0"]), int(h["CROPY0"]), (int(h["GRIDNY"]), int(h["GRIDNX"])), arrays,
-                        {key: _float(h.get(key)) for key in TIME_KEYWORDS}, h.get("GROUPID"))
+                        {key: _float(h.get(key)) for key in TIME_KEYWORDS})
     except (OSError, KeyError) as exc:
         raise MiricalError(path, f"not a mosaic part ({exc})") from None
 

@@ -23,6 +23,12 @@
    neighbours (`abs_deriv`), ERR the exposure's own.
 6. `flag_outliers`: DQ |= OUTLIER + DO_NOT_USE, then SCI, ERR and the variances
    NaN wherever DQ has DO_NOT_USE (`mirical.formats.io.match_nans_and_flags`).
+
+With ``resample_data`` false (jwst's ``median_without_resampling``) nothing is
+drizzled and nothing grouped: the median is over the cal files themselves, pixel by
+pixel (`exposure_image`: SCI, NaN where the drizzle weight is below its threshold;
+all of one shape), and a pixel is an outlier where ``|SCI - median| > snr1 * ERR``
+(`median_outliers`: no derivative, neighbourhood or ``backg``).
 """
 
 from __future__ import annotations
@@ -79,6 +85,19 @@ def exposure_group(primary, asdf_hdu) -> str | None:
     return f"jw{program}{obs}{visit}_{visit_group}{sequence}{activity}_{exposure}"
 
 
+def file_group(path: str) -> str | None:
+    """`exposure_group` of a cal file (headers and the ASDF extension's YAML only)."""
+    from astropy.io import fits
+
+    from mirical.errors import MiricalError
+
+    try:
+        with fits.open(path) as hdul:
+            return exposure_group(hdul[0].header, hdul["ASDF"] if "ASDF" in hdul else None)
+    except OSError as exc:
+        raise MiricalError(path, f"not a readable cal file ({exc})") from None
+
+
 def _asdf_meta(asdf_hdu) -> dict:
     """The ``meta`` node of an ASDF extension as YAML (no object is deserialized); {} without one."""
     if asdf_hdu is None:
@@ -126,8 +145,8 @@ def crop_in_memory(x0: int, y0: int, sci: np.ndarray, wht: np.ndarray) -> Crop:
     return Crop(x0, y0, sci.shape, lambda r0, r1: (sci[r0:r1], wht[r0:r1]), lambda: wht)
 
 
-def crop_on_disk(path: str) -> tuple[Crop, str | None]:
-    """The `Crop` of a part file (`mirical.steps.mosaic.write_part`) and its exposure's group id (GROUPID)."""
+def crop_on_disk(path: str) -> Crop:
+    """The `Crop` of a part file (`mirical.steps.mosaic.write_part`)."""
     from astropy.io import fits
 
     from mirical.errors import MiricalError
@@ -136,7 +155,6 @@ def crop_on_disk(path: str) -> tuple[Crop, str | None]:
         with fits.open(path) as hdul:
             header = hdul[0].header
             x0, y0 = int(header["CROPX0"]), int(header["CROPY0"])
-            group = header.get("GROUPID")
             shape = hdul["SCI"].data.shape
             if hdul["WHT"].data.shape != shape:
                 raise KeyError("WHT and SCI differ in shape")
@@ -151,7 +169,7 @@ def crop_on_disk(path: str) -> tuple[Crop, str | None]:
         with fits.open(path) as hdul:
             return np.asarray(hdul["WHT"].data)
 
-    return Crop(x0, y0, shape, rows, weight), None if group is None else str(group)
+    return Crop(x0, y0, shape, rows, weight)
 
 
 def single_image(crops: Sequence[Crop], maskpt: float, fillval: float = np.nan) -> SingleImage:
@@ -193,13 +211,49 @@ def _weighted_mean(crops: Sequence[Crop], x0: int, y0: int, nx: int, fillval: fl
     return sci, weight.astype(np.float32)
 
 
-def single_images(paths: Sequence[str], maskpt: float, fillval: float = np.nan) -> list[SingleImage]:
-    """The single-exposure images of the part files ``paths`` (in input order), one per group, in order of first member."""
-    crops, groups = zip(*(crop_on_disk(path) for path in paths))
+def exposure_image(path: str, maskpt: float, weight_type: str, good_bits: str | int | None) -> SingleImage:
+    """A cal file as its own single-exposure image (``resample_data`` false): SCI and its drizzle weight
+    (`mirical.drizzle.engine.drizzle_weight`: 1/VAR_RNOISE or TMEASURE, else EFFEXPTM; 0 where DQ is not
+    ``good_bits``), read a block of rows at a time."""
+    from astropy.io import fits
+
+    from mirical.drizzle.engine import drizzle_weight
+    from mirical.errors import MiricalError
+
+    try:
+        with fits.open(path) as hdul:
+            primary, shape = hdul[0].header, hdul["SCI"].data.shape
+            tmeasure = primary.get("TMEASURE", primary.get("EFFEXPTM", hdul["SCI"].header.get("XPOSURE")))
+            names = ("SCI", "DQ", "VAR_RNOISE") if weight_type == "ivm" else ("SCI", "DQ")
+            if any(hdul[name].data.shape != shape for name in names):
+                raise KeyError("arrays of different shapes")
+    except (OSError, KeyError, AttributeError) as exc:
+        raise MiricalError(path, f"not a cal file with SCI, DQ and VAR_RNOISE ({exc})") from None
+    if weight_type == "exptime" and tmeasure is None:
+        raise MiricalError(path, "keyword TMEASURE (or EFFEXPTM) is missing: no exptime weight")
+
+    def rows(r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
+        with fits.open(path) as hdul:  # DQ (uint32, BZERO) cannot be memory-mapped strictly
+            sci, dq = np.array(hdul["SCI"].section[r0:r1]), np.array(hdul["DQ"].section[r0:r1])
+            var_rnoise = np.array(hdul["VAR_RNOISE"].section[r0:r1]) if weight_type == "ivm" else None
+        return sci, drizzle_weight(dq, var_rnoise, weight_type, float(tmeasure or 0.0), good_bits)
+
+    return SingleImage(0, 0, shape, weight_threshold(rows(0, shape[0])[1], maskpt), rows)
+
+
+def median_outliers(sci: np.ndarray, err: np.ndarray, median: np.ndarray, snr: float) -> np.ndarray:
+    """Boolean outlier mask against a median on the exposure's own pixels: ``|SCI - median| > snr * ERR`` (NaN ERR: 0)."""
+    return np.abs(sci - median) > snr * np.nan_to_num(err)
+
+
+def single_images(paths: Sequence[str], groups: Sequence[str | None], maskpt: float,
+                  fillval: float = np.nan) -> list[SingleImage]:
+    """The single-exposure images of the part files ``paths`` of exposures of ``groups`` (`exposure_group`; in input
+    order), one per group, in the order of their first exposure."""
     members: dict[str, list[Crop]] = {}
-    for crop, name in zip(crops, group_names(groups)):
-        members.setdefault(name, []).append(crop)
-    return [single_image(group, maskpt, fillval) for group in members.values()]
+    for path, name in zip(paths, group_names(groups), strict=True):
+        members.setdefault(name, []).append(crop_on_disk(path))
+    return [single_image(crops, maskpt, fillval) for crops in members.values()]
 
 
 def median_image(images: Sequence[SingleImage], grid_shape: Sequence[int], fillval: float = np.nan,
@@ -302,5 +356,18 @@ def detect_exposure(exposure, wcs, median: np.ndarray, median_wcs, params: Mappi
     blotted = blot(median, pixel_map(wcs, exposure.shape, median_wcs, *pixmap_options(params)))
     mask = outlier_mask(arrays["SCI"], arrays["ERR"], blotted, parse_pair(params["snr"], "snr"),
                         parse_pair(params["scale"], "scale"), background_level(exposure.primary, params["backg"]))
+    exposure.arrays.update(flag_outliers(arrays, mask))
+    return int(np.count_nonzero(mask))
+
+
+def detect_unresampled(exposure, median: np.ndarray, params: Mapping) -> int:
+    """`detect_exposure` with ``resample_data`` false: against the median of the cal files (`median_outliers`)."""
+    from mirical.errors import MiricalError
+
+    arrays = exposure.arrays
+    if arrays["SCI"].shape != median.shape:
+        raise MiricalError(exposure.path, f"its {arrays['SCI'].shape} pixels differ from the median's {median.shape}: "
+                           "with outlier_detection.resample_data false every exposure needs the same shape")
+    mask = median_outliers(arrays["SCI"], arrays["ERR"], median, parse_pair(params["snr"], "snr")[0])
     exposure.arrays.update(flag_outliers(arrays, mask))
     return int(np.count_nonzero(mask))
