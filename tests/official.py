@@ -23,10 +23,14 @@ tests, bench/run.sh makes its own); mirical itself never imports jwst.
     python tests/official.py cases CASES.json
 
 Each prints one JSON line of timings (seconds) on stdout. ``cases`` (what
-tests/test_official.py runs, one process for the whole matrix) reads a list of
-{"asn", "refs": {reftype: path}, "outdir", "mosaic"} and for each runs image2, the
-mosaic ``<mosaic>_i2d.fits`` of its cal files, and writes ``<cal>.radec.npy``: the
-official WCS of every cal file on a grid of pixels spanning it (x, y, RA, Dec).
+tests/test_official.py and tests/random_official.py run, one process for many cases)
+reads a list of {"asn", "refs": {reftype: path}, "outdir", "mosaic"} and for each runs
+image2, the mosaic ``<mosaic>_i2d.fits`` of its cal files, and writes
+``<cal>.radec.npy``: the official WCS of every cal file on a grid of pixels spanning it
+(x, y, RA, Dec). Optional keys of a case: "steps" ({step: {option: value}} for image2's
+steps), "outlier" (options of OutlierDetectionStep, run on the cal files before the
+mosaic, which is then made of the ``<cal>_crf.fits`` it saves) and "mosaic_options"
+(ResampleStep's).
 ``outlier`` runs ``jwst.outlier_detection.OutlierDetectionStep`` (its defaults: imaging
 mode, ``in_memory=True``) on an image3 association of the cal files and saves each
 ``<cal>_crf.fits`` in OUTDIR: the work of mirical's outlier jobs (bench/outlier_scaling.sh).
@@ -110,8 +114,9 @@ def wcs_grid(shape: tuple[int, int], n: int = 17) -> tuple:
     return x, y
 
 
-def image2(asn: str, refs: str | dict[str, str], outdir: str) -> dict:
-    """Image2Pipeline on ``asn``; ``refs`` is a folder (see `reference_files`) or {reftype: path}."""
+def image2(asn: str, refs: str | dict[str, str], outdir: str, options: dict | None = None) -> dict:
+    """Image2Pipeline on ``asn``; ``refs`` is a folder (see `reference_files`) or {reftype: path};
+    ``options``: {step: {option: value}} added to the reference overrides."""
     t0 = time.perf_counter()
     from jwst.pipeline import Image2Pipeline
 
@@ -119,6 +124,8 @@ def image2(asn: str, refs: str | dict[str, str], outdir: str) -> dict:
     t_import = time.perf_counter() - t0
     os.makedirs(outdir, exist_ok=True)
     steps = step_overrides(refs if isinstance(refs, dict) else reference_files(Path(refs)))
+    for step, values in (options or {}).items():
+        steps.setdefault(step, {}).update(values)
     t1 = time.perf_counter()
     Image2Pipeline.call(asn, output_dir=outdir, save_results=True, steps=steps)
     t_run = time.perf_counter() - t1
@@ -143,9 +150,9 @@ def image3_asn(outdir: str, name: str, cals: list[str]) -> Path:
     return asn_path
 
 
-def run_image3_step(step: str, outdir: str, name: str, cals: list[str], save, run_key: str) -> dict:
-    """jwst's ``step`` (``module:Class``) on an image3 association of ``cals``, its result given to
-    ``save``; import time, run time with saving (as ``run_key``), peak RSS."""
+def run_image3_step(step: str, outdir: str, name: str, cals: list[str], save, run_key: str, **options) -> dict:
+    """jwst's ``step`` (``module:Class``) with ``options`` on an image3 association of ``cals``, its
+    result given to ``save``; import time, run time with saving (as ``run_key``), peak RSS."""
     t0 = time.perf_counter()
     module, cls = step.split(":")
     step_class = getattr(importlib.import_module(module), cls)
@@ -153,14 +160,14 @@ def run_image3_step(step: str, outdir: str, name: str, cals: list[str], save, ru
     t_import = time.perf_counter() - t0
     asn_path = image3_asn(outdir, name, cals)
     t1 = time.perf_counter()
-    save(step_class.call(str(asn_path)))
+    save(step_class.call(str(asn_path), **options))
     return {"import_s": round(t_import, 3), run_key: round(time.perf_counter() - t1, 3), "n": len(cals),
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
-def mosaic(outdir: str, name: str, cals: list[str]) -> dict:
+def mosaic(outdir: str, name: str, cals: list[str], **options) -> dict:
     return run_image3_step("jwst.resample:ResampleStep", outdir, name, cals,
-                           lambda result: result.save(str(Path(outdir) / f"{name}_i2d.fits")), "mosaic_s")
+                           lambda result: result.save(str(Path(outdir) / f"{name}_i2d.fits")), "mosaic_s", **options)
 
 
 def save_radec(cal: Path) -> None:
@@ -181,18 +188,21 @@ def cases(path: str) -> dict:
         t0 = time.perf_counter()
         try:
             os.chdir(Path(case["asn"]).parent)  # the pipeline opens members relative to the working folder
-            image2(case["asn"], case["refs"], case["outdir"])
+            image2(case["asn"], case["refs"], case["outdir"], case.get("steps"))
             cals = sorted(Path(case["outdir"]).glob("*_cal.fits"))
             for cal in cals:
                 save_radec(cal)
-            mosaic(case["outdir"], case["mosaic"], [str(c) for c in cals])
+            if case.get("outlier") is not None:
+                outlier(case["outdir"], case["mosaic"], [str(c) for c in cals], **case["outlier"])
+                cals = [Path(str(c).replace("_cal.fits", "_crf.fits")) for c in cals]
+            mosaic(case["outdir"], case["mosaic"], [str(c) for c in cals], **case.get("mosaic_options", {}))
         except Exception as exc:  # one failing case must not hide the others' results
             errors[case["mosaic"]] = f"{type(exc).__name__}: {exc}"
         timings[case["mosaic"]] = round(time.perf_counter() - t0, 3)
     return {"case_s": timings, "errors": errors, "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
-def outlier(outdir: str, name: str, cals: list[str]) -> dict:
+def outlier(outdir: str, name: str, cals: list[str], **options) -> dict:
     def save_crfs(library) -> None:
         with library:
             for i, cal in enumerate(cals):
@@ -201,7 +211,7 @@ def outlier(outdir: str, name: str, cals: list[str]) -> dict:
                 library.shelve(model, i, modify=False)
 
     return run_image3_step("jwst.outlier_detection:OutlierDetectionStep", outdir, name, cals, save_crfs,
-                           "outlier_s")
+                           "outlier_s", **options)
 
 
 def skymatch(outdir: str, name: str, cals: list[str]) -> dict:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,13 +107,14 @@ def full_area() -> tuple[np.ndarray, float]:
     return sim.pixel_area_map(sim.DemoSettings())
 
 
-def defective_flat(case: Case, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def defective_flat(case: Case, rng: np.random.Generator,
+                   n: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`sim.flat_pattern` plus, inside the case's subarray: NaN and zero pixels with DQ 0, finite
     NO_FLAT_FIELD pixels, finite UNRELIABLE_FLAT pixels and HOT pixels, a bit the flat's DQ_DEF
-    does not define (dropped when the flat is read) (``n`` of each)."""
+    does not define (dropped when the flat is read) (``n`` of each, default one per 4000 pixels)."""
     flat, err, dq = sim.flat_pattern(rng)
     xs, ys, nx, ny = sim.SUBARRAYS[case.subarray]
-    n = max(3, nx * ny // 4000)
+    n = max(3, nx * ny // 4000) if n is None else n
     rows = rng.integers(ys - 1, ys - 1 + ny, 5 * n)
     cols = rng.integers(max(xs - 1, 4), min(xs - 1 + nx, FULL[2] - 4), 5 * n)
     pixels = (rows, cols)
@@ -151,14 +153,17 @@ def write_photom(path: Path, case: Case) -> None:
                   fits.BinTableHDU.from_columns(columns, name=extname)]).writeto(path, overwrite=True)
 
 
-def write_references(case: Case, folder: Path, shared: dict[str, str]) -> tuple[dict[str, str], np.ndarray]:
-    """The case's flat, photom and area (distortion and filteroffset are ``shared``): paths by type,
-    and the full-frame flat (what the simulated exposures are multiplied by)."""
+def write_references(case: Case, folder: Path, shared: dict[str, str],
+                     flat_defects: int | None = None) -> tuple[dict[str, str], np.ndarray]:
+    """The case's flat (``flat_defects``: see `defective_flat`), photom and area (distortion and
+    filteroffset are ``shared``): paths by type, and the full-frame flat (what the simulated
+    exposures are multiplied by)."""
     folder.mkdir(parents=True)
     frame = sim.SUBARRAYS[case.subarray] if case.own_refs else FULL
     label = case.subarray if case.own_refs else "FULL"
     refs = dict(shared)
-    flat, err, dq = defective_flat(case, np.random.default_rng([sim.DemoSettings().seed, len(case.name)]))
+    flat, err, dq = defective_flat(case, np.random.default_rng([sim.DemoSettings().seed, len(case.name)]),
+                                   flat_defects)
     refs["flat"] = str(folder / f"jwst_miri_flat_{case.filter.lower()}_{label.lower()}.fits")
     sim.write_flat(refs["flat"], cut(flat, FULL, frame), cut(err, FULL, frame), cut(dq, FULL, frame, fill=0),
                    case.filter)
@@ -174,10 +179,12 @@ def write_references(case: Case, folder: Path, shared: dict[str, str]) -> tuple[
 
 # ------------------------------------------------------------------ exposures
 
-def spoil_background(arrays: dict, rng: np.random.Generator, k: int) -> dict:
-    """A NaN + DO_NOT_USE block, a finite DO_NOT_USE block (k-th placement) and unflagged outliers."""
+def spoil_background(arrays: dict, rng: np.random.Generator, k: int, block: int = 8,
+                     outlier_fraction: float = 1e-3) -> dict:
+    """A NaN + DO_NOT_USE block, a finite DO_NOT_USE block (k-th placement; 1/``block`` of the
+    array each way) and unflagged outliers (``outlier_fraction`` of the pixels, at least 4)."""
     ny, nx = arrays["SCI"].shape
-    h, w = max(ny // 8, 2), max(nx // 8, 2)
+    h, w = max(ny // block, 2), max(nx // block, 2)
     nan_block = (slice(k * h, (k + 1) * h), slice(nx // 3, nx // 3 + w))
     flag_block = (slice(ny // 2, ny // 2 + h), slice(k * w, (k + 1) * w))
     for name in ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE"):
@@ -185,48 +192,77 @@ def spoil_background(arrays: dict, rng: np.random.Generator, k: int) -> dict:
     arrays["DQ"][nan_block] |= dqflags.DO_NOT_USE
     arrays["SCI"][flag_block] *= 3.0
     arrays["DQ"][flag_block] |= dqflags.DO_NOT_USE
-    outliers = rng.choice(ny * nx, max(4, ny * nx // 1000), replace=False)
+    outliers = rng.choice(ny * nx, max(4, int(ny * nx * outlier_fraction)), replace=False)
     arrays["SCI"].flat[outliers] += rng.uniform(50.0, 500.0, outliers.size)
     return arrays
 
 
-def simulate_plain(path: Path, settings: sim.DemoSettings, dither: int,
-                   flat: np.ndarray) -> tuple[dict, fits.Header, fits.Header]:
-    """The simulator's exposure for ``path`` (dither < 0: a background), written beside it under
-    ``../plain/`` and read back: arrays by extension, primary and SCI headers."""
+def simulate_plain(path: Path, settings: sim.DemoSettings, dither: int, flat: np.ndarray,
+                   truth=None) -> tuple[dict, fits.Header, fits.Header]:
+    """The simulator's exposure for ``path`` (dither < 0: a background) of ``truth`` (default
+    `sim.make_truth`), written beside it under ``../plain/`` and read back: arrays by extension,
+    primary and SCI headers."""
     plain = path.parent.parent / "plain" / path.name
     plain.parent.mkdir(exist_ok=True)
     area, nominal = full_area()
-    sim.write_exposure_file(str(plain), settings, dither, sim.make_truth(settings), {}, area,
+    truth = sim.make_truth(settings) if truth is None else truth
+    sim.write_exposure_file(str(plain), settings, dither, truth, {}, area,
                             nominal / sim.ARCSEC2_PER_SR, flat)
     return read_plain(plain)
 
 
+Spoil = Callable[[dict, int], dict]  # (arrays by extension, exposure index) -> arrays
+
+
 def write_exposure(path: Path, case: Case, settings: sim.DemoSettings, dither: int, flat: np.ndarray,
-                   spoil_k: int | None = None) -> None:
-    """Simulate one rate file (dither < 0: a background) and write it as MAST does."""
-    arrays, primary, sci = simulate_plain(path, settings, dither, flat)
+                   spoil_k: int | None = None, spoil: Spoil | None = None, truth=None,
+                   exposure_number: int = 1, group_keywords: bool = True) -> None:
+    """Simulate one rate file (dither < 0: a background) and write it as MAST does; ``spoil_k``:
+    `spoil_background`'s k-th placement, else ``spoil(arrays, dither)`` if given. Its exposure
+    number is ``exposure_number``; with ``group_keywords`` its visit group, sequence and activity
+    are 02, 1, 01 as in MAST files (the official's group id is made of them all), else absent."""
+    arrays, primary, sci = simulate_plain(path, settings, dither, flat, truth)
     sci["VA_SCALE"] = case.va_scale
     for key in ("RA_REF", "CRVAL1"):
         sci[key] = sci[key] % 360.0
     if spoil_k is not None:
         arrays = spoil_background(arrays, np.random.default_rng([settings.seed, spoil_k]), spoil_k)
+    elif spoil is not None:
+        arrays = spoil(arrays, dither)
     path.parent.mkdir(exist_ok=True)
-    write_mast_rate(path, arrays, primary, sci)
+    group = {"observation.visit_group": "02", "observation.sequence_id": "1",
+             "observation.activity_id": "01"} if group_keywords else {}
+    write_mast_rate(path, arrays, primary, sci, **{"observation.exposure_number": f"{exposure_number:05d}"}, **group)
 
 
-def write_case(case: Case, folder: Path, shared: dict[str, str]) -> dict:
-    """References, rate files and the image2 association of ``case`` under ``folder``."""
-    refs, flat = write_references(case, folder / "reference", shared)
-    settings = settings_for(case)
+def write_case(case: Case, folder: Path, shared: dict[str, str], settings: sim.DemoSettings | None = None,
+               truth=None, spoil_science: Spoil | None = None, spoil_background_k: Spoil | None = None,
+               flat_defects: int | None = None, grouped: bool = False, group_keywords: bool = True) -> dict:
+    """References, rate files and the image2 association of ``case`` under ``folder``.
+
+    The defaults are the matrix's: `settings_for`, `sim.make_truth`, science as simulated,
+    backgrounds spoiled by `spoil_background`; a generated case gives its own (``spoil_science``
+    gets the dither index, ``spoil_background_k`` the background's). Each science exposure has
+    its own exposure number, or (``grouped``) all share one: the official's outlier detection
+    then takes them as one group (their mean is one image of the median). ``group_keywords``: see
+    `write_exposure`.
+    """
+    refs, flat = write_references(case, folder / "reference", shared, flat_defects)
+    settings = settings_for(case) if settings is None else settings
     prefix = f"jw0{sum(map(ord, case.name)) % 10000:04d}"
     science = [folder / "mast" / f"{prefix}001001_02101_{i + 1:05d}_mirimage_rate.fits" for i in range(case.n_science)]
     for i, path in enumerate(science):
-        write_exposure(path, case, settings, i, flat)
+        write_exposure(path, case, settings, i, flat, spoil=spoil_science, truth=truth,
+                       exposure_number=1 if grouped else i + 1, group_keywords=group_keywords)
     background = [folder / "mast" / f"{prefix}002001_02101_{k + 1:05d}_mirimage_rate.fits"
                   for k in range(case.n_background)]
     for k, path in enumerate(background):
-        write_exposure(path, case, dataclasses.replace(settings, seed=settings.seed + 7 * k), -1, flat, spoil_k=k)
+        seeded = dataclasses.replace(settings, seed=settings.seed + 7 * k)
+        if spoil_background_k is None:
+            write_exposure(path, case, seeded, -1, flat, spoil_k=k)
+        else:
+            write_exposure(path, case, seeded, -1, flat, spoil=lambda arrays, _, k=k: spoil_background_k(arrays, k),
+                           truth=truth)
     asn = folder / f"{case.name}_lvl2_asn.json"
     make_association([str(p) for p in science], [str(p) for p in background], case.name, asn)
     return {"asn": str(asn), "refs": refs}

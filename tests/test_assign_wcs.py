@@ -315,3 +315,20 @@ def test_pointing_from_a_fits_header():
     from_header = assign_wcs.build_wcs(exact_standin(), 0.0, 0.0, header)(x, y)
     from_dict = assign_wcs.build_wcs(exact_standin(), 0.0, 0.0, POINTING)(x, y)
     assert np.array_equal(np.array(from_header), np.array(from_dict))
+
+
+def test_analytic_invert_is_the_distortion_files_inverse(wcs, real_model, reffiles):
+    """`analytic_invert` finds a sky position's pixel as the official WCS does: through the
+    DISTORTION file's own inverse (what stcal's ``compute_scale`` measures the pixel scale at),
+    not through the refined inverse of ``wcs.invert``."""
+    col, row = assign_wcs.load_filter_offset(reffiles[1], "F1000W")
+    for x, y in ((20.0, 30.0), (516.0, 512.0), (1000.0, 990.0)):
+        ra, dec = wcs(x, y)
+        v2, v3 = real_model(x + col, y + row)  # the detector step's forward, then its analytic inverse
+        xd, yd = real_model.inverse(v2, v3)
+        ours = assign_wcs.analytic_invert(wcs, ra, dec)
+        np.testing.assert_allclose(ours, (xd - col, yd - row), atol=1e-6)
+        assert np.hypot(*np.subtract(wcs.invert(ra, dec, with_bounding_box=False), (x, y))) < 0.01
+    assert np.hypot(ours[0] - x, ours[1] - y) > 0.002  # off the exact pixel where the fit is
+    plain = assign_wcs.build_wcs(exact_standin(), 0.1, -0.2, POINTING)  # an exact inverse: nothing to refine
+    np.testing.assert_allclose(assign_wcs.analytic_invert(plain, *plain(100.0, 200.0)), (100.0, 200.0), atol=1e-6)

@@ -11,7 +11,7 @@ product by product:
   DQ identical; NaN pattern identical;
 - cal WCS: sky separation <= 0.1 mas on a 17 x 17 grid of pixels spanning the array;
 - per-exposure i2d and the mosaic: the same output grid, median relative pixel
-  difference <= 1e-3, total flux within 1e-4.
+  difference <= 1e-6, total flux within 1e-6 (`official_compare`).
 
 The numbers land in a markdown table (``$MIRICAL_AGREEMENT_TABLE``, default
 ``agreement.md`` in pytest's base temp folder) from which `tests/agreement_page.py`
@@ -23,26 +23,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-from astropy.coordinates import angular_separation
-from astropy.io import fits
-from stdatamodels.jwst import datamodels
 
 from conftest import REPO, official_python, run_snakemake
+from official_compare import FLUX, IMAGE_MEDIAN, WCS_MAS, compare_cal, compare_images, wcs_separation_mas
 from official_matrix import CASES, REFTYPES, Case, write_matrix
 
 pytestmark = pytest.mark.workflow
-
-CAL_ARRAYS = ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT")
-CAL_MEDIAN, CAL_P999 = 1e-6, 1e-5
-WCS_MAS = 0.1
-IMAGE_MEDIAN, FLUX = 1e-3, 1e-4
 
 
 @dataclass
@@ -104,16 +95,6 @@ def products(case: Case) -> list[str]:
     return [f"{case.name}_dither{i + 1}" for i in range(case.n_science)]
 
 
-def relative_difference(ours: np.ndarray, official: np.ndarray) -> np.ndarray:
-    """|ours - official| / |official| on the pixels finite in both (0 where both are 0)."""
-    a, b = ours.astype(np.float64), official.astype(np.float64)
-    both = np.isfinite(a) & np.isfinite(b)
-    a, b = a[both], b[both]
-    diff = np.abs(a - b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(diff == 0, 0.0, diff / np.abs(b))
-
-
 def record(matrix: Matrix, case: Case, product: str, **numbers) -> None:
     matrix.metrics.setdefault(case.name, {}).setdefault(product, {}).update(numbers)
 
@@ -125,23 +106,9 @@ def test_cal_arrays_agree(matrix, case):
     ours_dir, official_dir = outputs(matrix, case)
     failures = []
     for product in products(case):
-        with fits.open(ours_dir / f"{product}_cal.fits") as mine, fits.open(official_dir / f"{product}_cal.fits") as off:
-            assert mine["SCI"].data.shape == off["SCI"].data.shape
-            dq_mismatch = int(np.count_nonzero(mine["DQ"].data != off["DQ"].data))
-            nan_mismatch = {name: int(np.count_nonzero(np.isnan(mine[name].data) != np.isnan(off[name].data)))
-                            for name in CAL_ARRAYS}
-            rel = {name: relative_difference(mine[name].data, off[name].data) for name in CAL_ARRAYS}
-        median = {name: float(np.median(r)) for name, r in rel.items()}
-        p999 = {name: float(np.percentile(r, 99.9)) for name, r in rel.items()}
-        record(matrix, case, product, cal_median=max(median.values()), cal_p999=max(p999.values()),
-               dq=dq_mismatch, nan=max(nan_mismatch.values()))
-        if dq_mismatch:
-            failures.append(f"{product}: DQ differs in {dq_mismatch} pixels")
-        if any(nan_mismatch.values()):
-            failures.append(f"{product}: NaN pattern differs (pixels per array) {nan_mismatch}")
-        failures += [f"{product} {name}: relative difference median {median[name]:.3g}, "
-                     f"99.9th percentile {p999[name]:.3g}" for name in CAL_ARRAYS
-                     if median[name] > CAL_MEDIAN or p999[name] > CAL_P999]
+        numbers, found = compare_cal(ours_dir / f"{product}_cal.fits", official_dir / f"{product}_cal.fits", product)
+        record(matrix, case, product, **numbers)
+        failures += found
     assert not failures, "\n".join(failures)
 
 
@@ -150,28 +117,13 @@ def test_cal_wcs_agrees(matrix, case):
     """mirical's gwcs (read by stdatamodels) vs the official one (evaluated in the official venv)."""
     ours_dir, official_dir = outputs(matrix, case)
     for product in products(case):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = datamodels.open(ours_dir / f"{product}_cal.fits")
-        x, y, ra_o, dec_o = np.load(official_dir / f"{product}_cal.fits.radec.npy")
-        with model:
-            ra, dec = model.meta.wcs(x, y, with_bounding_box=False)
-        sep = np.degrees(angular_separation(*(np.radians(v) for v in (ra, dec, ra_o, dec_o)))) * 3.6e6
-        record(matrix, case, product, wcs_mas=float(np.max(sep)))
+        record(matrix, case, product, wcs_mas=wcs_separation_mas(ours_dir / f"{product}_cal.fits",
+                                                                 official_dir / f"{product}_cal.fits.radec.npy"))
     worst = max(r["wcs_mas"] for p, r in matrix.metrics[case.name].items() if p != "mosaic")
     assert worst <= WCS_MAS, f"{case.name}: WCS differs by up to {worst:.3g} mas"
 
 
 # ------------------------------------------------------------------ i2d and mosaic
-
-def compare_images(ours: Path, official: Path) -> tuple[float, float]:
-    """(median relative pixel difference, |total flux ratio - 1|) of two resampled images."""
-    a, b = fits.getdata(ours, "SCI"), fits.getdata(official, "SCI")
-    assert a.shape == b.shape, f"{ours.name}: output grid {a.shape} vs the official {b.shape}"
-    both = np.isfinite(a) & np.isfinite(b)
-    flux = abs(float(np.sum(a[both], dtype=np.float64) / np.sum(b[both], dtype=np.float64)) - 1.0)
-    return float(np.median(relative_difference(a, b))), flux
-
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_i2d_and_mosaic_agree(matrix, case):

@@ -34,16 +34,20 @@ ARCSEC2_PER_SR = (180.0 / np.pi * 3600.0) ** 2
 MJYSR_PER_UJYA2 = 1.0 / 23.5044
 
 # MIRI imager subarrays: (SUBSTRT1, SUBSTRT2, SUBSIZE1, SUBSIZE2), from the SIAF
-# (XDetRef - XSciRef + 1, YDetRef - YSciRef + 1, XSciSize, YSciSize).
+# (XDetRef - XSciRef + 1, YDetRef - YSciRef + 1, XSciSize, YSciSize); the coronagraph
+# subarrays (MASK*) as the imager reads them out around each mask.
 SUBARRAYS = {
     "FULL": (1, 1, 1032, 1024),
     "BRIGHTSKY": (457, 51, 512, 512),
     "SUB256": (413, 51, 256, 256),
     "SUB128": (1, 891, 136, 128),
     "SUB64": (1, 779, 72, 64),
+    "MASK1065": (1, 19, 288, 224),
+    "MASK1140": (1, 245, 288, 224),
+    "MASK1550": (1, 467, 288, 224),
+    "MASKLYOT": (1, 717, 320, 304),
 }
-APERTURES = {"FULL": "MIRIM_FULL", "BRIGHTSKY": "MIRIM_BRIGHTSKY", "SUB256": "MIRIM_SUB256",
-             "SUB128": "MIRIM_SUB128", "SUB64": "MIRIM_SUB64"}
+APERTURES = {name: f"MIRIM_{name}" for name in SUBARRAYS}
 # Ideal-frame orientation of the MIRI imager (SIAF MIRIM_FULL, PRDOPSSOC-075).
 V3I_YANG = 4.83544897
 VPARITY = -1
