@@ -52,19 +52,20 @@ Asserted for every case:
   median ≤ 1e-6 and 99.9th percentile ≤ 1e-5; DQ and NaN pattern identical;
 - cal WCS within 0.1 mas over a 17×17 grid of pixels spanning the array;
 - each exposure's i2d and the mosaic: the same output grid, median relative pixel difference
-  ≤ 1e-3 and total flux within 1e-4."""
+  ≤ 1e-6 and total flux within 1e-6."""
 
 WHY = """\
 ## Why the resampled products differ
 
 On the same cal files and the same output grid, mirical's i2d equals the official
 `ResampleStep`'s (`tests/test_official_options.py`: median relative difference at most a few
-1e-7, CON identical, the pixel map identical to stcal's `calc_pixmap`). From rate files the two
-output grids' pixel scales differ in the eighth digit: the scale is measured at the first
-exposure's reference point found through the gwcs inverse, which mirical refines
-([the science](science.md#assign_wcs)), and that difference resamples every pixel by a few
-millionths of a pixel. Hence differences of order 1e-5 to 1e-4 in the resampled products, and
-none in the cal files.
+1e-7, CON identical, the pixel map identical to stcal's `calc_pixmap`). The output grid's pixel
+scale is measured, as the official measures it, at the first exposure's reference pixel found
+through the DISTORTION file's own inverse; mirical's cal files carry a refined inverse
+([the science](science.md#assign_wcs)) that closes detector → sky → detector to 0.001 px, so
+the official stage 3 run on mirical's cal files (rather than on its own) measures that scale a
+few 1e-8 differently, which moves its resampled products by up to ~1e-4 (the outlier-detection
+comparison below).
 
 ## Other comparisons the tests make
 
