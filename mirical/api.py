@@ -200,6 +200,25 @@ def run(asn_or_config: str | os.PathLike | Mapping | None = None, output_dir: st
     WorkflowFailed
         A job failed; its log under ``{output_dir}/logs`` holds the reason.
     """
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no event loop in this thread: run here
+        return _run(asn_or_config, output_dir, cores, steps, mosaic, name=name, config=config, workdir=workdir,
+                    targets=targets, executor=executor, report=report, **snakemake_options)
+    # inside a running event loop (a Jupyter notebook), where Snakemake refuses to start: in a thread of its own
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_run, asn_or_config, output_dir, cores, steps, mosaic, name=name, config=config,
+                           workdir=workdir, targets=targets, executor=executor, report=report,
+                           **snakemake_options).result()
+
+
+def _run(asn_or_config, output_dir, cores, steps, mosaic, *, name, config, workdir, targets, executor, report,
+         **snakemake_options) -> dict:
+    """`run` in the calling thread."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings import types as t
 

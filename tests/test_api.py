@@ -163,3 +163,21 @@ def _demo_references(data: Path) -> dict:
     return {"distortion": next(ref.glob("*distortion*")), "filteroffset": next(ref.glob("*filteroffset*")),
             "flat": next(ref.glob("*flat*")), "photom": next(ref.glob("*photom*")),
             "area": next(ref.glob("*area*"))}
+
+
+@pytest.mark.workflow
+def test_run_inside_an_event_loop(demo_run, tmp_path):
+    """As in a Jupyter notebook: Snakemake refuses to start in a running event loop; mirical.run runs in a thread."""
+    import asyncio
+
+    data = demo_run / "demo_data"
+    asn = tmp_path / "loop_lvl2_asn.json"
+    mirical.make_association(sorted(map(str, (data / "IMA_science").glob("*rate.fits"))), [], "loop", asn)
+
+    async def in_loop():
+        return mirical.run(asn, output_dir="out", cores=1, workdir=tmp_path, dryrun=True,
+                           config={"reference_files": {t: str(p) for t, p in _demo_references(data).items()}})
+
+    result = asyncio.run(in_loop())
+    out = tmp_path / "out"
+    assert result["cal"] == [str(out / "loop_dither1_cal.fits"), str(out / "loop_dither2_cal.fits")]
