@@ -55,17 +55,14 @@ Asserted for every case:
   ≤ 1e-6 and total flux within 1e-6."""
 
 WHY = """\
-## Why the resampled products differ
+## The resampled products
 
 On the same cal files and the same output grid, mirical's i2d equals the official
 `ResampleStep`'s (`tests/test_official_options.py`: median relative difference at most a few
 1e-7, CON identical, the pixel map identical to stcal's `calc_pixmap`). The output grid's pixel
 scale is measured, as the official measures it, at the first exposure's reference pixel found
-through the DISTORTION file's own inverse; mirical's cal files carry a refined inverse
-([the science](science.md#assign_wcs)) that closes detector → sky → detector to 0.001 px, so
-the official stage 3 run on mirical's cal files (rather than on its own) measures that scale a
-few 1e-8 differently, which moves its resampled products by up to ~1e-4 (the outlier-detection
-comparison below).
+through the WCS's inverse, which in both pipelines is the DISTORTION file's own analytic
+inverse.
 
 ## Other comparisons the tests make
 

@@ -115,7 +115,7 @@ def test_round_trip_keeps_arrays_and_references(tmp_path):
 
 def test_byte_reproducible_across_processes(wcs):
     here = asdf_extension.hdu_bytes(asdf_extension.with_wcs(None, wcs))
-    code = ("import sys, hashlib; from mirical import asdf_extension, assign_wcs, distortion; "
+    code = ("import sys, hashlib; from mirical.formats import asdf_extension; from mirical.steps import assign_wcs; from mirical.references import distortion; "
             f"w = assign_wcs.build_wcs(distortion.distortion_model(), -0.14, -0.62, {POINTING!r}); "
             "sys.stdout.write(hashlib.sha256(asdf_extension.hdu_bytes("
             "asdf_extension.with_wcs(None, w))).hexdigest())")

@@ -73,14 +73,9 @@ def _footprint_centre(footprints: list[np.ndarray]) -> tuple[float, float]:
 
 
 def _scale_at(wcs: gwcs.WCS, ra: float, dec: float) -> float:
-    """Pixel scale (deg): sqrt of the sky lengths of one-pixel x and y steps at (ra, dec).
-
-    The pixel of (ra, dec) is found as the official ``compute_scale`` finds it: by the WCS's
-    inverse, which in the official WCS is the DISTORTION file's analytic inverse (`analytic_invert`).
-    """
-    from mirical.steps.assign_wcs import analytic_invert  # assign_wcs imports this module
-
-    x, y = analytic_invert(wcs, ra, dec)
+    """Pixel scale (deg): sqrt of the sky lengths of one-pixel x and y steps at (ra, dec), whose pixel
+    is found by the WCS's inverse, as the official ``compute_scale`` finds it."""
+    x, y = wcs.invert(ra, dec, with_bounding_box=False)
     lon, lat = np.deg2rad(wcs.forward_transform(np.array([x, x + 1, x]), np.array([y, y, y + 1])))
     xstep = angular_separation(lon[0], lat[0], lon[1], lat[1])
     ystep = angular_separation(lon[0], lat[0], lon[2], lat[2])

@@ -107,57 +107,17 @@ def detector_to_v2v3(distortion: Model, col_offset: float, row_offset: float,
                      subsize: tuple[int, int] = (1032, 1024)) -> Model:
     """Exposure pixels (0-based) -> V2/V3 (arcsec), with the bounding box of the array.
 
-    The forward direction is exactly the official one. Its inverse is the
-    DISTORTION file's analytic inverse (a fit, off by up to 0.11 px in the
-    detector corners) refined by `refine_inverse`, so world -> detector agrees
-    with the forward transform to well under 0.01 px.
+    Both directions are the official ones: the inverse is the DISTORTION file's
+    analytic inverse (a fit, off by up to 0.11 px in the detector corners), which
+    the official pipeline's world -> detector uses too (the output grids' pixel
+    scale, skymatch's overlaps).
     """
     model = (Shift(col_offset) & Shift(row_offset)) | distortion
     if tuple(substrt) != (1, 1):
         model = (Shift(substrt[0] - 1) & Shift(substrt[1] - 1)) | model
-    centre = ((subsize[0] - 1) / 2.0, (subsize[1] - 1) / 2.0)
-    model.inverse = refine_inverse(model, centre)
     bbox = ((-0.5, subsize[0] - 0.5), (-0.5, subsize[1] - 0.5))
     bind_bounding_box(model, bbox, order="F")
     return model
-
-
-def refine_inverse(forward: Model, centre: tuple[float, float], steps: int = 2) -> Model:
-    """The analytic inverse of ``forward`` improved by fixed-Jacobian Newton steps.
-
-    Each step is ``x <- x + J^-1 (v - forward(x))`` with J the Jacobian of
-    ``forward`` at ``centre``; built from serializable models only (compound
-    arithmetic, AffineTransformation2D, Identity).
-    """
-    h = 0.5
-    cx, cy = centre
-    fx1, fx0 = np.array(forward(cx + h, cy)), np.array(forward(cx - h, cy))
-    fy1, fy0 = np.array(forward(cx, cy + h)), np.array(forward(cx, cy - h))
-    jacobian = np.column_stack([(fx1 - fx0) / (2 * h), (fy1 - fy0) / (2 * h)])
-    correction = AffineTransformation2D(matrix=np.linalg.inv(jacobian), name="inverse_jacobian")
-    inverse = forward.inverse
-    for _ in range(steps):
-        # Copies, so the serialized tree has no reference cycle back to ``forward``.
-        inverse = inverse.copy() + ((Identity(2) - (inverse.copy() | forward.copy())) | correction.copy())
-    inverse.name = "refined_inverse"
-    return inverse
-
-
-def analytic_invert(wcs: WCS, ra: float, dec: float) -> tuple[float, float]:
-    """World -> detector with the DISTORTION file's analytic inverse, without `refine_inverse`'s
-    steps: the pixel the official WCS's ``invert`` gives (up to 0.11 px from the exact one).
-
-    A gwcs not built by `build_wcs` (no refined inverse) is inverted as it is.
-    """
-    inverse = wcs.pipeline[0].transform.inverse
-    if inverse.name != "refined_inverse":
-        return tuple(float(v) for v in wcs.invert(ra, dec, with_bounding_box=False))
-    while getattr(inverse, "op", None) == "+":  # each step is ``previous + correction(previous)``
-        inverse = inverse.left
-    v2, v3 = ra, dec
-    for step in reversed(wcs.pipeline[1:-1]):
-        v2, v3 = step.transform.inverse(v2, v3)
-    return tuple(float(v) for v in inverse(v2, v3))
 
 
 def build_wcs(distortion: Model, col_offset: float, row_offset: float, pointing: Mapping,
