@@ -28,7 +28,8 @@ reads a list of {"asn", "refs": {reftype: path}, "outdir", "mosaic"} and for eac
 image2, the mosaic ``<mosaic>_i2d.fits`` of its cal files, and writes
 ``<cal>.radec.npy``: the official WCS of every cal file on a grid of pixels spanning it
 (x, y, RA, Dec). Optional keys of a case: "steps" ({step: {option: value}} for image2's
-steps), "outlier" (options of OutlierDetectionStep, run on the cal files before the
+steps), "skymatch" (false: no SkyMatchStep; by default it runs on the cal files first, as in
+calwebb_image3), "outlier" (options of OutlierDetectionStep, run on the cal files before the
 mosaic, which is then made of the ``<cal>_crf.fits`` it saves) and "mosaic_options"
 (ResampleStep's).
 ``outlier`` runs ``jwst.outlier_detection.OutlierDetectionStep`` (its defaults: imaging
@@ -192,6 +193,10 @@ def cases(path: str) -> dict:
             cals = sorted(Path(case["outdir"]).glob("*_cal.fits"))
             for cal in cals:
                 save_radec(cal)
+            if case.get("skymatch", True):  # as calwebb_image3 (and mirical's default): sky levels first
+                sky_dir = Path(case["outdir"]) / "skymatch"
+                skymatch(str(sky_dir), case["mosaic"], [str(c) for c in cals], rename=False)
+                cals = [sky_dir / c.name for c in cals]
             if case.get("outlier") is not None:
                 outlier(case["outdir"], case["mosaic"], [str(c) for c in cals], **case["outlier"])
                 cals = [Path(str(c).replace("_cal.fits", "_crf.fits")) for c in cals]
@@ -214,12 +219,15 @@ def outlier(outdir: str, name: str, cals: list[str], **options) -> dict:
                            "outlier_s", **options)
 
 
-def skymatch(outdir: str, name: str, cals: list[str]) -> dict:
+def skymatch(outdir: str, name: str, cals: list[str], rename: bool = True) -> dict:
+    """SkyMatchStep (its defaults) on ``cals``; each result saved in ``outdir`` as ``<cal>_skymatch.fits``
+    (with ``rename`` false: under the cal file's own name)."""
     def save(library) -> None:
         with library:
             for i, cal in enumerate(cals):
                 model = library.borrow(i)
-                model.save(str(Path(outdir) / Path(cal).name.replace("_cal.fits", "_skymatch.fits")))
+                saved = Path(cal).name.replace("_cal.fits", "_skymatch.fits") if rename else Path(cal).name
+                model.save(str(Path(outdir) / saved))
                 library.shelve(model, i, modify=False)
 
     return run_image3_step("jwst.skymatch:SkyMatchStep", outdir, name, cals, save, "skymatch_s")

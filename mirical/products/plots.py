@@ -496,7 +496,11 @@ def _flux_vs_truth(ax, table, truth_path: str) -> None:
     ax.errorbar(expected[found], flux[found] / expected[found], yerr=error[found] / expected[found], fmt="o",
                 color="tab:blue", markersize=4, label=f"{np.count_nonzero(found)} of {len(points)} point sources")
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xscale("log")
+    if found.any():
+        ax.set_xscale("log")
+    else:
+        ax.text(0.5, 0.5, "no point source of the truth found in the catalog", transform=ax.transAxes,
+                ha="center", va="center")
     ax.set_xlabel("true flux (µJy)")
     ax.set_ylabel("aper_total_flux / true flux")
     ax.set_title("demo: aperture-corrected total flux vs truth", fontsize=10)
