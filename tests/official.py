@@ -199,7 +199,7 @@ def cases(path: str) -> dict:
                 cals = [sky_dir / c.name for c in cals]
             if case.get("outlier") is not None:
                 outlier(case["outdir"], case["mosaic"], [str(c) for c in cals], **case["outlier"])
-                cals = [Path(str(c).replace("_cal.fits", "_crf.fits")) for c in cals]
+                cals = [Path(case["outdir"]) / c.name.replace("_cal.fits", "_crf.fits") for c in cals]
             mosaic(case["outdir"], case["mosaic"], [str(c) for c in cals], **case.get("mosaic_options", {}))
         except Exception as exc:  # one failing case must not hide the others' results
             errors[case["mosaic"]] = f"{type(exc).__name__}: {exc}"

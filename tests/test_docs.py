@@ -179,6 +179,7 @@ def test_notebook_runs(tmp_path, monkeypatch):
     import nbformat
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the kernel imports this checkout's mirical
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     notebook = nbformat.read(REPO / "docs" / "notebook.ipynb", as_version=4)
