@@ -97,6 +97,12 @@ rm -rf "$O"; mkdir -p "$O"
 (cd "$D/out" && timed "official demo: Image2Pipeline (4 exposures)" $OFFICIAL image2 demo_lvl2_asn.json demo_data/reference "$O")
 timed "official demo: ResampleStep mosaic" $OFFICIAL mosaic "$O" demo_official "$O"/demo_dither?_cal.fits
 "$BENCH_VENV/bin/python" "$ROOT/bench/compare_official.py" "$D/out" "$O" --name demo --json "$WORK/compare_demo.json" > "$WORK/compare_demo.md"
+# The mosaic's source catalog on the same i2d: mirical's job (forced; Snakemake's start included) and the
+# official SourceCatalogStep (its import included), with the demo's APCORR and ABVEGAOFFSET files.
+timed "mirical demo: source catalog (its job, forced)" "$SNAKEMAKE" out/demo_cat.ecsv --directory "$D" \
+    "${SMOPTS[@]}" --forcerun source_catalog --config output_dir=out
+timed "official demo: SourceCatalogStep" "$BENCH_VENV/bin/python" "$ROOT/tests/official_source_catalog.py" "$O" \
+    "$D/out/demo_i2d.fits" "$D"/out/demo_data/reference/*apcorr* "$D"/out/demo_data/reference/*abvegaoffset*
 
 # ---------------------------------------------------------------- 2. 32 exposures
 if [ "${SKIP_32:-0}" != 1 ]; then
