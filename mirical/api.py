@@ -201,19 +201,20 @@ def run(asn_or_config: str | os.PathLike | Mapping | None = None, output_dir: st
         A job failed; its log under ``{output_dir}/logs`` holds the reason.
     """
     import asyncio
+    import functools
 
+    call = functools.partial(_run, asn_or_config, output_dir, cores, steps, mosaic, name=name, config=config,
+                             workdir=workdir, targets=targets, executor=executor, report=report,
+                             **snakemake_options)
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # no event loop in this thread: run here
-        return _run(asn_or_config, output_dir, cores, steps, mosaic, name=name, config=config, workdir=workdir,
-                    targets=targets, executor=executor, report=report, **snakemake_options)
+        return call()
     # inside a running event loop (a Jupyter notebook), where Snakemake refuses to start: in a thread of its own
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(_run, asn_or_config, output_dir, cores, steps, mosaic, name=name, config=config,
-                           workdir=workdir, targets=targets, executor=executor, report=report,
-                           **snakemake_options).result()
+        return pool.submit(call).result()
 
 
 def _run(asn_or_config, output_dir, cores, steps, mosaic, *, name, config, workdir, targets, executor, report,

@@ -120,18 +120,13 @@ def pixmap_options(params: Mapping) -> tuple[float, int]:
     return float(params["pixmap_stepsize"]), int(params["pixmap_order"])
 
 
-def derives_ratio(params: Mapping) -> bool:
-    """Whether PXSCLRT comes from the first exposure's pixel (``pixel_scale`` or ``output_wcs`` set)."""
-    return params.get("pixel_scale") is not None or bool(params.get("output_wcs"))
-
-
 def grid_pixel_scale_ratio(params: Mapping, pixel_scale: float, first_path: str, first_wcs) -> float:
     """PXSCLRT of the grid, as jwst 3.0.0: ``pixel_scale_ratio``; with ``output_wcs``, ``pixel_scale`` over the
     first exposure's nominal pixel (PIXAR_SR, else its mean pixel area); with ``pixel_scale`` alone, over the
     first exposure's mean pixel area (jwst's ``resampled_wcs_from_models``)."""
     from mirical.drizzle.engine import derived_pixel_scale_ratio
 
-    if not derives_ratio(params):
+    if params.get("pixel_scale") is None and not params.get("output_wcs"):
         return float(params["pixel_scale_ratio"])
     with fits.open(first_path) as hdul:
         primary, sci = hdul[0].header, hdul["SCI"].header
