@@ -21,6 +21,7 @@ from mirical.workflow.planning import (
     combined_background_products,
     demo_files,
     plan_products,
+    science_backgrounds,
     uses_demo,
 )
 

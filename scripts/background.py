@@ -1,5 +1,27 @@
-"""Rule background: subtract the dedicated background exposures."""
+"""Rule background: subtract the dedicated background exposures (or one from the other science exposures)."""
 from mirical.workflow.runner import log, main
+
+
+def from_science(snakemake, exposure, params, product):
+    """steps.background.source science: the background of the other science exposures, sources masked."""
+    from mirical.formats.io import read_member
+    from mirical.steps.background import (calibrate_from_science, read_source_mask, science_background,
+                                          science_group)
+
+    others = [read_member(path) for path in snakemake.input.others]
+    group = science_group(product, exposure, others)
+    for i in group.near:
+        log.warning("%s: %s left out of its background: pointed too near (a source would sit in the same pixels)",
+                    product, others[i].path)
+    used = [others[i] for i in group.used]
+    masks = [read_source_mask(snakemake.input.masks[i]) for i in group.used]
+    background = science_background(exposure, used, masks, params["sigma"], params["maxiters"],
+                                    params["science_statistic"])
+    exposure, level = calibrate_from_science(exposure, background, len(used))
+    log.info("%s: background from %d other science exposure(s) subtracted (sigma-clipped %s, sources masked), "
+             "median level %.6g DN/s; %d pixel(s) had no value in any of them and got that median (not flagged)",
+             product, len(used), params["science_statistic"], level, int(background.filled.sum()))
+    return exposure
 
 
 def run(snakemake):
@@ -14,14 +36,17 @@ def run(snakemake):
     backgrounds = list(snakemake.input.backgrounds)
 
     def background(exposure, params, product):
+        if params.get("source") == "science":
+            return from_science(snakemake, exposure, params, product)
         members = [read_member(path) for path in backgrounds]
         exposure, level = calibrate(exposure, members, params["sigma"], params["maxiters"])
         log.info("%s: background subtracted, median level %.6g DN/s from %d member(s)",
                  product, level, len(members))
         return exposure
 
-    exposure = run_exposure_step(snakemake, "background", background, science,
-                                 None if backgrounds else "no background members")
+    science_source = snakemake.params.step.get("source") == "science"
+    why = None if backgrounds or science_source else "no background members"
+    exposure = run_exposure_step(snakemake, "background", background, science, why)
     write_exposure(exposure, snakemake.output.exposure)
 
 

@@ -89,6 +89,8 @@ class DemoSettings:
     ngroups: int = 50
     nints: int = 4
     background_mjysr: float = 25.0
+    backgrounds: int = 1  # dedicated background exposures (0 or 1)
+    sky_structure: float = 0.0  # the detector-fixed sky pattern's amplitude, times background_mjysr
     date_obs: str = "2023-09-14T03:12:40.000"
     dither_arcsec: list = field(default_factory=lambda: [[0.0, 0.0], [3.1, 5.2], [-4.3, 3.6], [2.4, -4.7],
                                                          [-1.8, -2.9], [5.5, 1.1], [-5.2, -1.3], [0.9, 4.8]])
@@ -287,6 +289,47 @@ def background_sb(shape: tuple[int, int], frame: tuple[int, int, int, int], leve
     y, x = np.mgrid[0:ny, 0:nx].astype(np.float64)
     xf, yf = x + xstart - 1, y + ystart - 1
     return level * (1.0 + 0.04 * (xf - 516.0) / 1032.0 + 0.02 * (yf - 512.0) / 1024.0)
+
+
+def sky_pattern(shape: tuple[int, int], frame: tuple[int, int, int, int]) -> np.ndarray:
+    """A sky pattern fixed on the detector, about -0.5 to 1: a radial glow and rings (as MIRI's "tree rings")."""
+    xstart, ystart, _, _ = frame
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    xf, yf = x + xstart - 1, y + ystart - 1
+    glow = np.exp(-np.hypot(xf - 300.0, yf - 700.0) / 250.0)
+    rings = 0.5 * np.sin(2.0 * np.pi * np.hypot(xf + 400.0, yf - 1500.0) / 150.0)
+    return glow + rings
+
+
+def sky_sb(shape: tuple[int, int], frame: tuple[int, int, int, int], settings: DemoSettings) -> np.ndarray:
+    """The whole sky of every exposure (MJy/sr): `background_sb` plus the detector-fixed `sky_pattern`."""
+    sb = background_sb(shape, frame, settings.background_mjysr)
+    if settings.sky_structure:
+        sb = sb + settings.sky_structure * settings.background_mjysr * sky_pattern(shape, frame)
+    return sb
+
+
+def true_sky_rate(settings: DemoSettings, dither: int, flat_full: np.ndarray) -> np.ndarray:
+    """The noiseless sky (DN/s) of exposure ``dither`` (0-based; -1 the background), as `write_exposure_file`
+    makes it: what a background subtraction should remove."""
+    from mirical.formats.subarray import cut
+
+    frame = SUBARRAYS[settings.subarray]
+    flat = cut(flat_full, (1, 1, 1032, 1024), frame, fill=np.nan)
+    flat_safe = np.where(np.isfinite(flat) & (flat != 0), flat, 1.0)
+    expmid = _exposure_mjd(settings, dither)[2]
+    return flat_safe * sky_sb((frame[3], frame[2]), frame, settings) / conversion_factor(settings, expmid)
+
+
+def _exposure_mjd(settings: DemoSettings, dither: int):
+    """(start time, EXPSTART, EXPMID, EXPEND) of exposure ``dither`` (-1: the background)."""
+    from astropy.time import Time, TimeDelta
+
+    index = dither + 1 if dither >= 0 else 0
+    start = Time(settings.date_obs, format="isot", scale="utc") + TimeDelta(index * 0.02, format="jd")
+    expstart = start.mjd
+    expend = expstart + exposure_times(settings)["DURATION"] / 86400.0
+    return start, expstart, 0.5 * (expstart + expend), expend
 
 
 def flat_pattern(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -494,8 +537,6 @@ def exposure_times(settings: DemoSettings) -> dict[str, float]:
 def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, refs: dict,
                         area_full: np.ndarray, pixar_sr: float, flat_full: np.ndarray) -> None:
     """Simulate and write one rate file (``dither`` < 0: the background exposure)."""
-    from astropy.time import Time, TimeDelta
-
     from mirical.formats.subarray import cut
 
     frame = SUBARRAYS[settings.subarray]
@@ -504,17 +545,14 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
     keys = pointing(settings, dither)
     times = exposure_times(settings)
     index = dither + 1 if dither >= 0 else 0
-    start = Time(settings.date_obs, format="isot", scale="utc") + TimeDelta(index * 0.02, format="jd")
-    expstart = start.mjd
-    expend = expstart + times["DURATION"] / 86400.0
-    expmid = 0.5 * (expstart + expend)
+    start, expstart, expmid, expend = _exposure_mjd(settings, dither)
     c = conversion_factor(settings, expmid)
 
     rng = np.random.default_rng([settings.seed, 100 + index])
     flat = cut(flat_full, full, frame, fill=np.nan)
     area = cut(area_full, full, frame, fill=np.nan)
     flat_safe = np.where(np.isfinite(flat) & (flat != 0), flat, 1.0)
-    sb = background_sb(shape, frame, settings.background_mjysr)
+    sb = sky_sb(shape, frame, settings)
     if dither >= 0:
         wcs = exposure_wcs(settings, keys)
         sb = sb + render_scene(settings, wcs, truth, np.where(np.isfinite(area), area, 1.0), pixar_sr, shape)
@@ -650,9 +688,10 @@ def simulate(folder: str | Path, settings: DemoSettings) -> dict[str, list[str] 
         path = folder / "IMA_science" / science_name(i + 1, settings)
         write_exposure_file(str(path), settings, i, truth, refs, area_full, pixar_sr, flat_full)
         science.append(str(path))
-    background = folder / "IMA_background" / background_name(settings)
-    write_exposure_file(str(background), settings, -1, truth, refs, area_full, pixar_sr, flat_full)
+    background = [folder / "IMA_background" / background_name(settings)] if settings.backgrounds else []
+    for path in background:
+        write_exposure_file(str(path), settings, -1, truth, refs, area_full, pixar_sr, flat_full)
     truth_path = folder / "truth.ecsv"
     with atomic_path(truth_path) as partial:
         truth.write(partial, format="ascii.ecsv", overwrite=True)
-    return {"science": science, "background": [str(background)], "truth": str(truth_path), **refs}
+    return {"science": science, "background": [str(p) for p in background], "truth": str(truth_path), **refs}

@@ -30,6 +30,7 @@ COLUMNS = {  # key: heading
     "subarray": "subarray",
     "exptime_s": "exposure time (s, EFFEXPTM)",
     "background_dn_s": "background subtracted (DN/s, median)",
+    "background_source": "background source",
     "photmjsr": "PHOTMJSR applied ((MJy/sr)/(DN/s))",
     "sky_mjy_sr": "sky level (MJy/sr, skymatch BKGLEVEL)",
     **{step: step for step in CAL_STEPS},
@@ -60,6 +61,17 @@ def background_level(rate_path: str, bkgsub_path: str) -> float | None:
     return float(np.median(removed[finite])) if finite.any() else None
 
 
+def background_source_text(primary: fits.Header, status: str) -> str:
+    """Where the subtracted background came from: dedicated members, or the science exposures (how many,
+    and how many pixels had no value there and got the background's median)."""
+    if status != "COMPLETE":
+        return status.lower()
+    if str(primary.get("BKGSRC", "")).strip().upper() == "SCIENCE":
+        return (f"science ({primary.get('BKGNEXP', '?')} other exposures; {primary.get('BKGNFILL', '?')} "
+                "pixels without a value got its median)")
+    return "dedicated"
+
+
 def sky_text(levels: dict[str, float | None] | None, product: str) -> str:
     """The summary's sky level of ``product`` from skymatch's levels (None: skymatch did not run)."""
     if levels is None or product not in levels:
@@ -86,6 +98,7 @@ def product_row(product: str, rate_path: str, bkgsub_path: str, cal_path: str, r
         row["background_dn_s"] = f"{level:.5g}" if level is not None else "n/a"
     else:
         row["background_dn_s"] = status["S_BKDSUB"].lower()
+    row["background_source"] = background_source_text(primary, status["S_BKDSUB"])
     if status["S_PHOTOM"] == "COMPLETE" and sci.get("PHOTMJSR") is not None:
         row["photmjsr"] = f"{float(sci['PHOTMJSR']):.6g}"
     else:

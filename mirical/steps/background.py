@@ -27,6 +27,7 @@ import numpy as np
 from astropy.io import fits
 
 from mirical.errors import MiricalError
+from mirical.formats import dqflags
 from mirical.formats.io import POINTING_KEYWORDS, Exposure
 from mirical.formats.subarray import cut, frame
 from mirical.references.selection import observation_time
@@ -193,3 +194,225 @@ def check_science_keywords(exposure: Exposure, pointing: bool = True) -> None:
     except (ValueError, TypeError) as exc:
         raise MiricalError(exposure.path, f"no usable start time ({exc}): reference files are chosen by "
                                           "DATE-OBS (+ TIME-OBS) or EXPSTART") from None
+
+
+# ----------------------------------------------------------------- a background from the science exposures
+# steps.background.source: science (off by default). Each exposure's background is the sigma-clipped
+# median (or mean) per detector pixel of the OTHER science exposures of its filter, subarray and readout
+# pattern (and any `science_extra` rate files), each with its sources masked (`source_mask`).
+
+#: Fewest exposures of a group (the exposure itself included) a background from the science can come from.
+MIN_SCIENCE_EXPOSURES = 3
+#: An other exposure counts when its pointing is at least this many PSF FWHM away (Dicken et al. 2024).
+MIN_OFFSET_FWHM = 1.5
+#: The MIRI imager's PSF FWHM (arcsec) by filter (JWST user documentation); other filters: 0.033" per micron.
+PSF_FWHM_ARCSEC = {"F560W": 0.207, "F770W": 0.269, "F1000W": 0.328, "F1130W": 0.375, "F1280W": 0.420,
+                   "F1500W": 0.488, "F1800W": 0.591, "F2100W": 0.674, "F2550W": 0.803}
+#: What makes exposures share a background: the same filter, subarray and readout pattern.
+GROUP_KEYS = ("FILTER", "SUBARRAY", "READPATT")
+
+
+def group_key(primary) -> tuple[str, ...]:
+    """The exposures whose backgrounds come from each other share this key (FILTER, SUBARRAY, READPATT)."""
+    return tuple(str(primary.get(key, "")).strip().upper() for key in GROUP_KEYS)
+
+
+def psf_fwhm_arcsec(filter_name: str) -> float:
+    """The PSF FWHM of a MIRI imager filter (arcsec); a filter outside the table from its wavelength."""
+    name = filter_name.strip().upper()
+    if name in PSF_FWHM_ARCSEC:
+        return PSF_FWHM_ARCSEC[name]
+    digits = "".join(ch for ch in name[1:5] if ch.isdigit())
+    if not name.startswith("F") or len(digits) < 3:
+        raise ValueError(f"no PSF FWHM known for filter {filter_name!r}")
+    return 0.033 * int(digits) / 100.0
+
+
+def source_mask(sci: np.ndarray, dq: np.ndarray, nsigma: float = 3.0, npixels: int = 5, dilate: int = 3,
+                box_size: int = 64) -> np.ndarray:
+    """The pixels of a rate image that hold a source (True), dilated by ``dilate`` pixels.
+
+    The sky is a photutils Background2D (boxes of ``box_size``, 3-sigma clipped median) of the
+    finite pixels without DO_NOT_USE; a source is ``npixels`` or more connected (8-connectivity)
+    pixels above the sky by ``nsigma`` times its clipped RMS (photutils ``detect_sources``).
+    """
+    from astropy.stats import SigmaClip
+    from astropy.utils.exceptions import AstropyUserWarning
+    from photutils.background import Background2D, MedianBackground
+    from photutils.segmentation import detect_sources
+    from scipy.ndimage import binary_dilation
+
+    sci = np.asarray(sci, dtype=np.float64)
+    bad = ~np.isfinite(sci) | ((np.asarray(dq, dtype=np.uint32) & dqflags.DO_NOT_USE) != 0)
+    box = (min(box_size, sci.shape[0]), min(box_size, sci.shape[1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        sky = Background2D(np.where(bad, 0.0, sci), box, mask=bad, exclude_percentile=50.0,
+                           sigma_clip=SigmaClip(sigma=3.0), bkg_estimator=MedianBackground())
+    segments = detect_sources(np.where(bad, 0.0, sci - sky.background), nsigma * sky.background_rms, npixels,
+                              mask=bad)
+    mask = np.zeros(sci.shape, bool) if segments is None else segments.data > 0
+    if dilate > 0:
+        y, x = np.mgrid[-dilate:dilate + 1, -dilate:dilate + 1]
+        mask = binary_dilation(mask, structure=x * x + y * y <= dilate * dilate)
+    return mask
+
+
+def _kept(stack: np.ndarray, sigma: float, maxiters: int | None) -> np.ndarray:
+    """Which values of the stack a median/std sigma clip along axis 0 keeps (NaN never)."""
+    from astropy.stats import sigma_clip
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    with warnings.catch_warnings():  # NaNs are masked on purpose
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        clipped = sigma_clip(stack, sigma=sigma, maxiters=maxiters, cenfunc="median", stdfunc="std", axis=0,
+                             masked=True)
+    return ~np.ma.getmaskarray(clipped)
+
+
+@dataclass
+class ScienceBackground(Background):
+    """A background from the science exposures: ``filled`` marks the pixels no exposure gave a value."""
+
+    filled: np.ndarray
+
+
+def combine_masked(scis: list[np.ndarray], errs: list[np.ndarray], dqs: list[np.ndarray], masks: list[np.ndarray],
+                   sigma: float = 3.0, maxiters: int | None = None, statistic: str = "median") -> ScienceBackground:
+    """The sigma-clipped median (or mean) per pixel of exposures with their sources masked.
+
+    A value is left out where its mask is True, it is not finite or its DQ has DO_NOT_USE; the
+    rest are clipped as the dedicated combination (median centre, std spread) and averaged with
+    ``statistic``. ERR is sqrt(sum ERR^2)/N of the kept values (times sqrt(pi/2) for the median);
+    DQ the OR of the kept values' DQ. A pixel with no kept value gets the median of the other
+    pixels' background (and of their ERR), DQ 0, and is True in ``filled``.
+    """
+    dq = np.stack([np.asarray(d, dtype=np.uint32) for d in dqs])
+    usable = ~np.stack([np.asarray(m, dtype=bool) for m in masks]) & ((dq & dqflags.DO_NOT_USE) == 0)
+    stack = np.where(usable, np.stack([np.asarray(s, dtype=np.float64) for s in scis]), np.nan)
+    keep = _kept(stack, sigma, maxiters)
+    count = keep.sum(axis=0)
+    filled = count == 0
+    err2 = np.where(keep, np.stack([np.asarray(e, dtype=np.float64) for e in errs]) ** 2, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if statistic == "median":
+            value = np.ma.median(np.ma.masked_array(stack, ~keep), axis=0).filled(np.nan)
+            err = np.sqrt(np.pi / 2.0) * np.sqrt(err2) / count
+        elif statistic == "mean":
+            value = np.where(keep, stack, 0.0).sum(axis=0) / count
+            err = np.sqrt(err2) / count
+        else:
+            raise ValueError(f"statistic must be median or mean, not {statistic!r}")
+    value, err = np.where(filled, np.nan, value), np.where(filled, np.nan, err)
+    if filled.all():
+        raise ValueError("no pixel has a value outside the sources in any exposure")
+    value[filled] = np.median(value[~filled])
+    err[filled] = np.median(err[~filled])
+    dq_out = np.bitwise_or.reduce(np.where(keep, dq, 0).astype(np.uint32), axis=0)
+    return ScienceBackground(value.astype(np.float32), err.astype(np.float32), dq_out, filled)
+
+
+def pointing_offsets_arcsec(science: Exposure, others: list[Exposure]) -> np.ndarray:
+    """The angle between ``science``'s pointing (RA_REF, DEC_REF of the SCI header) and each other's (arcsec)."""
+    def radec(exposure):
+        values = [exposure.sci_header.get(key) for key in ("RA_REF", "DEC_REF")]
+        if any(v is None for v in values):
+            raise MiricalError(exposure.path, "RA_REF/DEC_REF missing from the SCI header: the dither offsets of "
+                                              "a background from the science exposures cannot be checked")
+        return np.radians(np.asarray(values, dtype=np.float64))
+
+    ra0, dec0 = radec(science)
+    offsets = []
+    for other in others:
+        ra, dec = radec(other)
+        hav = np.sin((dec - dec0) / 2) ** 2 + np.cos(dec) * np.cos(dec0) * np.sin((ra - ra0) / 2) ** 2
+        offsets.append(np.degrees(2 * np.arcsin(np.sqrt(hav))) * 3600.0)
+    return np.asarray(offsets)
+
+
+@dataclass
+class ScienceGroup:
+    """The exposures a product's background comes from, and those left out for a too small offset."""
+
+    used: list[int]  # indices into the others
+    near: list[int]
+    min_offset: float  # arcsec
+
+
+def science_group(product: str, science: Exposure, others: list[Exposure]) -> ScienceGroup:
+    """Check that a background can come from ``others`` for ``science``; refuse in one line otherwise.
+
+    Needs at least `MIN_SCIENCE_EXPOSURES` exposures of one FILTER, SUBARRAY and READPATT (the
+    exposure included) and at least `MIN_SCIENCE_EXPOSURES` - 1 others pointed `MIN_OFFSET_FWHM`
+    PSF FWHM or more away from it (nearer, a source sits in the same pixels: left out).
+    """
+    if science.ints:
+        raise MiricalError(f"product {product}", "a rateints exposure cannot have a background from the science "
+                                                 "exposures: give dedicated backgrounds")
+    key = group_key(science.primary)
+    for other in others:
+        if group_key(other.primary) != key or other.ints:
+            raise MiricalError(other.path, f"not a rate file of {product}'s FILTER/SUBARRAY/READPATT {'/'.join(key)}: "
+                                           "it cannot give its background")
+    if len(others) + 1 < MIN_SCIENCE_EXPOSURES:
+        raise MiricalError(f"product {product}", f"steps.background.source science needs at least "
+                           f"{MIN_SCIENCE_EXPOSURES} exposures of {'/'.join(key)} (this one included), found "
+                           f"{len(others) + 1}: give dedicated backgrounds or steps.background.science_extra")
+    try:
+        fwhm = psf_fwhm_arcsec(key[0])
+    except ValueError as exc:
+        raise MiricalError(f"product {product}", str(exc)) from None
+    offsets = pointing_offsets_arcsec(science, others)
+    limit = MIN_OFFSET_FWHM * fwhm
+    used = [i for i, offset in enumerate(offsets) if offset >= limit]
+    if len(used) < MIN_SCIENCE_EXPOSURES - 1:
+        raise MiricalError(f"product {product}", f"dither offsets too small for a background from the science: "
+                           f"{len(used)} of the {len(others)} other exposures are {limit:.3g} arcsec (1.5 x the "
+                           f"{fwhm:.3g} arcsec FWHM of {key[0]}) or more away (need {MIN_SCIENCE_EXPOSURES - 1}); "
+                           f"a source would sit in the same pixels of most of them")
+    near = [i for i in range(len(others)) if i not in used]
+    return ScienceGroup(used, near, float(offsets.min()) if len(offsets) else 0.0)
+
+
+def science_background(science: Exposure, others: list[Exposure], masks: list[np.ndarray], sigma: float = 3.0,
+                       maxiters: int | None = None, statistic: str = "median") -> ScienceBackground:
+    """The background of ``science`` from ``others`` (their source masks ``masks``) on its frame."""
+    target = frame(science.primary)
+    scis, errs, dqs, cut_masks = [], [], [], []
+    for other, mask in zip(others, masks):
+        source = frame(other.primary)
+        scis.append(cut(other.arrays["SCI"], source, target, fill=np.nan))
+        errs.append(cut(other.arrays["ERR"], source, target, fill=np.nan))
+        dqs.append(cut(other.arrays["DQ"], source, target, fill=0))
+        cut_masks.append(cut(mask.astype(np.uint8), source, target, fill=1).astype(bool))
+    return combine_masked(scis, errs, dqs, cut_masks, sigma, maxiters, statistic)
+
+
+def calibrate_from_science(science: Exposure, background: ScienceBackground, members: int) -> tuple[Exposure, float]:
+    """Subtract a background from the science exposures (as a dedicated one); record its source in the header."""
+    sci, dq = subtract(science.arrays["SCI"], science.arrays["DQ"], background)
+    science.arrays.update(SCI=sci, DQ=dq)
+    science.primary["BKGSRC"] = ("SCIENCE", "background from the other science exposures")
+    science.primary["BKGNEXP"] = (members, "exposures the background was built from")
+    science.primary["BKGNFILL"] = (int(background.filled.sum()), "background pixels without a value: the median")
+    set_step_status(science, "background", "COMPLETE")
+    return science, float(np.median(background.sci))
+
+
+def read_source_mask(path: str) -> np.ndarray:
+    """A source mask file (`source_mask_hdulist`) as a boolean array."""
+    with fits.open(path, memmap=False) as hdul:
+        return np.asarray(hdul["MASK"].data) > 0
+
+
+def source_mask_hdulist(mask: np.ndarray, exposure: Exposure, params: dict) -> fits.HDUList:
+    """A source mask as FITS: its frame and parameters in the primary header, MASK (uint8, 1 = source)."""
+    primary = fits.Header()
+    for key in COMBINED_KEYS + ("READPATT",):
+        if exposure.get(key) is not None:
+            primary[key] = exposure.get(key)
+    for key, value in params.items():
+        primary[f"HIERARCH MASK {key.upper()}"] = value
+    primary["NMASKED"] = (int(mask.sum()), "source pixels (after dilation)")
+    return fits.HDUList([fits.PrimaryHDU(header=primary), fits.ImageHDU(mask.astype(np.uint8), name="MASK")])

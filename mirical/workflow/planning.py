@@ -52,7 +52,7 @@ def demo_files(out: str, demo_config: Mapping) -> Demo:
     folder = os.path.abspath(f"{out}/demo_data")
     return Demo(folder=folder,
                 science=[f"{folder}/IMA_science/{science_name(i + 1, settings)}" for i in range(settings.n_dithers)],
-                background=[f"{folder}/IMA_background/{background_name(settings)}"],
+                background=[f"{folder}/IMA_background/{background_name(settings)}"] if settings.backgrounds else [],
                 references=reference_paths(f"{folder}/reference", settings))
 
 
@@ -81,11 +81,55 @@ def plan_products(config: Mapping, demo: Demo | None) -> list[Product]:
 
 def combined_background_products(config: Mapping, products: list[Product]) -> list[str]:
     """Products whose combined background is written: ``save_combined_background`` set, the step not
-    skipped, and background members to combine (as the official step, which writes it only then)."""
+    skipped, and background members to combine (as the official step, which writes it only then);
+    with ``source: science`` every rate product."""
     options = config["steps"]["background"]
     if not options.get("save_combined_background") or options["skip"]:
         return []
+    if options.get("source") == "science":
+        return [p.name for p in products if not p.ints]
     return [p.name for p in products if p.backgrounds]
+
+
+@dataclass(frozen=True)
+class ScienceBackgrounds:
+    """``steps.background.source: science``: the rate files with a source mask and each product's others."""
+
+    sources: dict[str, str]  # mask name (a product, or bkgextra{i}_{stem} for science_extra) -> rate path
+    others: dict[str, list[str]]  # product -> mask names of the other exposures of its group, in order
+
+
+def science_backgrounds(config: Mapping, products: list[Product]) -> ScienceBackgrounds | None:
+    """What a background from the science exposures reads (None: not asked for, or the step skipped).
+
+    A product's others are the rate files of the same FILTER, SUBARRAY and READPATT (primary headers;
+    files not written yet, the demo's, are one group) among the science and ``science_extra``.
+    """
+    options = config["steps"]["background"]
+    if options.get("source") != "science" or options["skip"]:
+        return None
+    sources = {p.name: p.science for p in products if not p.ints}
+    extra = expand(list(options.get("science_extra") or []), "steps.background.science_extra")
+    for i, path in enumerate(p for p in extra if p not in sources.values()):
+        sources[f"bkgextra{i + 1}_{os.path.basename(path).removesuffix('.fits')}"] = path
+    keys = {name: _group_key(path) for name, path in sources.items()}
+    others = {p.name: [n for n in sources if n != p.name and keys[n] == keys.get(p.name)] for p in products}
+    return ScienceBackgrounds(sources, others)
+
+
+def _group_key(path: str) -> tuple[str, ...] | None:
+    """FILTER, SUBARRAY, READPATT of a rate file (None before it exists: the demo's, all alike)."""
+    if not os.path.exists(path):
+        return None
+    from astropy.io import fits
+
+    from mirical.steps.background import group_key
+
+    try:
+        with open(path, "rb") as f:
+            return group_key(fits.Header.fromfile(f))
+    except OSError as exc:
+        raise MiricalError(path, f"not a readable FITS file ({exc})") from None
 
 
 class References:
@@ -186,6 +230,10 @@ class Layout:
     def intermediate_exposure(self, product: str, suffix: str) -> str:
         """A step's output before the cal file: suffix bkgsub, wcs or flat."""
         return f"{self.intermediate}/{product}_{suffix}.fits"
+
+    def source_mask(self, name: str) -> str:
+        """The source mask of a rate file (``steps.background.source: science``)."""
+        return f"{self.intermediate}/{name}_srcmask.fits"
 
     def combined_background(self, product: str) -> str:
         """The background step's combined background (``steps.background.save_combined_background``)."""
