@@ -1,7 +1,6 @@
 # steps.background.source science: the background of each rate product from the other science exposures
 # of its FILTER/SUBARRAY/READPATT (and science_extra), sources masked. One mask job per rate file
-# (background_srcmask), which the background jobs of the others read.
-SCIENCE_BACKGROUND = science_backgrounds(config, PRODUCTS)
+# (background_srcmask), which the background jobs of the others read (SCIENCE_BACKGROUND: rules/common.smk).
 # The mask's options: its jobs' params (the background jobs re-run through the masks, not their params).
 MASK_KEYS = ("mask_nsigma", "mask_npixels", "mask_dilate", "mask_box_size")
 # Options of the background from the science only: not params of a dedicated background's jobs.

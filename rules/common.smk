@@ -44,6 +44,9 @@ PRODUCT_NAMES = [p.name for p in PRODUCTS]
 INTS_NAMES = [p.name for p in PRODUCTS if p.ints]
 # The others (_rate.fits): cal, i2d, figures, outlier detection and the mosaic.
 RATE_NAMES = [p.name for p in PRODUCTS if not p.ints]
+# steps.background.source science: each rate product's background from the others (rules/background.smk).
+with refuse_run():
+    SCIENCE_BACKGROUND = science_backgrounds(config, PRODUCTS)
 
 
 # Any plain file name. Not the alternation of PRODUCT_NAMES: Snakemake copies the
@@ -328,6 +331,7 @@ def outputs_by_kind():
         sky=SKYMATCH,
         catalogs=catalog_images(),
         segmentation=step_params("source_catalog")["starfinder"] == "segmentation",
+        science_background=SCIENCE_BACKGROUND is not None,
     )
 
 

@@ -186,3 +186,31 @@ rule plot_skymatch:
         code=code_version("plot_skymatch"),
     script:
         "../scripts/plot_skymatch.py"
+
+
+# steps.background.source science: the first rate product's rate, background and result.
+rule plot_background:
+    input:
+        rate=science,
+        bkgsub=rules.background.output.exposure,
+        mask=LAYOUT.source_mask("{product}"),
+    output:
+        report(
+            LAYOUT.plot("{product}_background"),
+            caption="../report/background.rst",
+            category="Exposures",
+            labels={"product": "{product}", "figure": "background from the science"},
+        ),
+    log:
+        f"{LOGS}/plots/{{product}}_background.log",
+    benchmark:
+        f"{BENCH}/plots/{{product}}_background.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=code_version("plot_background"),
+    script:
+        "../scripts/plot_background.py"

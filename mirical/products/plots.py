@@ -533,3 +533,32 @@ def sky_levels(levels_path: str, out: str, name: str) -> int:
         ax.set_title(f"{name}: sky level per exposure\n(skymatch {method}; {what})", fontsize=10)
         save(fig, out)
     return int(complete.sum())
+
+
+def background_from_science(rate_path: str, bkgsub_path: str, mask_path: str, out: str, product: str) -> float:
+    """A background from the science exposures (``steps.background.source: science``): the rate with its
+    source mask outlined, the background subtracted (rate - bkgsub) and the result; the background's median."""
+    rate, after = read_image(rate_path), read_image(bkgsub_path)
+    with fits.open(mask_path) as hdul:
+        mask = np.asarray(hdul["MASK"].data) > 0
+    background = rate.data - after.data
+    level = float(np.nanmedian(background))
+    with plt.rc_context(STYLE):
+        fig = _figure((17.0, 5.8))
+        axs = fig.subplots(1, 3, sharex=True, sharey=True)
+        panels = ((rate.data, log_norm(rate.data), "rate; its sources (masked in the others' backgrounds)"),
+                  (background, linear_norm(background, 0.5, 99.5),
+                   f"background from {after.get('BKGNEXP', '?')} other exposures (linear)"),
+                  (after.data, log_norm(after.data), "rate - background"))
+        for ax, (data, norm, title) in zip(axs, panels):
+            shown = show(ax, data, norm)
+            ax.set_title(title, loc="left", fontsize=10)
+            pixel_axes(ax)
+            colorbar(fig, shown, ax, rate.unit, shrink=0.9, pad=0.02)
+        axs[0].contour(mask.astype(float), levels=[0.5], colors="cyan", linewidths=0.6)
+        for ax in axs[1:]:
+            ax.set_ylabel("")
+        fig.suptitle(f"{product}: background from the science exposures, {describe(rate)}; "
+                     f"{after.get('BKGNFILL', '?')} pixels without a value got the median {level:.4g} {rate.unit}")
+        save(fig, out)
+    return level

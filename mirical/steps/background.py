@@ -245,12 +245,12 @@ def source_mask(sci: np.ndarray, dq: np.ndarray, nsigma: float = 3.0, npixels: i
     sci = np.asarray(sci, dtype=np.float64)
     bad = ~np.isfinite(sci) | ((np.asarray(dq, dtype=np.uint32) & dqflags.DO_NOT_USE) != 0)
     box = (min(box_size, sci.shape[0]), min(box_size, sci.shape[1]))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # photutils' "no sources" warning: an empty mask
         warnings.simplefilter("ignore", AstropyUserWarning)
         sky = Background2D(np.where(bad, 0.0, sci), box, mask=bad, exclude_percentile=50.0,
                            sigma_clip=SigmaClip(sigma=3.0), bkg_estimator=MedianBackground())
-    segments = detect_sources(np.where(bad, 0.0, sci - sky.background), nsigma * sky.background_rms, npixels,
-                              mask=bad)
+        segments = detect_sources(np.where(bad, 0.0, sci - sky.background), nsigma * sky.background_rms,
+                                  npixels, mask=bad)
     mask = np.zeros(sci.shape, bool) if segments is None else segments.data > 0
     if dilate > 0:
         y, x = np.mgrid[-dilate:dilate + 1, -dilate:dilate + 1]

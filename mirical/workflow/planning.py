@@ -310,7 +310,7 @@ class Layout:
 
     def products(self, products: list[str], combined_background: list[str] = (),
                  crf: bool = False, ints: list[str] = (), sky: bool = False, catalogs: list[str] = (),
-                 segmentation: bool = True) -> dict[str, list[str]]:
+                 segmentation: bool = True, science_background: bool = False) -> dict[str, list[str]]:
         """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for).
 
         ``combined_background``: the products whose combined background is saved;
@@ -319,7 +319,8 @@ class Layout:
         ``ints``: the rateints products (a calints file each; no i2d, figures or place in the
         mosaic: the mosaic is made of the other products, if any);
         ``catalogs``: the i2d images (the run's name for the mosaic) with a source catalog, and with
-        it a ``segmentation`` map (the segmentation star finder's).
+        it a ``segmentation`` map (the segmentation star finder's);
+        ``science_background``: backgrounds come from the science exposures (the first one's figure).
         """
         per_integration = set(ints)
         rate = [p for p in products if p not in per_integration]
@@ -327,6 +328,7 @@ class Layout:
         plots += [self.plot(f"{p}_outliers") for p in rate[:1]] if crf else []
         plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints") if rate]
         plots += [self.plot(f"{self.name}_skymatch")] if sky and rate else []
+        plots += [self.plot(f"{p}_background") for p in rate[:1]] if science_background else []
         return {
             "association": [self.association()],
             "cal": [self.cal(p) for p in rate],
