@@ -237,7 +237,7 @@ def source_mask(sci: np.ndarray, dq: np.ndarray, nsigma: float = 3.0, npixels: i
     pixels above the sky by ``nsigma`` times its clipped RMS (photutils ``detect_sources``).
     """
     from astropy.stats import SigmaClip
-    from astropy.utils.exceptions import AstropyUserWarning
+    from astropy.utils.exceptions import AstropyWarning
     from photutils.background import Background2D, MedianBackground
     from photutils.segmentation import detect_sources
     from scipy.ndimage import binary_dilation
@@ -246,7 +246,7 @@ def source_mask(sci: np.ndarray, dq: np.ndarray, nsigma: float = 3.0, npixels: i
     bad = ~np.isfinite(sci) | ((np.asarray(dq, dtype=np.uint32) & dqflags.DO_NOT_USE) != 0)
     box = (min(box_size, sci.shape[0]), min(box_size, sci.shape[1]))
     with warnings.catch_warnings():  # photutils' "no sources" warning: an empty mask
-        warnings.simplefilter("ignore", AstropyUserWarning)
+        warnings.simplefilter("ignore", AstropyWarning)
         sky = Background2D(np.where(bad, 0.0, sci), box, mask=bad, exclude_percentile=50.0,
                            sigma_clip=SigmaClip(sigma=3.0), bkg_estimator=MedianBackground())
         segments = detect_sources(np.where(bad, 0.0, sci - sky.background), nsigma * sky.background_rms,
