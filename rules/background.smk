@@ -1,38 +1,4 @@
-# steps.background.source science: the background of each rate product from the other science exposures
-# of its FILTER/SUBARRAY/READPATT (and science_extra), sources masked. One mask job per rate file
-# (background_srcmask), which the background jobs of the others read (SCIENCE_BACKGROUND: rules/common.smk).
-# The mask's options: its jobs' params (the background jobs re-run through the masks, not their params).
-MASK_KEYS = ("mask_nsigma", "mask_npixels", "mask_dilate", "mask_box_size")
-# Options of the background from the science only: not params of a dedicated background's jobs.
-SCIENCE_KEYS = ("source", "science_extra", "science_statistic")
-
-
-def background_omit(*keys):
-    """The background options that are no params of its jobs (``keys`` and the mask's, and with
-    dedicated backgrounds the science source's)."""
-    return keys + MASK_KEYS + (() if SCIENCE_BACKGROUND else SCIENCE_KEYS)
-
-
-def background_inputs(wildcards):
-    """Named inputs: the science file and its dedicated backgrounds, or the others and their source masks."""
-    if SCIENCE_BACKGROUND is None:
-        return {"science": science(wildcards), "backgrounds": backgrounds(wildcards)}
-    others = SCIENCE_BACKGROUND.others.get(wildcards.product, [])
-    return {
-        "science": science(wildcards),
-        "backgrounds": [],
-        "others": [SCIENCE_BACKGROUND.sources[name] for name in others],
-        "masks": [LAYOUT.source_mask(name) for name in others],
-    }
-
-
-def srcmask_rate(wildcards):
-    """The rate file of a source mask (a rate product or a science_extra file)."""
-    if SCIENCE_BACKGROUND is None or wildcards.product not in SCIENCE_BACKGROUND.sources:
-        raise MiricalError("config", f"{wildcards.product!r} has no source mask in this run")
-    return SCIENCE_BACKGROUND.sources[wildcards.product]
-
-
+# The background step (rules/common.smk: background_inputs, background_omit, srcmask_rate).
 rule background:
     input:
         unpack(background_inputs),

@@ -154,7 +154,9 @@ def test_import_scan_sees_mirical_modules_and_lazy_imports():
     assert "matplotlib" in third_party_imports(REPO / "scripts" / "plot_mosaic.py")
     assert "drizzle" in third_party_imports(REPO / "scripts" / "mosaic.py")
     # runner.reference -> reffiles reads YAML; crds (optional, try/except ImportError) is not needed
-    assert third_party_imports(REPO / "scripts" / "background.py") == {"numpy", "astropy", "asdf", "pyyaml"}
+    # the background from the science exposures: photutils (source masks) and scipy (their dilation)
+    assert third_party_imports(REPO / "scripts" / "background.py") == {"numpy", "astropy", "asdf", "pyyaml", "scipy",
+                                                                       "photutils"}
 
 
 def test_environments_and_pyproject_are_in_step():

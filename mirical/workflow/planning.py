@@ -113,7 +113,8 @@ def science_backgrounds(config: Mapping, products: list[Product]) -> ScienceBack
     for i, path in enumerate(p for p in extra if p not in sources.values()):
         sources[f"bkgextra{i + 1}_{os.path.basename(path).removesuffix('.fits')}"] = path
     keys = {name: _group_key(path) for name, path in sources.items()}
-    others = {p.name: [n for n in sources if n != p.name and keys[n] == keys.get(p.name)] for p in products}
+    others = {p.name: [] if p.ints else [n for n in sources if n != p.name and keys[n] == keys[p.name]]
+              for p in products}  # a rateints product is refused by its job
     return ScienceBackgrounds(sources, others)
 
 
