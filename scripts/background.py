@@ -19,7 +19,8 @@ def from_science(snakemake, exposure, params, product):
                                     params["science_statistic"])
     exposure, level = calibrate_from_science(exposure, background, len(used))
     log.info("%s: background from %d other science exposure(s) subtracted (sigma-clipped %s, sources masked), "
-             "median level %.6g DN/s; %d pixel(s) had no value in any of them and got that median (not flagged)",
+             "median level %.6g DN/s; %d pixel(s) had no value in any of them: the mean of the background around "
+             "them (not flagged)",
              product, len(used), params["science_statistic"], level, int(background.filled.sum()))
     return exposure
 

@@ -25,7 +25,7 @@ def run(snakemake):
     hdulist[0].header["FILENAME"] = Path(snakemake.output.combined).name
     if params.get("source") == "science":
         hdulist[0].header["BKGSRC"] = ("SCIENCE", "background from the other science exposures")
-        hdulist[0].header["BKGNFILL"] = (int(combined.filled.sum()), "pixels without a value: the median")
+        hdulist[0].header["BKGNFILL"] = (int(combined.filled.sum()), "pixels without a value: from around")
     write_atomic(hdulist, snakemake.output.combined)
     log.info("%s: combined background of %d member(s) written", product, len(members))
 

@@ -15,15 +15,15 @@ from astropy.io import fits
 from mirical.errors import MiricalError
 from mirical.formats import dqflags
 from mirical.formats.io import Exposure
-from mirical.steps.background import (MIN_OFFSET_FWHM, combine_masked, psf_fwhm_arcsec, science_group,
-                                      source_mask)
+from mirical.steps.background import (MIN_OFFSET_FWHM, combine_masked, fill_from_around, psf_fwhm_arcsec,
+                                      science_group, source_mask)
 
 # ----------------------------------------------------------------- the masked, sigma-clipped stack
 # Five exposures of three pixels, sigma 2. Pixel 0: nothing masked, 100 is clipped in the first
 # iteration (median 12, std 35.32: |100 - 12| = 88 > 70.65), then [10, 11, 12, 14] stays (median 11.5,
 # std 1.479: every |x - 11.5| <= 2.5 < 2.958): median 11.5, mean 11.75. Pixel 1: the first two are
 # sources (masked): [9, 11, 16] (std 2.944, |16 - 11| = 5 < 5.89): median 11, mean 12. Pixel 2: masked,
-# NaN or DO_NOT_USE in every exposure: the median of the other pixels' background.
+# NaN or DO_NOT_USE in every exposure: the mean of the pixels with a value in a 3-pixel box, pixel 1's.
 SCIS = [[10.0, 50.0, 1.0], [11.0, 60.0, np.nan], [12.0, 9.0, 3.0], [14.0, 11.0, 4.0], [100.0, 16.0, 5.0]]
 MASKS = [[0, 1, 1], [0, 1, 0], [0, 0, 0], [0, 0, 1], [0, 0, 1]]
 DQS = [[dqflags.JUMP_DET, dqflags.JUMP_DET, 0], [0, dqflags.JUMP_DET, 0], [0, 0, dqflags.DO_NOT_USE], [0, 0, 0],
@@ -40,10 +40,10 @@ def _combine(statistic):
 
 def test_masked_stack_median_by_hand():
     background = _combine("median")
-    np.testing.assert_allclose(background.sci[0], [11.5, 11.0, 11.25])  # 11.25: median of 11.5 and 11
-    # ERR: sqrt(pi/2) sqrt(N) / N of the kept (ERR 1); the filled pixel gets the others' median
-    expected = np.sqrt(np.pi / 2) * np.array([0.5, 1 / np.sqrt(3)])
-    np.testing.assert_allclose(background.err[0], [*expected, np.median(expected)], rtol=1e-6)
+    np.testing.assert_allclose(background.sci[0], [11.5, 11.0, 11.0])
+    # ERR: sqrt(pi/2) sqrt(N) / N of the kept (ERR 1); the filled pixel gets its neighbour's
+    expected = np.sqrt(np.pi / 2) * np.array([0.5, 1 / np.sqrt(3), 1 / np.sqrt(3)])
+    np.testing.assert_allclose(background.err[0], expected, rtol=1e-6)
     # DQ: the OR of the kept values' (the clipped 100's OUTLIER and the masked JUMP_DET not)
     assert background.dq[0].tolist() == [dqflags.JUMP_DET, 0, 0]
     assert background.filled[0].tolist() == [False, False, True]
@@ -51,8 +51,20 @@ def test_masked_stack_median_by_hand():
 
 def test_masked_stack_mean_by_hand():
     background = _combine("mean")
-    np.testing.assert_allclose(background.sci[0], [11.75, 12.0, 11.875])
+    np.testing.assert_allclose(background.sci[0], [11.75, 12.0, 12.0])
     np.testing.assert_allclose(background.err[0, :2], [0.5, 1 / np.sqrt(3)], rtol=1e-6)
+
+
+def test_holes_get_the_mean_of_the_smallest_box_around_them_with_values():
+    values = 10.0 * np.arange(5)[:, None] + np.arange(5)[None, :]  # 10 row + column
+    holes = np.zeros((5, 5), bool)
+    holes[1:4, 1:4] = True
+    filled = fill_from_around(values, holes)
+    np.testing.assert_array_equal(filled[~holes], values[~holes])
+    assert filled[1, 1] == pytest.approx((0 + 1 + 2 + 10 + 20) / 5)  # its 3 x 3 box: 5 pixels with a value
+    assert filled[1, 2] == pytest.approx((1 + 2 + 3) / 3)
+    # the centre's 3 x 3 box has none: the 7 x 7 box (the whole image) has the 16 border pixels
+    assert filled[2, 2] == pytest.approx((10 + 210 + 60 + 72) / 16)
 
 
 def test_masked_stack_refuses_an_unknown_statistic():
@@ -261,8 +273,10 @@ def test_log_summary_header_and_figure_say_where_the_background_came_from(scienc
     log = (out / "logs" / "background" / "demo_dither1.log").read_text()
     filled = fits.getheader(out / "demo_dither1_cal.fits")["BKGNFILL"]
     assert f"background from 3 other science exposure(s) subtracted (sigma-clipped median, sources masked)" in log
-    assert f"{filled} pixel(s) had no value in any of them and got that median (not flagged)" in log
-    assert rows[0]["background_source"] == f"science (3 other exposures; {filled} pixels without a value got its median)"
+    assert f"{filled} pixel(s) had no value in any of them: the mean of the background around them (not " \
+           "flagged)" in log
+    assert rows[0]["background_source"] == f"science (3 other exposures; {filled} pixels without a value filled " \
+                                           "from around)"
     assert (out / "plots" / "demo_dither1_background.png").stat().st_size > 10000
     assert not (out / "plots" / "demo_dither2_background.png").exists()
     masks = sorted(p.name for p in (out / "intermediate").glob("*_srcmask.fits"))

@@ -559,6 +559,7 @@ def background_from_science(rate_path: str, bkgsub_path: str, mask_path: str, ou
         for ax in axs[1:]:
             ax.set_ylabel("")
         fig.suptitle(f"{product}: background from the science exposures, {describe(rate)}; "
-                     f"{after.get('BKGNFILL', '?')} pixels without a value got the median {level:.4g} {rate.unit}")
+                     f"{after.get('BKGNFILL', '?')} pixels without a value filled from around; median {level:.4g} "
+                     f"{rate.unit}")
         save(fig, out)
     return level

@@ -63,12 +63,12 @@ def background_level(rate_path: str, bkgsub_path: str) -> float | None:
 
 def background_source_text(primary: fits.Header, status: str) -> str:
     """Where the subtracted background came from: dedicated members, or the science exposures (how many,
-    and how many pixels had no value there and got the background's median)."""
+    and how many pixels had no value there and got the background around them)."""
     if status != "COMPLETE":
         return status.lower()
     if str(primary.get("BKGSRC", "")).strip().upper() == "SCIENCE":
         return (f"science ({primary.get('BKGNEXP', '?')} other exposures; {primary.get('BKGNFILL', '?')} "
-                "pixels without a value got its median)")
+                "pixels without a value filled from around)")
     return "dedicated"
 
 

@@ -285,8 +285,8 @@ def combine_masked(scis: list[np.ndarray], errs: list[np.ndarray], dqs: list[np.
     A value is left out where its mask is True, it is not finite or its DQ has DO_NOT_USE; the
     rest are clipped as the dedicated combination (median centre, std spread) and averaged with
     ``statistic``. ERR is sqrt(sum ERR^2)/N of the kept values (times sqrt(pi/2) for the median);
-    DQ the OR of the kept values' DQ. A pixel with no kept value gets the median of the other
-    pixels' background (and of their ERR), DQ 0, and is True in ``filled``.
+    DQ the OR of the kept values' DQ. A pixel with no kept value gets the mean background (and
+    ERR) of the pixels with one around it (`fill_from_around`), DQ 0, and is True in ``filled``.
     """
     dq = np.stack([np.asarray(d, dtype=np.uint32) for d in dqs])
     usable = ~np.stack([np.asarray(m, dtype=bool) for m in masks]) & ((dq & dqflags.DO_NOT_USE) == 0)
@@ -307,10 +307,28 @@ def combine_masked(scis: list[np.ndarray], errs: list[np.ndarray], dqs: list[np.
     value, err = np.where(filled, np.nan, value), np.where(filled, np.nan, err)
     if filled.all():
         raise ValueError("no pixel has a value outside the sources in any exposure")
-    value[filled] = np.median(value[~filled])
-    err[filled] = np.median(err[~filled])
+    value, err = fill_from_around(value, filled), fill_from_around(err, filled)
     dq_out = np.bitwise_or.reduce(np.where(keep, dq, 0).astype(np.uint32), axis=0)
     return ScienceBackground(value.astype(np.float32), err.astype(np.float32), dq_out, filled)
+
+
+def fill_from_around(values: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """``values`` with each hole set to the mean of the non-hole values in the smallest box around it
+    (3, 7, 15, ... pixels wide, cut at the image edges) that holds any."""
+    from scipy.ndimage import uniform_filter
+
+    out = np.array(values, dtype=np.float64)
+    known = ~holes & np.isfinite(out)
+    todo = holes.copy()
+    size = 3
+    while todo.any() and known.any():
+        total = uniform_filter(np.where(known, out, 0.0), size, mode="constant")
+        count = uniform_filter(known.astype(np.float64), size, mode="constant")
+        found = todo & (count > 0.5 / size**2)  # at least one known pixel in the box
+        out[found] = total[found] / count[found]
+        todo &= ~found
+        size = 2 * size + 1
+    return out
 
 
 def pointing_offsets_arcsec(science: Exposure, others: list[Exposure]) -> np.ndarray:
@@ -395,7 +413,7 @@ def calibrate_from_science(science: Exposure, background: ScienceBackground, mem
     science.arrays.update(SCI=sci, DQ=dq)
     science.primary["BKGSRC"] = ("SCIENCE", "background from the other science exposures")
     science.primary["BKGNEXP"] = (members, "exposures the background was built from")
-    science.primary["BKGNFILL"] = (int(background.filled.sum()), "background pixels without a value: the median")
+    science.primary["BKGNFILL"] = (int(background.filled.sum()), "background pixels without a value: from around")
     set_step_status(science, "background", "COMPLETE")
     return science, float(np.median(background.sci))
 
