@@ -329,19 +329,27 @@ def test_mask_options_rerun_nothing_with_dedicated_backgrounds(dedicated_run):
 
 
 @pytest.mark.workflow
-def test_two_exposures_are_refused_in_one_line(tmp_path):
+def test_two_exposures_are_refused_in_one_line_and_a_science_extra_file_completes_them(tmp_path):
     import yaml
 
     from conftest import run_snakemake
 
-    config = {"output_dir": "out", "demo": {"n_dithers": 2, "subarray": "SUB256", "n_sources": 5, "backgrounds": 0},
-              "steps": {"background": {"source": "science"}}}
+    config = {"output_dir": "out", "demo": {"n_dithers": 2, "subarray": "SUB256", "n_sources": 5},
+              "steps": {"background": {"source": "science"}}}  # the demo's dedicated background is not used
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     target = "out/intermediate/demo_dither1_bkgsub.fits"  # relative to the run folder, as the rule writes it
     result = run_snakemake(tmp_path, target, "--configfile", str(tmp_path / "config.yaml"), check=False)
-    assert result.returncode != 0, result.stderr[-3000:]
+    assert result.returncode != 0
     assert "Error in rule background" in result.stderr, result.stderr[-3000:]
-    log = (tmp_path / "out" / "logs" / "background" / "demo_dither1.log").read_text()
-    assert log.splitlines()[0] == ("ERROR mirical: product demo_dither1: steps.background.source science needs at "
-                                   "least 3 exposures of F1130W/SUB256/FASTR1 (this one included), found 2: give "
-                                   "dedicated backgrounds or steps.background.science_extra")
+    log = tmp_path / "out" / "logs" / "background" / "demo_dither1.log"
+    assert log.read_text().splitlines()[0] == (
+        "ERROR mirical: product demo_dither1: steps.background.source science needs at least 3 exposures of "
+        "F1130W/SUB256/FASTR1 (this one included), found 2: give dedicated backgrounds or "
+        "steps.background.science_extra")
+    # another exposure of the filter, subarray and readout pattern (here the demo's empty field) makes three
+    config["steps"]["background"]["science_extra"] = [str(tmp_path / "out/demo_data/IMA_background/*_rate.fits")]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    run_snakemake(tmp_path, target, "--configfile", str(tmp_path / "config.yaml"))
+    assert "background from 2 other science exposure(s) subtracted" in log.read_text()
+    assert (tmp_path / "out/intermediate/bkgextra1_det_image_seq1_MIRIMAGE_F1130Wexp1_rate_srcmask.fits").exists()
+    assert fits.getheader(tmp_path / target)["BKGNEXP"] == 2
