@@ -92,6 +92,7 @@ class DemoSettings:
     date_obs: str = "2023-09-14T03:12:40.000"
     dither_arcsec: list = field(default_factory=lambda: [[0.0, 0.0], [3.1, 5.2], [-4.3, 3.6], [2.4, -4.7],
                                                          [-1.8, -2.9], [5.5, 1.1], [-5.2, -1.3], [0.9, 4.8]])
+    stripes: float = 0.0  # DN/s, RMS of the row and of the column stripes of the science exposures (0: none)
 
 
 def science_name(i: int, settings: DemoSettings) -> str:
@@ -525,6 +526,8 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
     var_r = np.full(shape, 12.0 * READ_NOISE_DN**2 / (n * (n * n - 1) * times["TGROUP"] ** 2) / settings.nints)
     err = np.sqrt(var_p + var_r)
     sci = rate_true + rng.normal(0.0, 1.0, shape) * err
+    if dither >= 0 and settings.stripes > 0:
+        sci = sci + stripe_pattern(settings, index, frame)
     dq = np.zeros(shape, dtype=np.uint32)
     xs = frame[0] - 1
     fx = np.arange(shape[1]) + xs
@@ -554,6 +557,16 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
 
     hdus.append(make_hdu({}))
     write_atomic(fits.HDUList(hdus), path)
+
+
+def stripe_pattern(settings: DemoSettings, index: int, frame: tuple[int, int, int, int]) -> np.ndarray:
+    """Row plus column stripes of exposure ``index`` on ``frame`` (DN/s): one normal offset of RMS
+    ``settings.stripes`` per full-frame row and one per column, from their own random stream."""
+    rng = np.random.default_rng([settings.seed, 300 + index])
+    rows = rng.normal(0.0, settings.stripes, FULL_SHAPE[0])
+    columns = rng.normal(0.0, settings.stripes, FULL_SHAPE[1])
+    x, y, nx, ny = frame
+    return rows[y - 1:y - 1 + ny, None] + columns[None, x - 1:x - 1 + nx]
 
 
 def _exposure_primary(settings: DemoSettings, dither: int, frame, times, start, expstart, expmid, expend) -> fits.Header:
