@@ -171,3 +171,18 @@ def test_lyot_mask_flags_the_full_frame_lyot_region_only():
     assert not weight[716:1020, :320].any() and weight[:716].all()
     sub = exposure(np.ones((304, 320)), SUBSTRT2=717, SUBSIZE1=320, SUBSIZE2=304, SUBARRAY="MASKLYOT")
     assert mask_lyot(sub) == 0 and not sub.arrays["DQ"].any()
+
+
+# ----------------------------------------------------------------- the summary's column
+def test_the_summary_shows_the_destripe_column_only_when_it_ran(tmp_path):
+    from mirical.products.summary import COLUMNS, columns, destripe_text, write_csv
+
+    assert columns([{"product": "a"}]) == COLUMNS  # the defaults' table is today's
+    assert list(columns([{"product": "a"}, {"product": "b", "destripe_rms": "0.5"}])) == [*COLUMNS, "destripe_rms"]
+    path = tmp_path / "p_destripe.fits"
+    fits.PrimaryHDU(header=fits.Header({"S_DESTRP": "COMPLETE", "DSTRPROW": 0.3, "DSTRPCOL": 0.4})).writeto(path)
+    with fits.open(path, mode="append") as hdul:
+        hdul.append(fits.ImageHDU(np.zeros((2, 2), np.float32), name="SCI"))
+    assert destripe_text(str(path)) == "0.5"  # hypot(0.3, 0.4)
+    write_csv([{"product": "a", "destripe_rms": "0.5"}], tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text().splitlines()[0].endswith(",sources,destripe_rms")

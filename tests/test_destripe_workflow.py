@@ -27,6 +27,7 @@ CONFIG = {
     "demo": {"n_dithers": 2, "subarray": "FULL", "n_sources": 10, "stripes": 0.3},
     "steps": {"destripe": {"skip": False}},
     "mosaic": {"lyot": "mask"},
+    "source_catalog": {"skip": True},  # not needed here: a shorter run
 }
 PRODUCTS = ("demo_dither1", "demo_dither2")
 # Every job of the calibration up to photom (and the demo's simulation): what neither option re-runs.
