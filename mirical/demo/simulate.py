@@ -27,6 +27,7 @@ from astropy.io import fits
 from mirical import __version__
 from mirical.formats import dqflags
 from mirical.formats.atomic import atomic_path
+from mirical.formats.imager_geometry import REGIONS
 from mirical.formats.io import write_atomic
 from mirical.formats.subarray import FULL_SHAPE
 
@@ -42,10 +43,10 @@ SUBARRAYS = {
     "SUB256": (413, 51, 256, 256),
     "SUB128": (1, 891, 136, 128),
     "SUB64": (1, 779, 72, 64),
-    "MASK1065": (1, 19, 288, 224),
-    "MASK1140": (1, 245, 288, 224),
-    "MASK1550": (1, 467, 288, 224),
-    "MASKLYOT": (1, 717, 320, 304),
+    "MASK1065": REGIONS["4qpm1065"][1],
+    "MASK1140": REGIONS["4qpm1140"][1],
+    "MASK1550": REGIONS["4qpm1550"][1],
+    "MASKLYOT": REGIONS["lyot"][1],
 }
 APERTURES = {name: f"MIRIM_{name}" for name in SUBARRAYS}
 # Ideal-frame orientation of the MIRI imager (SIAF MIRIM_FULL, PRDOPSSOC-075).
