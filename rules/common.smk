@@ -195,7 +195,7 @@ if SKYMATCH and step_params("skymatch")["skymethod"] == "user" and not step_para
 
 
 def aligned_exposure(product):
-    """The exposure stage 3 starts from: the cal file (a WCS correction step would give its own file here)."""
+    """The exposure stage 3 starts from: the calibrated one (a WCS correction step would give its own file here)."""
     return calibrated_exposure(product)
 
 
