@@ -169,6 +169,25 @@ MOSAIC_GRID_KEYS = (
 MOSAIC_REDUCE_KEYS = ("enable_ctx", "report_var")
 
 
+# ----------------------------------------------------------------- destripe (rules/destripe.smk)
+# Not an official step, off by default: when it runs, resample and stage 3 read its file instead of the cal file.
+DESTRIPE = not step_params("destripe")["skip"]
+
+
+def calibrated_exposure(product):
+    """The calibrated exposure resample and stage 3 read: destripe's file when it runs, else the cal file."""
+    return LAYOUT.intermediate_exposure(product, STEP["destripe"].suffix) if DESTRIPE else LAYOUT.cal(product)
+
+
+def calibrated_input(wildcards):
+    return calibrated_exposure(wildcards.product)
+
+
+def destripe_inputs():
+    """Named input {destripe: each rate product's destripe file} when destripe runs (the summary's column)."""
+    return {"destripe": [calibrated_exposure(p) for p in RATE_NAMES]} if DESTRIPE else {}
+
+
 # Skymatch runs on the rate products unless skipped (with one exposure too, as jwst's image3).
 SKYMATCH = not step_params("skymatch")["skip"] and bool(RATE_NAMES)
 try:
@@ -180,13 +199,26 @@ if SKYMATCH and step_params("skymatch")["skymethod"] == "user" and not step_para
 
 
 def aligned_exposure(product):
-    """The exposure stage 3 starts from: the cal file (a WCS correction step would give its own file here)."""
-    return LAYOUT.cal(product)
+    """The exposure stage 3 starts from: the calibrated one (a WCS correction step would give its own file here)."""
+    return calibrated_exposure(product)
+
+
+# mosaic.lyot mask (not official): stage 3 reads each exposure with its Lyot region flagged (rule lyot_mask).
+LYOT_MASK = step_params("mosaic")["lyot"] == "mask"
+
+
+def stage3_start(product):
+    """The exposure skymatch (and without it outlier detection or the mosaic) reads: lyot_mask's with mask."""
+    return LAYOUT.intermediate_exposure(product, "lyotmask") if LYOT_MASK else aligned_exposure(product)
+
+
+def aligned_input(wildcards):
+    return aligned_exposure(wildcards.product)
 
 
 def stage3_exposure(product):
     """The exposure outlier detection (and without it the mosaic) reads: skymatch's when it runs."""
-    return LAYOUT.skymatch_exposure(product) if SKYMATCH else aligned_exposure(product)
+    return LAYOUT.skymatch_exposure(product) if SKYMATCH else stage3_start(product)
 
 
 def stage3_input(wildcards):

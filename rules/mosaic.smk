@@ -1,6 +1,28 @@
 # The dither mosaic as map/reduce (mirical/steps/mosaic.py): the output grid once (mosaic_grid),
 # each exposure drizzled alone onto its crop of that grid (mosaic_drizzle, one job per
 # product, in parallel), and the sum of those parts into the mosaic (mosaic).
+# With mosaic.lyot mask, lyot_mask first flags each exposure's Lyot region for all of stage 3
+# (stage3_start in rules/common.smk; the grids read the exposures' WCS only, so not its files).
+rule lyot_mask:
+    input:
+        exposure=aligned_input,
+    output:
+        exposure=LAYOUT.intermediate_exposure("{product}", "lyotmask"),
+    log:
+        f"{LOGS}/lyot_mask/{{product}}.log",
+    benchmark:
+        f"{BENCH}/lyot_mask/{{product}}.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=code_version("lyot_mask"),
+    script:
+        "../scripts/lyot_mask.py"
+
+
 rule mosaic_grid:
     input:
         **output_wcs_input("mosaic"),
@@ -39,7 +61,7 @@ rule mosaic_drizzle:
         mem_mb=2000,
         runtime=10,
     params:
-        step=step_params("mosaic", omit=MOSAIC_REDUCE_KEYS),
+        step=step_params("mosaic", omit=MOSAIC_REDUCE_KEYS + ("lyot",)),
         code=code_version("mosaic_drizzle"),
     script:
         "../scripts/mosaic_drizzle.py"
@@ -60,7 +82,7 @@ rule mosaic:
         mem_mb=4000,
         runtime=30,
     params:
-        step=step_params("mosaic"),
+        step=step_params("mosaic", omit=("lyot",)),
         code=code_version("mosaic"),
     script:
         "../scripts/mosaic.py"

@@ -2,7 +2,7 @@
 rule resample:
     input:
         **output_wcs_input("resample"),
-        cal=rules.photom.output.cal,
+        cal=calibrated_input,
     output:
         i2d=LAYOUT.i2d("{product}"),
     log:

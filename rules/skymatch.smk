@@ -5,7 +5,7 @@
 rule skymatch:
     input:
         **skylist_input(),
-        cal=[aligned_exposure(p) for p in RATE_NAMES],
+        cal=[stage3_start(p) for p in RATE_NAMES],
     output:
         levels=LAYOUT.skymatch_levels(),
         exposures=[LAYOUT.skymatch_exposure(p) for p in RATE_NAMES],

@@ -2,6 +2,7 @@
 rule summary:
     input:
         **skymatch_levels_input(),
+        **destripe_inputs(),
         rate=[PRODUCT[p].science for p in PRODUCT_NAMES],
         bkgsub=expand(rules.background.output.exposure, product=PRODUCT_NAMES),
         cal=[LAYOUT.calibrated(p, PRODUCT[p].ints) for p in PRODUCT_NAMES],
@@ -25,6 +26,7 @@ rule summary:
     params:
         name=NAME,
         products=PRODUCT_NAMES,
+        rate_products=RATE_NAMES,
         catalog_images=catalog_images(),
         code=code_version("summary"),
     script:

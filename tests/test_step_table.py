@@ -22,7 +22,8 @@ def test_each_step_has_its_rule_script_module_and_config(step):
     imported = {n.module for n in ast.walk(script) if isinstance(n, ast.ImportFrom)}
     assert f"mirical.steps.{step.module}" in imported
     defaults = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert step_config(defaults, step.name)["skip"] is False
+    # the official steps run by default; the options beyond the official pipeline do not
+    assert step_config(defaults, step.name)["skip"] is (step.name in ("destripe",))
 
 
 def _exposure():

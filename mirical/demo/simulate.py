@@ -27,6 +27,7 @@ from astropy.io import fits
 from mirical import __version__
 from mirical.formats import dqflags
 from mirical.formats.atomic import atomic_path
+from mirical.formats.imager_geometry import REGIONS
 from mirical.formats.io import write_atomic
 from mirical.formats.subarray import FULL_SHAPE
 
@@ -42,10 +43,10 @@ SUBARRAYS = {
     "SUB256": (413, 51, 256, 256),
     "SUB128": (1, 891, 136, 128),
     "SUB64": (1, 779, 72, 64),
-    "MASK1065": (1, 19, 288, 224),
-    "MASK1140": (1, 245, 288, 224),
-    "MASK1550": (1, 467, 288, 224),
-    "MASKLYOT": (1, 717, 320, 304),
+    "MASK1065": REGIONS["4qpm1065"][1],
+    "MASK1140": REGIONS["4qpm1140"][1],
+    "MASK1550": REGIONS["4qpm1550"][1],
+    "MASKLYOT": REGIONS["lyot"][1],
 }
 APERTURES = {name: f"MIRIM_{name}" for name in SUBARRAYS}
 # Ideal-frame orientation of the MIRI imager (SIAF MIRIM_FULL, PRDOPSSOC-075).
@@ -94,6 +95,7 @@ class DemoSettings:
     date_obs: str = "2023-09-14T03:12:40.000"
     dither_arcsec: list = field(default_factory=lambda: [[0.0, 0.0], [3.1, 5.2], [-4.3, 3.6], [2.4, -4.7],
                                                          [-1.8, -2.9], [5.5, 1.1], [-5.2, -1.3], [0.9, 4.8]])
+    stripes: float = 0.0  # DN/s, RMS of the row and of the column stripes of the science exposures (0: none)
 
 
 def science_name(i: int, settings: DemoSettings) -> str:
@@ -563,6 +565,8 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
     var_r = np.full(shape, 12.0 * READ_NOISE_DN**2 / (n * (n * n - 1) * times["TGROUP"] ** 2) / settings.nints)
     err = np.sqrt(var_p + var_r)
     sci = rate_true + rng.normal(0.0, 1.0, shape) * err
+    if dither >= 0 and settings.stripes > 0:
+        sci = sci + stripe_pattern(settings, index, frame)
     dq = np.zeros(shape, dtype=np.uint32)
     xs = frame[0] - 1
     fx = np.arange(shape[1]) + xs
@@ -592,6 +596,16 @@ def write_exposure_file(path: str, settings: DemoSettings, dither: int, truth, r
 
     hdus.append(make_hdu({}))
     write_atomic(fits.HDUList(hdus), path)
+
+
+def stripe_pattern(settings: DemoSettings, index: int, frame: tuple[int, int, int, int]) -> np.ndarray:
+    """Row plus column stripes of exposure ``index`` on ``frame`` (DN/s): one normal offset of RMS
+    ``settings.stripes`` per full-frame row and one per column, from their own random stream."""
+    rng = np.random.default_rng([settings.seed, 300 + index])
+    rows = rng.normal(0.0, settings.stripes, FULL_SHAPE[0])
+    columns = rng.normal(0.0, settings.stripes, FULL_SHAPE[1])
+    x, y, nx, ny = frame
+    return rows[y - 1:y - 1 + ny, None] + columns[None, x - 1:x - 1 + nx]
 
 
 def _exposure_primary(settings: DemoSettings, dither: int, frame, times, start, expstart, expmid, expend) -> fits.Header:

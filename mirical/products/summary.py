@@ -37,6 +37,23 @@ COLUMNS = {  # key: heading
     **{f"ref_{t}": f"{t} reference" for t in REFTYPES},
     "sources": "sources (its i2d's catalog)",
 }
+# Columns of the options beyond the official pipeline: in the table only when the option ran.
+OPTIONAL_COLUMNS = {
+    "destripe_rms": "stripes removed (destripe, RMS of rows and columns, MJy/sr)",
+}
+
+
+def columns(rows: list[dict]) -> dict[str, str]:
+    """The table's columns: `COLUMNS`, then those of `OPTIONAL_COLUMNS` a row has."""
+    return {**COLUMNS, **{key: head for key, head in OPTIONAL_COLUMNS.items() if any(key in row for row in rows)}}
+
+
+def destripe_text(path: str) -> str:
+    """The stripes destripe removed: sqrt(DSTRPROW^2 + DSTRPCOL^2) of its file, or its status."""
+    primary, _ = _headers(path)
+    if str(primary.get("S_DESTRP", "")).strip() != "COMPLETE":
+        return str(primary.get("S_DESTRP", "not run")).strip().lower()
+    return f"{np.hypot(float(primary['DSTRPROW']), float(primary['DSTRPCOL'])):.4g}"
 
 
 def _headers(path: str) -> tuple[fits.Header, fits.Header]:
@@ -137,7 +154,7 @@ def catalog_sources(path: str | os.PathLike) -> int:
 
 def write_csv(rows: list[dict], path: str | os.PathLike) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(columns(rows)), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     _write_text(buffer.getvalue(), path)
@@ -152,19 +169,20 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:nth-child(even) td { background: #f7f7f7; }
 caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: 6px; }
 """
-NUMERIC = ("exptime_s", "background_dn_s", "photmjsr", "sky_mjy_sr")
+NUMERIC = ("exptime_s", "background_dn_s", "photmjsr", "sky_mjy_sr", "destripe_rms")
 
 
 def write_html(rows: list[dict], path: str | os.PathLike, title: str) -> None:
     """A self-contained HTML page with the table (reference sha256 in each cell's tooltip)."""
     esc = html.escape
+    table = columns(rows)
     lines = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              f"<title>{esc(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
              f"<table>\n<caption>{esc(title)}</caption>",
-             "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in COLUMNS.values()) + "</tr>"]
+             "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in table.values()) + "</tr>"]
     for row in rows:
         cells = []
-        for key in COLUMNS:
+        for key in table:
             value = esc(str(row.get(key, "")))
             css = ' class="num"' if key in NUMERIC else ""
             sha = row.get(f"_sha256_{key[4:]}") if key.startswith("ref_") else None

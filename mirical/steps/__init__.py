@@ -38,6 +38,8 @@ STEPS = (
     Step("assign_wcs", "S_WCS", ("distortion", "filteroffset"), ("steps", "assign_wcs"), "assign_wcs", True, "wcs"),
     Step("flat_field", "S_FLAT", ("flat",), ("steps", "flat_field"), "flat_field", True, "flat", "flat-fielded"),
     Step("photom", "S_PHOTOM", ("photom", "area"), ("steps", "photom"), "photom", True, "cal", "cal (Level 2B)"),
+    # Not official, off by default (steps.destripe.skip): resample and stage 3 read its file when it runs.
+    Step("destripe", "S_DESTRP", (), ("steps", "destripe"), "destripe", False, "destripe"),
     Step("resample", "S_RESAMP", (), ("steps", "resample"), "resample", False, "i2d"),
     Step("skymatch", "S_SKYMAT", (), ("skymatch",), "skymatch", False, "skymatch"),
     Step("outlier_detection", "S_OUTLIR", (), ("outlier_detection",), "outlier_detection", False, "crf"),
