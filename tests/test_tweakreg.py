@@ -237,6 +237,7 @@ def _exposure(wcs):
     sci["CRPIX1"], sci["CRPIX2"] = 517.5, 512.5
     primary = fits.Header()
     primary["TELESCOP"], primary["INSTRUME"], primary["EXP_TYPE"] = "JWST", "MIRI", "MIR_IMAGE"
+    primary["DATAMODL"] = "ImageModel"
     arrays = {name: np.zeros(SHAPE, np.float32) for name in ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE")}
     arrays["DQ"] = np.zeros(SHAPE, np.uint32)
     return Exposure(primary=primary, sci_header=sci, arrays=arrays, asdf=with_wcs(None, wcs), path="p1_cal.fits")
@@ -268,6 +269,11 @@ def test_the_corrected_gwcs_round_trips_through_the_file_and_the_sip_header_agre
     assert offsets.max() <= 0.01  # pixels: sip_max_pix_error
     assert back.sci_header["CRPIX1"] == 517.5 and back.sci_header["CTYPE1"].startswith("RA---TAN")
     assert back.sci_header["S_REGION"].startswith("POLYGON ICRS")
+    from stdatamodels.jwst import datamodels  # the official reader sees the same gwcs and status
+
+    with datamodels.open(tmp_path / "p1_tweakreg.fits") as model:
+        assert model.meta.cal_step.tweakreg == "COMPLETE"
+        np.testing.assert_allclose(model.meta.wcs(x, y), wcs(x, y), rtol=0, atol=1e-12)
     # SKIPPED: the status only, WCS and header untouched
     skipped = _exposure(recorded[1])
     before = bytes(skipped.asdf.data.tobytes())
