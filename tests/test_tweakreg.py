@@ -280,3 +280,40 @@ def test_the_corrected_gwcs_round_trips_through_the_file_and_the_sip_header_agre
     apply_fit(skipped, {**row, "status": "SKIPPED", "applied": False}, params())
     assert skipped.primary["S_TWKREG"] == "SKIPPED" and skipped.asdf.data.tobytes() == before
     assert "S_REGION" not in skipped.sci_header
+
+
+def test_layout_names_the_tweakreg_files():
+    from mirical.workflow.planning import Layout
+
+    layout = Layout("out", "run")
+    assert layout.tweakreg_catalog("a") == "out/intermediate/a_tweakreg_catalog.ecsv"
+    assert layout.tweakreg_catalog("a", "fits") == "out/intermediate/a_tweakreg_catalog.fits"
+    assert layout.tweakreg_fit() == "out/intermediate/run_tweakreg_fit.ecsv"
+    assert layout.tweakreg_exposure("a") == "out/intermediate/a_tweakreg.fits"
+    made = layout.products(["a", "b"], tweak=True)
+    assert made["tweakreg"] == ["out/intermediate/run_tweakreg_fit.ecsv"]
+    assert "out/plots/run_tweakreg.png" in made["plots"]
+    assert layout.products(["a", "b"])["tweakreg"] == []
+
+
+def test_filter_values_replace_the_keys_for_that_filter_only():
+    tuned = for_filter(PARAMS, "F1130W")
+    assert (tuned["kernel_fwhm"], tuned["searchrad"], tuned["minobj"], tuned["fitgeometry"]) == (3.32, 1.0, 5, "shift")
+    plain = for_filter(PARAMS, "F999W")
+    assert (plain["kernel_fwhm"], plain["searchrad"], plain["minobj"], plain["fitgeometry"]) == (2.5, 2.0, 15, "rshift")
+    assert for_filter({**PARAMS, "filter_defaults": False}, "F1130W")["kernel_fwhm"] == 2.5
+    assert "filters" not in tuned and "filter_defaults" not in tuned
+
+
+def test_match_rows_are_the_residuals_to_the_other_exposures():
+    from mirical.steps.tweakreg import match_rows
+
+    ra, dec = star_field()
+    truth = [linear_wcs(), linear_wcs()]
+    recorded = [truth[0], linear_wcs(RA_REF=POINTING["RA_REF"] + 0.5 / 3600)]
+    inputs = inputs_for(recorded, truth, ra, dec)
+    correctors, done, _ = align(inputs, params())
+    rows = match_rows(inputs, correctors, done)
+    assert {r["product"] for r in rows} == {"p1"} and len(rows) == 60  # the reference has no fit of its own
+    assert max(np.hypot(r["dra"], r["ddec"]) for r in rows) < 0.002  # arcsec: noise-free catalogs
+    assert match_rows(inputs, correctors, False) == []
