@@ -3,6 +3,7 @@ rule summary:
     input:
         **skymatch_levels_input(),
         **destripe_inputs(),
+        **tweakreg_fit_input(),
         rate=[PRODUCT[p].science for p in PRODUCT_NAMES],
         bkgsub=expand(rules.background.output.exposure, product=PRODUCT_NAMES),
         cal=[LAYOUT.calibrated(p, PRODUCT[p].ints) for p in PRODUCT_NAMES],
