@@ -188,7 +188,7 @@ def docs_block(outcomes: list[Outcome], small: bool) -> str:
         return max(values) if values else 0.0
 
     flags = sum(o.numbers.get("crf", {}).get("flags_official", 0) for o in agree)
-    lanczos = sum("wht" in n for o in agree for n in o.numbers.values())
+    lanczos = sum("ill_conditioned" in n for o in agree for n in o.numbers.values())
     ill = sum(n.get("ill_conditioned", 0) for o in agree for n in o.numbers.values())
     compared = {"cal": len(outcomes), "wcs": len(outcomes), "i2d": len(outcomes), "mosaic": len(outcomes),
                 "crf": sum("outlier_detection" in c.options for c in cases)}
@@ -213,10 +213,10 @@ def docs_block(outcomes: list[Outcome], small: bool) -> str:
         f"differing; WCS {worst('wcs_mas'):.2g} mas; i2d and mosaic median relative difference "
         f"{worst('image_median'):.1e}, total flux {worst('flux'):.1e}; {flags} pixels flagged as outliers, "
         "the same by both.",
-        f"- The recorded group ids (`meta.group_id` of the cal and crf files) are the official's. With a lanczos "
-        f"kernel ({lanczos} images) the weights agree within {worst('wht'):.1e} of the largest; the "
-        f"{ill} pixels whose weight cancels to below {LANCZOS_WHT:g} of the largest are left out of the median "
-        "and the flux: their values are not determined (the official's own change with the order of its inputs).",
+        "- The recorded group ids (`meta.group_id` of the cal, crf and i2d files and the mosaic) are the "
+        f"official's. In the {lanczos} images drizzled with a lanczos kernel, the {ill} pixels whose weight "
+        f"cancels to below {LANCZOS_WHT:g} of the largest are left out of the median and the flux: their values "
+        "are not determined (the official's own change with the order of its inputs).",
         "",
         "Each case draws filter, subarray, 1-8 dithers and their spread, 0-3 backgrounds with their own",
         "outliers and holes, background level, sources, unflagged cosmic rays and trails, NaN/DQ patterns",

@@ -167,9 +167,9 @@ def _clean_tree(hdu: fits.BinTableHDU | None) -> tuple[dict, dict]:
 
 
 def with_wcs(hdu: fits.BinTableHDU | None, wcs: Any, drop_wcsinfo: tuple[str, ...] = (),
-             **values: Any) -> fits.BinTableHDU:
+             drop_meta: tuple[str, ...] = (), **values: Any) -> fits.BinTableHDU:
     """A new ``ASDF`` extension: the tree of ``hdu`` (or an empty one) with ``meta.wcs`` (and ``meta``
-    ``values``, e.g. ``group_id``).
+    ``values``, e.g. ``group_id``), without the ``meta`` keys named in ``drop_meta``.
 
     So that the FITS headers and extensions of the file we write stay
     authoritative for stdatamodels, the old tree loses ``_fits_hash``, its FITS
@@ -182,7 +182,7 @@ def with_wcs(hdu: fits.BinTableHDU | None, wcs: Any, drop_wcsinfo: tuple[str, ..
     if isinstance(meta.get("wcsinfo"), dict):
         meta["wcsinfo"] = {k: v for k, v in meta["wcsinfo"].items()
                            if not _is_replaced_wcs_key(k) and k not in drop_wcsinfo}
-    tree["meta"] = {**meta, "wcs": wcs, **values}
+    tree["meta"] = {**{k: v for k, v in meta.items() if k not in drop_meta}, "wcs": wcs, **values}
     return make_hdu(tree)
 
 
