@@ -100,12 +100,12 @@ def wcs_separation_mas(ours: Path, radec: Path) -> float:
 
 
 def ill_conditioned(official: Path, kernel: str) -> np.ndarray:
-    """The pixels of a resampled image whose official weight cancels (lanczos kernels: |WHT| below
+    """The pixels of a resampled image whose official weight cancels (lanczos kernels: |WHT| not 0 but below
     LANCZOS_WHT of the largest); none for the other kernels (their weights are never negative)."""
     wht = np.abs(fits.getdata(official, "WHT").astype(np.float64))
     if not kernel.startswith("lanczos"):
         return np.zeros(wht.shape, bool)
-    return wht < LANCZOS_WHT * np.nanmax(wht)
+    return (wht > 0) & (wht < LANCZOS_WHT * np.nanmax(wht))
 
 
 def compare_images(ours: Path, official: Path, kernel: str = "square") -> tuple[float, float]:
