@@ -16,6 +16,7 @@ rule assign_wcs:
         mem_mb=1000,
         runtime=5,
     params:
-        **step_rule_params("assign_wcs"),
+        # image2's resample leaves a group id in the cal file (mirical/formats/groups.py)
+        **step_rule_params("assign_wcs", image2_resample=not step_params("resample")["skip"]),
     script:
         "../scripts/assign_wcs.py"

@@ -322,6 +322,11 @@ def stage3_input(wildcards):
     return stage3_exposure(wildcards.product)
 
 
+def stage3_member(wildcards):
+    """The product's place (0-based) among stage 3's exposures: its group id without one (jwst's ``exposure{i}``)."""
+    return RATE_NAMES.index(wildcards.product)
+
+
 def skymatch_levels_input():
     """Named input {levels: skymatch's table} when skymatch runs (the summary's sky column)."""
     return {"levels": LAYOUT.skymatch_levels()} if SKYMATCH else {}

@@ -91,6 +91,7 @@ rule outlier_detection:
             key: step_params("outlier_detection")[key]
             for key in ("snr", "scale", "backg", "resample_data") + PIXMAP_KEYS
         },
+        member=stage3_member,
         code=code_version("outlier_detection"),
     script:
         "../scripts/outlier_detection.py"

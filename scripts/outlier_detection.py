@@ -6,6 +6,7 @@ def run(snakemake):
     import numpy as np
     from astropy.io import fits
     from mirical.drizzle.i2d import exposure_wcs
+    from mirical.formats.groups import stage3_group_id, with_group_id
     from mirical.formats.io import add_history, read_exposure, write_exposure
     from mirical.steps import set_step_status
     from mirical.steps.mosaic import read_grid
@@ -21,6 +22,9 @@ def run(snakemake):
         count = detect_exposure(exposure, wcs, median, grid.wcs, params)
     else:
         count = detect_unresampled(exposure, median, params)
+    # the crf file keeps the group id the step used, as jwst's
+    exposure.asdf = with_group_id(exposure.asdf, stage3_group_id(exposure.primary, exposure.asdf,
+                                                                 snakemake.params.member))
     set_step_status(exposure, "outlier_detection", "COMPLETE")
     add_history(exposure, "outlier_detection", params)
     write_exposure(exposure, snakemake.output.crf)

@@ -3,6 +3,7 @@ from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
+    from mirical.formats.groups import group_names, with_group_id
     from mirical.formats.io import add_history, read_exposure, write_exposure
     from mirical.steps.skymatch import apply_level, read_footprint, solve, user_levels, write_levels
 
@@ -14,8 +15,10 @@ def run(snakemake):
     else:
         levels = solve(exposures, params, log)
     rows = []
-    for exposure, level, out in zip(exposures, levels, snakemake.output.exposures):
+    groups = group_names([exposure.group for exposure in exposures])
+    for exposure, level, out, group in zip(exposures, levels, snakemake.output.exposures, groups):
         data = read_exposure(exposure.path, ints=False)
+        data.asdf = with_group_id(data.asdf, group)  # the group id the step used, as jwst's
         apply_level(data, level, exposure.prior, params)
         add_history(data, "skymatch", params)
         write_exposure(data, out)

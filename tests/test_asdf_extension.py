@@ -141,6 +141,13 @@ def test_with_wcs_replaces_an_old_wcs(wcs):
     assert asdf_extension.read_tree(hdu)["meta"]["wcs"](100.0, 200.0) == wcs(100.0, 200.0)
 
 
+def test_with_wcs_sets_and_drops_meta_values(wcs):
+    hdu = asdf_extension.with_wcs(None, wcs, group_id="exposure0001")
+    assert asdf_extension.read_tree(hdu)["meta"]["group_id"] == "exposure0001"
+    meta = asdf_extension.read_tree(asdf_extension.with_wcs(hdu, wcs, drop_meta=("group_id",)))["meta"]
+    assert set(meta) == {"wcs"}
+
+
 # --- stdatamodels interop (test-only dependency) -----------------------------------------
 
 @pytest.fixture(scope="module")

@@ -142,7 +142,7 @@ def test_exposures_sharing_a_group_id_get_one_level_as_the_official(runs, tmp_pa
     """The first two dithers given one jwst group id (the same exposure number and visit group, sequence and
     activity): one sky group, its level from the pixel-weighted mean of their statistics in the overlap with
     the third, as the official's SkyMatchStep (its defaults, on an association of the cal files)."""
-    from mirical.formats.groups import file_group
+    from mirical.formats.groups import exposure_group, file_group, with_group_id
     from mirical.steps.skymatch import read_footprint, solve
 
     out, _ = runs
@@ -151,6 +151,8 @@ def test_exposures_sharing_a_group_id_get_one_level_as_the_official(runs, tmp_pa
         shutil.copy(out / cal.name, cal)
         with fits.open(cal, mode="update") as hdul:
             hdul[0].header.update(VISITGRP="03", SEQ_ID="1", ACT_ID="01", EXPOSURE=exposure)
+            # and the group id image2 records from them (the cal file's meta.group_id comes first)
+            hdul[hdul.index_of("ASDF")] = with_group_id(hdul["ASDF"], exposure_group(hdul[0].header, None))
     assert [file_group(str(c)) for c in cals] == ["jw01234001001_03101_1"] * 2 + ["jw01234001001_03101_3"]
     ours = solve([read_footprint(p, str(c), MATCH) for p, c in zip(PRODUCTS, cals)], MATCH)
     run_official(str(REPO / "tests" / "official.py"), "skymatch", str(tmp_path / "official"), "grouped",

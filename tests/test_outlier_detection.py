@@ -5,7 +5,14 @@ import pytest
 from astropy.io import fits
 
 from mirical.formats.dqflags import DO_NOT_USE, PIXEL
-from mirical.formats.groups import exposure_group, file_group, group_names
+from mirical.formats.groups import (
+    exposure_group,
+    file_group,
+    group_names,
+    image2_group_id,
+    stage3_group_id,
+    with_group_id,
+)
 from mirical.steps.outlier_detection import (
     abs_deriv,
     background_level,
@@ -110,6 +117,34 @@ def test_exposure_group_reads_meta_group_id_and_observation_from_the_asdf_extens
     assert exposure_group(header, asdf_hdu) == "mine"
     fits.HDUList([fits.PrimaryHDU(header=header), asdf_hdu]).writeto(tmp_path / "cal.fits")
     assert file_group(str(tmp_path / "cal.fits")) == "mine"
+
+
+def test_group_ids_jwst_writes_in_image2_and_stage3():
+    from mirical.formats.asdf_extension import make_hdu
+
+    keywords = fits.Header({"PROGRAM": "01234", "OBSERVTN": "002", "VISIT": "001", "VISITGRP": "03",
+                            "SEQ_ID": "1", "ACT_ID": "01", "EXPOSURE": "00004"})
+    bare = fits.Header({"PROGRAM": "01234", "OBSERVTN": "002", "VISIT": "001", "EXPOSURE": "00004"})
+    # image2's resample: a library of one exposure, its id else the first place's
+    assert image2_group_id(keywords, None) == "jw01234002001_03101_00004"
+    assert image2_group_id(bare, None) == "exposure0001"
+    assert image2_group_id(bare, make_hdu({"meta": {"group_id": "mine"}})) == "mine"
+    # stage 3: without an id, the member's place (1-based)
+    assert stage3_group_id(bare, None, 2) == "exposure0003"
+    assert stage3_group_id(keywords, None, 2) == "jw01234002001_03101_00004"
+
+
+def test_with_group_id_sets_meta_group_id_and_keeps_the_rest():
+    from mirical.formats.asdf_extension import make_hdu, read_tree
+
+    hdu = make_hdu({"meta": {"observation": {"visit_group": "03"}}, "_fits_hash": "abc"})
+    stamped = with_group_id(hdu, "exposure0001")
+    tree = read_tree(stamped)
+    assert tree["meta"] == {"observation": {"visit_group": "03"}, "group_id": "exposure0001"}
+    assert "_fits_hash" not in tree  # our FITS headers stay authoritative
+    assert with_group_id(stamped, "exposure0001") is stamped  # already there: not rewritten
+    assert read_tree(with_group_id(stamped, "exposure0002"))["meta"]["group_id"] == "exposure0002"
+    assert read_tree(with_group_id(None, "exposure0001")) == {"meta": {"group_id": "exposure0001"}}
 
 
 def test_a_group_of_exposures_is_their_weighted_mean_on_the_crop_holding_them(tmp_path):

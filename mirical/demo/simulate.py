@@ -624,6 +624,11 @@ def _exposure_primary(settings: DemoSettings, dither: int, frame, times, start, 
     h["PROGRAM"] = "01234"
     h["OBSERVTN"] = "001" if dither >= 0 else "002"
     h["VISIT"] = "001"
+    # with the visit group, sequence and activity, as MAST's: each exposure has its own jwst group id (without
+    # them image2 gives every cal file the same one, and stage 3 would take all exposures as one group)
+    h["VISITGRP"] = "03"
+    h["SEQ_ID"] = "1"
+    h["ACT_ID"] = "01"
     h["EXPOSURE"] = str(dither + 1 if dither >= 0 else 1)
     h["INSTRUME"] = "MIRI"
     h["DETECTOR"] = "MIRIMAGE"

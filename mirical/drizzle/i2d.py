@@ -169,9 +169,11 @@ def grid_header(out_wcs, shape: Sequence[int], given: bool) -> fits.Header:
     return linear_header(out_wcs, shape) if given else tan_header(out_wcs)
 
 
-def i2d_exposure(first: Exposure, out_wcs, shape: Sequence[int], result: dict, given_wcs: bool) -> Exposure:
-    """The i2d product: ``result`` of `Resampler.finish` with the first input's headers and metadata
-    (``given_wcs``: the grid is an ``output_wcs`` file's); the caller records its step's status."""
+def i2d_exposure(first: Exposure, out_wcs, shape: Sequence[int], result: dict, given_wcs: bool,
+                 drop_meta: tuple[str, ...] = ()) -> Exposure:
+    """The i2d product: ``result`` of `Resampler.finish` with the first input's headers and metadata, without
+    the ASDF ``meta`` keys in ``drop_meta`` (``given_wcs``: the grid is an ``output_wcs`` file's); the caller
+    records its step's status."""
     from mirical.drizzle.grid import s_region
     from mirical.drizzle.output_wcs import with_bounding_box
 
@@ -190,7 +192,7 @@ def i2d_exposure(first: Exposure, out_wcs, shape: Sequence[int], result: dict, g
     primary["DATAMODL"] = "ImageModel"
     arrays = {name: result[name] for name in IMAGE_ORDER if name in result}
     out = Exposure(primary=primary, sci_header=sci_header, arrays=arrays,
-                   asdf=asdf_extension.with_wcs(first.asdf, out_wcs, EXPOSURE_WCSINFO), path="")
+                   asdf=asdf_extension.with_wcs(first.asdf, out_wcs, EXPOSURE_WCSINFO, drop_meta), path="")
     set_units(out, str(first.sci_header.get("BUNIT", "MJy/sr")))
     return out
 

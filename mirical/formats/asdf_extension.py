@@ -156,8 +156,20 @@ def _is_replaced_wcs_key(key: str) -> bool:
             or any(key.startswith(p) and key[len(p):].replace("_", "").isdigit() for p in _SIP_PREFIXES))
 
 
-def with_wcs(hdu: fits.BinTableHDU | None, wcs: Any, drop_wcsinfo: tuple[str, ...] = ()) -> fits.BinTableHDU:
-    """A new ``ASDF`` extension: the tree of ``hdu`` (or an empty one) with ``meta.wcs``.
+def _clean_tree(hdu: fits.BinTableHDU | None) -> tuple[dict, dict]:
+    """The tree of ``hdu`` (or an empty one) without ``_fits_hash`` and FITS array references, and a copy of
+    its ``meta`` (put back by the caller), so that the FITS headers we write stay authoritative."""
+    tree = read_tree(hdu) if hdu is not None else {}
+    tree.pop(_FITS_HASH_KEY, None)
+    tree = _drop_fits_references(tree)
+    meta = dict(tree["meta"]) if isinstance(tree.get("meta"), dict) else {}
+    return tree, meta
+
+
+def with_wcs(hdu: fits.BinTableHDU | None, wcs: Any, drop_wcsinfo: tuple[str, ...] = (),
+             drop_meta: tuple[str, ...] = (), **values: Any) -> fits.BinTableHDU:
+    """A new ``ASDF`` extension: the tree of ``hdu`` (or an empty one) with ``meta.wcs`` (and ``meta``
+    ``values``, e.g. ``group_id``), without the ``meta`` keys named in ``drop_meta``.
 
     So that the FITS headers and extensions of the file we write stay
     authoritative for stdatamodels, the old tree loses ``_fits_hash``, its FITS
@@ -166,13 +178,17 @@ def with_wcs(hdu: fits.BinTableHDU | None, wcs: Any, drop_wcsinfo: tuple[str, ..
     ``meta.wcsinfo`` keys named in ``drop_wcsinfo`` (e.g. the exposure pointing,
     which a resampled product's header no longer has: the tree would show it).
     """
-    tree = read_tree(hdu) if hdu is not None else {}
-    tree.pop(_FITS_HASH_KEY, None)
-    tree = _drop_fits_references(tree)
-    meta = dict(tree["meta"]) if isinstance(tree.get("meta"), dict) else {}
+    tree, meta = _clean_tree(hdu)
     if isinstance(meta.get("wcsinfo"), dict):
         meta["wcsinfo"] = {k: v for k, v in meta["wcsinfo"].items()
                            if not _is_replaced_wcs_key(k) and k not in drop_wcsinfo}
-    meta["wcs"] = wcs
-    tree["meta"] = meta
+    tree["meta"] = {**{k: v for k, v in meta.items() if k not in drop_meta}, "wcs": wcs, **values}
+    return make_hdu(tree)
+
+
+def with_meta(hdu: fits.BinTableHDU | None, **values: Any) -> fits.BinTableHDU:
+    """A new ``ASDF`` extension: the tree of ``hdu`` (or an empty one) with these ``meta`` values, cleaned as
+    by `with_wcs`."""
+    tree, meta = _clean_tree(hdu)
+    tree["meta"] = {**meta, **values}
     return make_hdu(tree)

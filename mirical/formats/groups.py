@@ -2,6 +2,13 @@
 
 Outlier detection drizzles them together into one single-exposure image; skymatch gives
 them one sky level, measured over their joint overlaps (jwst's ``ModelLibrary.group_indices``).
+
+Where jwst writes it: every library it builds sets ``meta.group_id`` (an ASDF-tree value, no
+FITS keyword) on its models, the id read from the file or, without one, ``exposure{i:04d}`` of
+the model's place in the library. So image2's resample, which drizzles each exposure alone (a
+one-model library), leaves ``exposure0001`` in the cal file of an exposure without the
+observation keywords, and stage 3 then takes all such exposures as one group
+(`image2_group_id`); every stage-3 step saves its files with the id it used (`stage3_group_id`).
 """
 
 from __future__ import annotations
@@ -30,6 +37,25 @@ def exposure_group(primary, asdf_hdu) -> str | None:
         values.append(str(value))
     program, obs, visit, visit_group, sequence, activity, exposure = values
     return f"jw{program}{obs}{visit}_{visit_group}{sequence}{activity}_{exposure}"
+
+
+def image2_group_id(primary, asdf_hdu) -> str:
+    """The ``meta.group_id`` jwst's image2 resample leaves in a cal file: `exposure_group`, else ``exposure0001``."""
+    return exposure_group(primary, asdf_hdu) or group_names([None])[0]
+
+
+def stage3_group_id(primary, asdf_hdu, index: int) -> str:
+    """The ``meta.group_id`` a stage-3 step gives member ``index`` (0-based) of its inputs (`group_names`)."""
+    return group_names([None] * index + [exposure_group(primary, asdf_hdu)])[index]
+
+
+def with_group_id(asdf_hdu, group_id: str):
+    """The ASDF extension ``asdf_hdu`` with ``meta.group_id`` = ``group_id`` (unchanged if it has it already)."""
+    if _asdf_meta(asdf_hdu).get("group_id") == group_id:
+        return asdf_hdu
+    from mirical.formats.asdf_extension import with_meta
+
+    return with_meta(asdf_hdu, group_id=group_id)
 
 
 def file_group(path: str) -> str | None:

@@ -148,11 +148,16 @@ def build_wcs(distortion: Model, col_offset: float, row_offset: float, pointing:
     return WCS(pipeline)
 
 
-def calibrate(exposure, distortion_path: str, filteroffset_path: str):
-    """Assign the WCS to an `mirical.formats.io.Exposure`: gwcs in the ASDF extension, SIP header, S_REGION."""
+def calibrate(exposure, distortion_path: str, filteroffset_path: str, group_id: bool = False):
+    """Assign the WCS to an `mirical.formats.io.Exposure`: gwcs in the ASDF extension, SIP header, S_REGION.
+
+    ``group_id``: also the ``meta.group_id`` jwst's image2 resample leaves in the cal file
+    (`mirical.formats.groups.image2_group_id`; the tree is written here anyway).
+    """
     import warnings
 
     from mirical.formats.asdf_extension import with_wcs
+    from mirical.formats.groups import image2_group_id
     from mirical.formats.io import reference_name
     from mirical.formats.subarray import frame
     from mirical.steps import set_step_status
@@ -175,7 +180,8 @@ def calibrate(exposure, distortion_path: str, filteroffset_path: str):
         sip = sip_header(wcs, exposure.shape, crpix)
     replace_wcs_keywords(exposure.sci_header, sip)
     exposure.sci_header["S_REGION"] = s_region(wcs)
-    exposure.asdf = with_wcs(exposure.asdf, wcs)
+    values = {"group_id": image2_group_id(exposure.primary, exposure.asdf)} if group_id else {}
+    exposure.asdf = with_wcs(exposure.asdf, wcs, **values)
     exposure.primary["R_DISTOR"] = (reference_name(distortion_path), "distortion reference file")
     exposure.primary["R_FILOFF"] = (reference_name(filteroffset_path), "filter offset reference file")
     set_step_status(exposure, "assign_wcs", "COMPLETE")

@@ -33,6 +33,7 @@ def drizzle(paths: Sequence[str], params: Mapping) -> Exposure:
             first = exposure
             first.arrays = {}
         del exposure
-    out = i2d_exposure(first, out_wcs, shape, resampler.finish(), bool(params.get("output_wcs")))
+    # the official's i2d takes only its schema's metadata from the cal file: no group id
+    out = i2d_exposure(first, out_wcs, shape, resampler.finish(), bool(params.get("output_wcs")), ("group_id",))
     set_step_status(out, "resample", "COMPLETE")
     return out
