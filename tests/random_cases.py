@@ -245,10 +245,11 @@ def write_random_case(case: RandomCase, folder: Path, shared: dict[str, str]) ->
 
 
 def mirical_options(case: RandomCase) -> dict:
-    """The case's options as mirical's config: steps.background/resample, outlier_detection, mosaic."""
+    """The case's options as mirical's config: steps.background/resample, outlier_detection, mosaic (tweakreg
+    off: the official side runs no TweakRegStep on these cases)."""
     o = case.options
     config = {"steps": {k: dict(o[k]) for k in ("background", "resample") if o.get(k)},
-              "mosaic": dict(o.get("mosaic", {}))}
+              "mosaic": dict(o.get("mosaic", {})), "tweakreg": {"skip": True}}
     config["outlier_detection"] = dict(o["outlier_detection"]) if "outlier_detection" in o else {"skip": True}
     return config
 
