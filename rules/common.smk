@@ -175,9 +175,101 @@ if SKYMATCH and step_params("skymatch")["skymethod"] == "user" and not step_para
     raise MiricalError("config skymatch.skylist", "skymethod 'user' needs a skylist file")
 
 
+# ----------------------------------------------------------------- tweakreg (rules/tweakreg.smk)
+# Its keys by the job they change (config.yaml marks them): the catalogs, the fit, the correction of each file.
+TWEAKREG_CATALOG_KEYS = (
+    "use_custom_catalogs",
+    "catalog_format",
+    "catfile",
+    "starfinder",
+    "snr_threshold",
+    "kernel_fwhm",
+    "bkg_boxsize",
+    "minsep_fwhm",
+    "sigma_radius",
+    "sharplo",
+    "sharphi",
+    "roundlo",
+    "roundhi",
+    "brightest",
+    "peakmax",
+    "npixels",
+    "connectivity",
+    "nlevels",
+    "contrast",
+    "multithresh_mode",
+    "localbkg_width",
+    "apermask_method",
+    "kron_params",
+    "deblend",
+)
+TWEAKREG_APPLY_KEYS = (
+    "sip_approx",
+    "sip_max_pix_error",
+    "sip_degree",
+    "sip_max_inv_pix_error",
+    "sip_inv_degree",
+    "sip_npoints",
+)
+TWEAKREG_SHARED_KEYS = ("skip", "filter_defaults")
+TWEAKREG_FIT_KEYS = tuple(
+    key
+    for key in step_params("tweakreg")
+    if key not in TWEAKREG_CATALOG_KEYS + TWEAKREG_APPLY_KEYS + TWEAKREG_SHARED_KEYS + ("filters",)
+)
+# tweakreg runs on the rate products unless skipped (with one exposure group it records SKIPPED, as jwst).
+TWEAKREG = not step_params("tweakreg")["skip"] and bool(RATE_NAMES)
+
+
+def tweakreg_params(keys):
+    """The tweakreg keys of one job, with the per-filter values of those keys (``filters``)."""
+    step = step_params("tweakreg")
+    filters = {
+        name: {key: value for key, value in values.items() if key in keys}
+        for name, values in (step["filters"] or {}).items()
+    }
+    chosen = {key: step[key] for key in keys + TWEAKREG_SHARED_KEYS}
+    return {**chosen, "filters": {name: values for name, values in filters.items() if values}}
+
+
+with refuse_run():
+    from mirical.steps.tweakreg import check_abs_refcat
+    from mirical.steps.tweakreg_catalog import parse_catfile, user_catalog_for
+
+    TWEAKREG_ABS_REFCAT = check_abs_refcat(step_params("tweakreg")["abs_refcat"]) if TWEAKREG else None
+    _catfile = step_params("tweakreg")["catfile"] or ""
+    TWEAKREG_USER_CATALOGS = (
+        parse_catfile(_catfile)
+        if TWEAKREG and step_params("tweakreg")["use_custom_catalogs"] and _catfile.strip()
+        else {}
+    )
+
+
+def tweakreg_user_catalog(product):
+    """The user catalog of a product in ``catfile`` (by its cal file, rate file or product name), or None."""
+    names = (os.path.basename(LAYOUT.cal(product)), os.path.basename(PRODUCT[product].science), product)
+    return user_catalog_for(TWEAKREG_USER_CATALOGS, names)
+
+
+def tweakreg_catalog_inputs(wildcards):
+    """Named inputs: the cal file and, when given, the catfile and the product's user catalog."""
+    inputs = {"cal": LAYOUT.cal(wildcards.product)}
+    if TWEAKREG_USER_CATALOGS:
+        inputs["catfile"] = _catfile
+        user = tweakreg_user_catalog(wildcards.product)
+        if user:
+            inputs["user_catalog"] = user
+    return inputs
+
+
+def abs_refcat_input():
+    """Named input {abs_refcat: path} when an absolute catalog file is given, so a new file re-runs the fit."""
+    return {"abs_refcat": TWEAKREG_ABS_REFCAT} if TWEAKREG_ABS_REFCAT else {}
+
+
 def aligned_exposure(product):
-    """The exposure stage 3 starts from: the cal file (a WCS correction step would give its own file here)."""
-    return LAYOUT.cal(product)
+    """The exposure stage 3 starts from after the cal file: tweakreg's when it runs, else the cal file."""
+    return LAYOUT.tweakreg_exposure(product) if TWEAKREG else LAYOUT.cal(product)
 
 
 def stage3_exposure(product):
@@ -325,6 +417,7 @@ def outputs_by_kind():
         crf=OUTLIERS,
         ints=INTS_NAMES,
         sky=SKYMATCH,
+        tweak=TWEAKREG,
         catalogs=catalog_images(),
         segmentation=step_params("source_catalog")["starfinder"] == "segmentation",
     )

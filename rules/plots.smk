@@ -161,6 +161,34 @@ rule plot_catalog:
         "../scripts/plot_catalog.py"
 
 
+# tweakreg's matched sources, residuals and fitted shift per exposure.
+rule plot_tweakreg:
+    input:
+        fit=rules.tweakreg_align.output.fit,
+        matches=rules.tweakreg_align.output.matches,
+    output:
+        report(
+            LAYOUT.plot(f"{NAME}_tweakreg"),
+            caption="../report/tweakreg.rst",
+            category="Mosaic",
+            labels={"figure": "tweakreg alignment"},
+        ),
+    log:
+        f"{LOGS}/plots/tweakreg.log",
+    benchmark:
+        f"{BENCH}/plots/tweakreg.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        name=NAME,
+        code=code_version("plot_tweakreg"),
+    script:
+        "../scripts/plot_tweakreg.py"
+
+
 # The sky level skymatch found for each exposure.
 rule plot_skymatch:
     input:

@@ -533,3 +533,60 @@ def sky_levels(levels_path: str, out: str, name: str) -> int:
         ax.set_title(f"{name}: sky level per exposure\n(skymatch {method}; {what})", fontsize=10)
         save(fig, out)
     return int(complete.sum())
+
+
+def tweakreg_fit(fit_path: str, matches_path: str, out: str, name: str) -> int:
+    """tweakreg's fit: the matched sources on the detector with their residuals (arrows), the residuals of each
+    exposure (mas), and the fitted shift and rotation per exposure; the number of exposures corrected."""
+    from astropy.table import Table
+
+    fit = Table.read(fit_path, format="ascii.ecsv")
+    matches = Table.read(matches_path, format="ascii.ecsv")
+    products = [str(p) for p in fit["product"]]
+    status = str(fit.meta.get("status", ""))
+    with plt.rc_context(STYLE):
+        fig = _figure((15.0, 5.0))
+        sources, residuals, shifts = fig.subplots(1, 3)
+        colours = plt.get_cmap("tab10")
+        scale = 1000.0  # mas
+        for k, product in enumerate(products):
+            rows = matches[matches["product"] == product] if len(matches) else matches
+            if not len(rows):
+                continue
+            dra, ddec = np.asarray(rows["dra"], float) * scale, np.asarray(rows["ddec"], float) * scale
+            colour = colours(k % 10)
+            sources.quiver(np.asarray(rows["x"], float), np.asarray(rows["y"], float), dra, ddec, color=colour,
+                           angles="xy", scale_units="xy", scale=0.05, width=0.004, label=product)
+            residuals.plot(dra, ddec, "o", color=colour, markersize=3,
+                           label=f"{product}: {len(rows)} matched, rms {np.sqrt(np.mean(dra**2 + ddec**2)):.1f} mas")
+        sources.set_xlabel("x (pixel)")
+        sources.set_ylabel("y (pixel)")
+        sources.set_title("matched sources, residual x 20 px/mas", fontsize=10)
+        residuals.axhline(0.0, color="0.3", linewidth=0.8)
+        residuals.axvline(0.0, color="0.3", linewidth=0.8)
+        residuals.set_xlabel("ΔRA cos Dec (mas)")
+        residuals.set_ylabel("ΔDec (mas)")
+        residuals.set_title("residuals after the fit (to the nearest source of the other exposures)", fontsize=10)
+        if len(matches):
+            residuals.legend(loc="best", fontsize=7)
+        else:
+            residuals.text(0.5, 0.5, f"no fit ({status or 'SKIPPED'})", transform=residuals.transAxes, ha="center",
+                           va="center", color="tab:red")
+        x = np.arange(len(products))
+        applied = np.array([bool(a) for a in fit["applied"]]) if len(fit) else np.zeros(0, bool)
+        xshift = np.asarray(fit["xshift"], float) * scale
+        yshift = np.asarray(fit["yshift"], float) * scale
+        shifts.bar(x - 0.2, np.where(applied, xshift, 0.0), width=0.4, label="x shift", color="tab:blue")
+        shifts.bar(x + 0.2, np.where(applied, yshift, 0.0), width=0.4, label="y shift", color="tab:orange")
+        for i in range(len(products)):
+            text = f"rot {float(fit['rotation'][i]) * 3600:.2f}\"" if applied[i] else str(fit["fit_status"][i])[:24]
+            shifts.annotate(text, (i, 0.0), ha="center", va="bottom", rotation=90, fontsize=7)
+        shifts.axhline(0.0, color="0.3", linewidth=0.8)
+        tilted = len(products) > 3
+        shifts.set_xticks(x, products, rotation=45 if tilted else 0, ha="right" if tilted else "center", fontsize=7)
+        shifts.set_ylabel("fitted shift (mas, fit tangent plane)")
+        shifts.set_title("fitted shift and rotation per exposure", fontsize=10)
+        shifts.legend(loc="best", fontsize=8)
+        fig.suptitle(f"{name}: tweakreg ({status})", fontsize=11)
+        save(fig, out)
+    return int(applied.sum())

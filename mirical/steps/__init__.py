@@ -39,6 +39,7 @@ STEPS = (
     Step("flat_field", "S_FLAT", ("flat",), ("steps", "flat_field"), "flat_field", True, "flat", "flat-fielded"),
     Step("photom", "S_PHOTOM", ("photom", "area"), ("steps", "photom"), "photom", True, "cal", "cal (Level 2B)"),
     Step("resample", "S_RESAMP", (), ("steps", "resample"), "resample", False, "i2d"),
+    Step("tweakreg", "S_TWKREG", (), ("tweakreg",), "tweakreg", False, "tweakreg"),
     Step("skymatch", "S_SKYMAT", (), ("skymatch",), "skymatch", False, "skymatch"),
     Step("outlier_detection", "S_OUTLIR", (), ("outlier_detection",), "outlier_detection", False, "crf"),
     Step("mosaic", "S_RESAMP", (), ("mosaic",), "mosaic", False, "i2d"),
@@ -81,3 +82,10 @@ def skipped(exposure: Exposure, name: str, params: dict, label: str, why: str | 
         return False
     mark_skipped(exposure, name, label, why)
     return True
+
+
+def for_filter(params: dict, filter_name: str | None) -> dict:
+    """A step's parameters with the values its ``filters`` table gives ``filter_name`` (when ``filter_defaults``)."""
+    table = params.get("filters") or {}
+    chosen = table.get(str(filter_name).strip().upper(), {}) if params.get("filter_defaults", True) else {}
+    return {**{k: v for k, v in params.items() if k not in ("filters", "filter_defaults")}, **chosen}

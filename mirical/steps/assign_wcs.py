@@ -35,19 +35,8 @@ from gwcs.geometry import CartesianToSpherical, SphericalToCartesian
 from mirical.drizzle.grid import s_region
 from mirical.errors import MiricalError
 from mirical.formats.io import POINTING_KEYWORDS
+from mirical.formats.sip import replace_wcs_keywords, sip_header
 
-SIP_MAX_PIX_ERROR = 0.01
-SIP_DEGREES = range(1, 6)  # the official step tries degrees 1..5
-SIP_NPOINTS = 12
-# Keywords of the SIP header that the JWST wcsinfo schema maps to the SCI header
-# (polynomial terms of total degree 2..6 only: AP_0_1, AP_1_0, BP_0_1 and BP_1_0
-# stay out of official SCI headers, so they stay out of ours).
-_SIP_PREFIXES = ("A_", "B_", "AP_", "BP_")
-_KEPT = ("WCSAXES", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CTYPE1", "CTYPE2",
-         "CUNIT1", "CUNIT2", "CD1_1", "CD1_2", "CD2_1", "CD2_2",
-         "A_ORDER", "B_ORDER", "AP_ORDER", "BP_ORDER")
-# Keywords the official step drops before writing the SIP approximation.
-_STALE = ("CDELT1", "CDELT2", "PC1_1", "PC1_2", "PC2_1", "PC2_2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
 
 
 def load_distortion_model(path: str) -> Model:
@@ -157,53 +146,6 @@ def build_wcs(distortion: Model, col_offset: float, row_offset: float, pointing:
         (world, None),
     ]
     return WCS(pipeline)
-
-
-def _bbox(shape: tuple[int, int]) -> tuple[tuple[float, float], tuple[float, float]]:
-    """((xmin, xmax), (ymin, ymax)) pixel edges of an array of ``shape`` (ny, nx)."""
-    return (-0.5, shape[1] - 0.5), (-0.5, shape[0] - 0.5)
-
-
-def sip_header(wcs: WCS, shape: tuple[int, int],
-               crpix: tuple[float, float] | None = None) -> fits.Header:
-    """TAN-SIP approximation of ``wcs`` (max error 0.01 px forward and inverse).
-
-    As the official step: degrees 1..5 (lowest that meets the error), 12x12
-    sampling points, ``crpix`` (1-based) = the exposure's existing CRPIX1/2
-    (the SIAF reference pixel XREF_SCI/YREF_SCI) or, when None, the bounding-box
-    centre. Only the keywords that JWST writes to the SCI header are returned:
-    WCSAXES, CRPIX, CRVAL, CTYPE (``-SIP`` when non-linear), CUNIT, CD and the
-    A/B/AP/BP polynomial keywords the JWST wcsinfo schema knows (total degree 2..6).
-    """
-    full = wcs.to_fits_sip(bounding_box=_bbox(shape), max_pix_error=SIP_MAX_PIX_ERROR,
-                           degree=SIP_DEGREES, max_inv_pix_error=SIP_MAX_PIX_ERROR,
-                           inv_degree=SIP_DEGREES, npoints=SIP_NPOINTS,
-                           crpix=None if crpix is None else list(crpix), projection="TAN")
-    header = fits.Header()
-    for card in full.cards:
-        if card.keyword in _KEPT or _is_sip_term(card.keyword):
-            header.append(card)
-    return header
-
-
-def _is_sip_term(keyword: str) -> bool:
-    """True for A_i_j, B_i_j, AP_i_j, BP_i_j with 2 <= i + j <= 6."""
-    prefix, _, powers = keyword.partition("_")
-    i, _, j = powers.partition("_")
-    return (prefix + "_" in _SIP_PREFIXES and i.isdigit() and j.isdigit()
-            and 2 <= int(i) + int(j) <= 6)
-
-
-def replace_wcs_keywords(sci_header: fits.Header, sip: fits.Header) -> None:
-    """Put a `sip_header` into an SCI header, dropping the FITS WCS it replaces.
-
-    Removes CDELT, PC, CD and any earlier SIP keywords first, as the official step
-    does, so that no stale linear terms combine with the new CD matrix.
-    """
-    stale = [k for k in sci_header if k in _STALE or k.startswith(_SIP_PREFIXES)]
-    for key in stale:
-        del sci_header[key]
-    sci_header.update(sip)
 
 
 def calibrate(exposure, distortion_path: str, filteroffset_path: str):

@@ -232,6 +232,22 @@ class Layout:
         """The median of the single-exposure images (intermediate)."""
         return f"{self.intermediate}/{self.name}_median.fits"
 
+    def tweakreg_catalog(self, product: str, catalog_format: str = "ecsv") -> str:
+        """tweakreg's source catalog of an exposure (intermediate; ``catalog_format`` ecsv or fits)."""
+        return f"{self.intermediate}/{product}_tweakreg_catalog.{catalog_format}"
+
+    def tweakreg_fit(self) -> str:
+        """tweakreg's fit of every exposure (intermediate)."""
+        return f"{self.intermediate}/{self.name}_tweakreg_fit.ecsv"
+
+    def tweakreg_matches(self) -> str:
+        """tweakreg's matched sources and their residuals (intermediate; the figure's)."""
+        return f"{self.intermediate}/{self.name}_tweakreg_matches.ecsv"
+
+    def tweakreg_exposure(self, product: str) -> str:
+        """The cal file with tweakreg's corrected gwcs, what skymatch (and after it stage 3) reads."""
+        return f"{self.intermediate}/{product}_tweakreg.fits"
+
     def skymatch_levels(self) -> str:
         """The sky level of every exposure (skymatch's table, intermediate)."""
         return f"{self.intermediate}/{self.name}_skymatch_levels.ecsv"
@@ -262,12 +278,13 @@ class Layout:
 
     def products(self, products: list[str], combined_background: list[str] = (),
                  crf: bool = False, ints: list[str] = (), sky: bool = False, catalogs: list[str] = (),
-                 segmentation: bool = True) -> dict[str, list[str]]:
+                 segmentation: bool = True, tweak: bool = False) -> dict[str, list[str]]:
         """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for).
 
         ``combined_background``: the products whose combined background is saved;
         ``crf``: outlier detection runs, so each rate product has a crf file too;
         ``sky``: skymatch runs (its levels table);
+        ``tweak``: tweakreg runs (its fit table and figure);
         ``ints``: the rateints products (a calints file each; no i2d, figures or place in the
         mosaic: the mosaic is made of the other products, if any);
         ``catalogs``: the i2d images (the run's name for the mosaic) with a source catalog, and with
@@ -278,11 +295,13 @@ class Layout:
         plots = [self.plot(f"{p}_rate_cal") for p in rate] + [self.plot(f"{p}_steps") for p in rate[:1]]
         plots += [self.plot(f"{p}_outliers") for p in rate[:1]] if crf else []
         plots += [self.plot(f"{self.name}_{what}") for what in ("mosaic", "weight", "footprints") if rate]
+        plots += [self.plot(f"{self.name}_tweakreg")] if tweak and rate else []
         plots += [self.plot(f"{self.name}_skymatch")] if sky and rate else []
         return {
             "association": [self.association()],
             "cal": [self.cal(p) for p in rate],
             "calints": [self.calints(p) for p in products if p in per_integration],
+            "tweakreg": [self.tweakreg_fit()] if tweak and rate else [],
             "skymatch": [self.skymatch_levels()] if sky and rate else [],
             "crf": [self.crf(p) for p in rate] if crf else [],
             "i2d": [self.i2d(p) for p in rate],
