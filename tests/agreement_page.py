@@ -41,9 +41,11 @@ workflow and the official `Image2Pipeline`, `TweakRegStep` (`save_catalogs`), `S
 tweakreg's source catalogs hold the same sources (≥ 99 % both ways) within 0.01 px; the corrected
 WCS within 0.1 mas of the official's over a 17×17 grid of pixels; after one shift and rotation
 common to all exposures (the frame of a relative alignment is free), every corrected WCS within
-10 mas of the true one on both sides; with too few stars every WCS unchanged on both sides (the
-official still records S_TWKREG COMPLETE, mirical SKIPPED); BKGLEVEL within 1e-5 MJy/sr; the
-OUTLIER flags shared ≥ 99.9 % both ways; the mosaic's median relative difference ≤ 1e-5."""
+10 mas of the true one on both sides; S_TWKREG the official's; with too few stars every WCS
+unchanged on both sides (both record S_TWKREG COMPLETE all the same, as jwst 3.0.0 does once its
+relative alignment returns); BKGLEVEL within 1e-5 MJy/sr; the OUTLIER flags shared ≥ 99.9 % both
+ways; the mosaic's median relative difference ≤ 1e-5. Both sides are given tweakreg's MIRI values
+for the filter (`tweakreg.filters` in the configuration)."""
 ALIGN_PLACEHOLDER = f"""{ALIGN_START}
 ## Stage-3 alignment
 

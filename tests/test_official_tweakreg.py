@@ -11,6 +11,7 @@ TweakRegStep with ``save_catalogs``, SkyMatchStep, OutlierDetectionStep, Resampl
 - the injected error recovered: after one shift and rotation common to all exposures (the frame of a
   relative alignment is free), every corrected WCS within 10 mas of the true one on that grid, on both
   sides (the headers' WCS is off by far more);
+- S_TWKREG the official's in every exposure;
 - with fewer stars than ``minobj``: every WCS unchanged on both sides;
 - BKGLEVEL within 1e-5 MJy/sr; crf OUTLIER flags shared >= 99.9 % both ways; the mosaic's median
   relative pixel difference <= 1e-5.
@@ -44,7 +45,7 @@ from tweakreg_cases import AlignCase, draw, write_cases
 
 pytestmark = pytest.mark.workflow
 
-SEEDS = (1,)  # cases with 30-45 stars
+SEEDS = (1, 4)  # cases with 30-45 stars
 FEW_STAR_SEEDS = (2,)  # cases with 5-10 stars: fewer than minobj
 CASES = [draw(seed) for seed in SEEDS] + [draw(seed, few_stars=True) for seed in FEW_STAR_SEEDS]
 FEW = {case.name for case in CASES if case.n_stars < 15}
@@ -184,9 +185,9 @@ def residual_mas(case: AlignCase, radec: list[tuple]) -> float:
 
 
 def statuses(layout: Layout, official: Path, case: AlignCase) -> list[tuple[str, str]]:
-    """The distinct (official, mirical) S_TWKREG of the exposures."""
-    return sorted({(fits.getheader(official / "tweakreg" / f"{p}_cal.fits").get("S_TWKREG"),
-                    fits.getheader(layout.tweakreg_exposure(p)).get("S_TWKREG")) for p in case.products})
+    """(official, mirical) S_TWKREG of each exposure."""
+    return [(fits.getheader(official / "tweakreg" / f"{p}_cal.fits").get("S_TWKREG"),
+             fits.getheader(layout.tweakreg_exposure(p)).get("S_TWKREG")) for p in case.products]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.name not in FEW], ids=[c.name for c in CASES
@@ -200,17 +201,17 @@ def test_pointing_error_recovered(runs, case):
                                for p, (x, y, _, _) in grids.items()])
     record(runs, case, injected_mas=before, recovered_official_mas=theirs, recovered_mirical_mas=ours,
            status=statuses(layout, official, case))
-    assert runs.metrics[case.name]["status"] == [("COMPLETE", "COMPLETE")]
+    assert set(runs.metrics[case.name]["status"]) == {("COMPLETE", "COMPLETE")}
     assert before > 5 * RECOVERED_MAS, f"{case.name}: the headers are only {before:.3g} mas off"
     assert theirs <= RECOVERED_MAS and ours <= RECOVERED_MAS, \
         f"{case.name}: recovered to {ours:.3g} mas (mirical), {theirs:.3g} mas (official)"
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.name in FEW], ids=sorted(FEW))
+@pytest.mark.parametrize("case", [c for c in CASES if c.name in FEW], ids=[c.name for c in CASES if c.name in FEW])
 def test_too_few_stars_leaves_the_wcs(runs, case):
-    """No exposure has minobj matches: every WCS stays the image2 one, on both sides. The official
-    records S_TWKREG COMPLETE all the same (jwst 3.0.0 sets it for every exposure once the relative
-    alignment returns, aligned or not); mirical says SKIPPED."""
+    """No exposure has minobj matches: every WCS stays the image2 one, on both sides. S_TWKREG is
+    COMPLETE all the same on both (jwst 3.0.0 sets it for every exposure once the relative alignment
+    returns, aligned or not; it says SKIPPED only when that alignment raises)."""
     layout, official = outputs(runs, case)
     moved = [float(np.max(np.abs(np.load(official / "tweakreg" / f"{p}_cal.fits.radec.npy")
                                  - np.load(official / f"{p}_cal.fits.radec.npy")))) for p in case.products]
@@ -219,7 +220,7 @@ def test_too_few_stars_leaves_the_wcs(runs, case):
     record(runs, case, unchanged_official=max(moved), unchanged_mirical_mas=ours,
            status=statuses(layout, official, case))
     assert max(moved) == 0.0 and ours <= WCS_MAS
-    assert runs.metrics[case.name]["status"] == [("COMPLETE", "SKIPPED")]
+    assert set(runs.metrics[case.name]["status"]) == {("COMPLETE", "COMPLETE")}
 
 
 # ------------------------------------------------------------------ skymatch, outlier detection, the mosaic
@@ -286,7 +287,7 @@ def write_table(runs: Runs) -> None:
         else:
             recovered = (f"{number(m, 'recovered_official_mas', '.2g')} / {number(m, 'recovered_mirical_mas', '.2g')}"
                          f" ({number(m, 'injected_mas', '.0f')})")
-        status = ", ".join(" / ".join(map(str, pair)) for pair in m.get("status", ())) or "-"
+        status = ", ".join(" / ".join(map(str, pair)) for pair in sorted(set(m.get("status", ())))) or "-"
         flags = " / ".join(str(v) for v in m["flags"]) if "flags" in m else "-"
         lines.append(f"| {case.describe()} | {sources} | {catalog} | {number(m, 'wcs_mas', '.2g')} | {recovered} "
                      f"| {status} | {number(m, 'bkglevel', '.1e')} | {flags} | {number(m, 'mosaic_median', '.1e')} |")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from mirical.demo import simulate as sim
 from mirical.formats.association import make_association
@@ -28,9 +29,8 @@ from official_matrix import Case, add_cosmic_rays, write_exposure, write_referen
 
 N_VISITS, N_DITHERS = 2, 3
 VA_SCALE = sim.pointing(sim.DemoSettings(), 0)["VA_SCALE"]  # the simulator's: the true WCS is the headers'
-FILTERS = ("F770W", "F1000W", "F1130W")
-#: TweakRegStep's options both sides are given (the rest are the official defaults).
-TWEAKREG = {"save_catalogs": True}
+FILTERS = ("F770W", "F1000W", "F560W")  # their MIRI tweakreg values fit a shift and a rotation, minobj 15
+REPO = Path(__file__).resolve().parents[1]
 COSMIC_RAYS = 60  # unflagged hits per exposure, for outlier detection to find
 
 
@@ -80,6 +80,14 @@ class AlignCase:
                                    dec=self.dec + north / 3600.0, roll=self.roll + self.rotation_deg)
 
 
+def tweakreg_options(filter_name: str) -> dict:
+    """TweakRegStep's options for ``filter_name``: mirical's defaults for it (the MIRI values of the CRDS
+    pars-tweakregstep files in config.yaml, which the offline official run does not read), with its catalogs
+    saved."""
+    block = yaml.safe_load((REPO / "config.yaml").read_text())["tweakreg"]
+    return {"save_catalogs": True, **block["filters"][filter_name]}
+
+
 def draw(seed: int, few_stars: bool = False) -> AlignCase:
     """A case drawn from ``seed``: shift 0.1-0.5 arcsec in any direction, rotation 0.02-0.05 deg either way,
     30-45 stars (``few_stars``: 5-10), sky offsets within +-0.8 DN/s, dithers within +-3 arcsec."""
@@ -127,8 +135,8 @@ def write_cases(root: Path, cases: list[AlignCase]) -> dict[str, dict]:
     """Every case under ``root/<name>`` and ``root/cases.json`` for ``tests/official.py cases``."""
     shared = write_shared(root)
     written = {case.name: write_case(case, root / case.name, shared) for case in cases}
-    jobs = [{"asn": w["asn"], "refs": w["refs"], "outdir": str(root / name / "official"),
-             "mosaic": f"{name}_official", "steps": {"resample": {"skip": True}}, "tweakreg": TWEAKREG,
-             "outlier": {}} for name, w in written.items()]
+    jobs = [{"asn": w["asn"], "refs": w["refs"], "outdir": str(root / case.name / "official"),
+             "mosaic": f"{case.name}_official", "steps": {"resample": {"skip": True}},
+             "tweakreg": tweakreg_options(case.filter), "outlier": {}} for case, w in zip(cases, written.values())]
     (root / "cases.json").write_text(json.dumps(jobs, indent=1))
     return written
