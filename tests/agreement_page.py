@@ -126,8 +126,9 @@ def align_block(table: Path, page: str) -> str:
     """The stage-3 alignment section: from ``table`` if it exists, else the current page's (a
     placeholder if there is none)."""
     if table.is_file():
-        return "\n".join([ALIGN_START, "## Stage-3 alignment", "", ALIGN_METHOD, "", table.read_text().strip(),
-                          ALIGN_END])
+        date = datetime.date.fromtimestamp(table.stat().st_mtime)
+        return "\n".join([ALIGN_START, "## Stage-3 alignment", "", f"Measured {date.isoformat()}.", "",
+                          ALIGN_METHOD, "", table.read_text().strip(), ALIGN_END])
     if ALIGN_START in page and ALIGN_END in page:
         return ALIGN_START + page.split(ALIGN_START, 1)[1].split(ALIGN_END, 1)[0] + ALIGN_END
     return ALIGN_PLACEHOLDER

@@ -28,9 +28,10 @@ reads a list of {"asn", "refs": {reftype: path}, "outdir", "mosaic"} and for eac
 image2, the mosaic ``<mosaic>_i2d.fits`` of its cal files, and writes
 ``<cal>.radec.npy``: the official WCS of every cal file on a grid of pixels spanning it
 (x, y, RA, Dec). Optional keys of a case: "steps" ({step: {option: value}} for image2's
-steps), "tweakreg" (options of TweakRegStep, run on the cal files first, as in calwebb_image3: its
-results and catalogs in ``<outdir>/tweakreg/``, each with its ``.radec.npy``), "skymatch" (false: no SkyMatchStep; by default it runs on the cal files first, as in
-calwebb_image3), "outlier" (options of OutlierDetectionStep, run on the cal files before the
+steps), "tweakreg" (options of TweakRegStep, run on the cal files first, as in calwebb_image3:
+its results and catalogs in ``<outdir>/tweakreg/``, each result with its ``.radec.npy``),
+"skymatch" (false: no SkyMatchStep; by default it runs on the cal files, after tweakreg if any, as
+in calwebb_image3), "outlier" (options of OutlierDetectionStep, run on the cal files before the
 mosaic, which is then made of the ``<cal>_crf.fits`` it saves) and "mosaic_options"
 (ResampleStep's).
 ``outlier`` runs ``jwst.outlier_detection.OutlierDetectionStep`` (its defaults: imaging

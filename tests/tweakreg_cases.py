@@ -122,7 +122,8 @@ def write_case(case: AlignCase, folder: Path, shared: dict[str, str]) -> dict:
     science = []
     for i in range(N_VISITS * N_DITHERS):
         visit, exposure = divmod(i, N_DITHERS)
-        path = folder / "mast" / f"jw01234{case.seed % 1000:03d}{visit + 1:03d}_02101_{exposure + 1:05d}_mirimage_rate.fits"
+        name = f"jw01234{case.seed % 1000:03d}{visit + 1:03d}_02101_{exposure + 1:05d}_mirimage_rate.fits"
+        path = folder / "mast" / name
         write_exposure(path, matrix_case, case.true(i), i, flat, spoil=add_sky, truth=truth, exposure_number=i + 1,
                        nominal=nominal)
         science.append(str(path))
