@@ -267,6 +267,11 @@ def abs_refcat_input():
     return {"abs_refcat": TWEAKREG_ABS_REFCAT} if TWEAKREG_ABS_REFCAT else {}
 
 
+def tweakreg_fit_input():
+    """Named input {tweakreg_fit: the fit table} when tweakreg runs (the summary's shift column)."""
+    return {"tweakreg_fit": LAYOUT.tweakreg_fit()} if TWEAKREG else {}
+
+
 def aligned_exposure(product):
     """The exposure stage 3 starts from after the cal file: tweakreg's when it runs, else the cal file."""
     return LAYOUT.tweakreg_exposure(product) if TWEAKREG else LAYOUT.cal(product)

@@ -2,6 +2,7 @@
 rule summary:
     input:
         **skymatch_levels_input(),
+        **tweakreg_fit_input(),
         rate=[PRODUCT[p].science for p in PRODUCT_NAMES],
         bkgsub=expand(rules.background.output.exposure, product=PRODUCT_NAMES),
         cal=[LAYOUT.calibrated(p, PRODUCT[p].ints) for p in PRODUCT_NAMES],

@@ -36,7 +36,9 @@ MOSAIC = ("mosaic_grid", "mosaic_drizzle", "mosaic")
 OUTLIER = ("outlier_grid", "outlier_drizzle", "outlier_median", "outlier_detection")
 # Sky matching before it: one job over every exposure (rules/skymatch.smk).
 SKY = ("skymatch",)
-PIPELINE = CHAIN + ("association",) + SKY + OUTLIER + MOSAIC
+# The alignment before that: a catalog per product, one fit, a corrected file per product (rules/tweakreg.smk).
+TWEAK = ("tweakreg_catalog", "tweakreg_align", "tweakreg")
+PIPELINE = CHAIN + ("association",) + TWEAK + SKY + OUTLIER + MOSAIC
 PRODUCTS = ("rr_dither1", "rr_dither2")
 COMPARED = (".fits", ".json", ".ecsv", ".asdf")
 
@@ -137,17 +139,23 @@ def flagging_jobs() -> list[tuple[str, str]]:
     return [(rule, p) for p in PRODUCTS for rule in ("outlier_detection", "mosaic_drizzle")] + [("mosaic", "")]
 
 
-def stage3_jobs() -> list[tuple[str, str]]:
-    """What a new cal file re-runs: skymatch, all of outlier detection (its grid comes from every footprint, as
-    the mosaic's) and the mosaic."""
-    return ([("skymatch", ""), ("outlier_grid", ""), ("outlier_median", "")] + [(rule, p) for p in PRODUCTS
-                                                              for rule in ("outlier_drizzle", "outlier_detection")]
+def tweak_jobs(*catalogs: str) -> list[tuple[str, str]]:
+    """What new cal files (or a new fit) re-run of tweakreg: the catalogs of ``catalogs``, the fit and every
+    corrected file (each reads the fit table)."""
+    return [("tweakreg_catalog", p) for p in catalogs] + [("tweakreg_align", "")] + [("tweakreg", p) for p in PRODUCTS]
+
+
+def stage3_jobs(catalogs: tuple[str, ...] = PRODUCTS) -> list[tuple[str, str]]:
+    """What a new cal file re-runs: tweakreg (the catalogs of ``catalogs``), skymatch, all of outlier detection
+    (its grid comes from every footprint, as the mosaic's) and the mosaic."""
+    return (tweak_jobs(*catalogs) + [("skymatch", ""), ("outlier_grid", ""), ("outlier_median", "")]
+            + [(rule, p) for p in PRODUCTS for rule in ("outlier_drizzle", "outlier_detection")]
             + mosaic_jobs(*PRODUCTS))
 
 
 def after_skymatch() -> list[tuple[str, str]]:
-    """`stage3_jobs` but skymatch: what a change to the drizzle or outlier code re-runs."""
-    return [job for job in stage3_jobs() if job[0] != "skymatch"]
+    """`stage3_jobs` but tweakreg and skymatch: what a change to the drizzle or outlier code re-runs."""
+    return [job for job in stage3_jobs() if job[0] not in TWEAK + SKY]
 
 
 def skymatch_jobs() -> list[tuple[str, str]]:
@@ -418,11 +426,41 @@ def test_skymatch_parameter_reruns_skymatch_outlier_detection_and_the_mosaic_onl
     assert planned["skymatch", ""].reason.startswith("Params have changed") and "median" in planned["skymatch", ""].reason
 
 
-def test_skymatch_skipped_feeds_the_cal_files_to_outlier_detection(complete_run, user_config, tmp_path):
+def test_tweakreg_fit_parameter_reruns_the_fit_not_the_catalogs(complete_run, user_config, full_dag, tmp_path):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"tweakreg": {"nclip": 2}}))
+    direct = {("tweakreg_align", "")}
+    assert_plan(planned, full_dag, direct, stage3_jobs(catalogs=()))
+    assert planned["tweakreg_align", ""].reason.startswith("Params have changed")
+
+
+def test_tweakreg_catalog_parameter_reruns_the_catalogs_and_after(complete_run, user_config, full_dag, tmp_path):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"tweakreg": {"snr_threshold": 8.0}}))
+    direct = {key for key in full_dag if key[0] == "tweakreg_catalog"}
+    assert_plan(planned, full_dag, direct, stage3_jobs())
+    assert_params_changed(planned, full_dag, direct)
+
+
+def test_tweakreg_sip_parameter_reruns_only_the_corrected_files_and_after(complete_run, user_config, full_dag,
+                                                                          tmp_path):
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"tweakreg": {"sip_npoints": 16}}))
+    direct = {key for key in full_dag if key[0] == "tweakreg"}
+    assert_plan(planned, full_dag, direct, [job for job in stage3_jobs() if job[0] not in TWEAK[:2]])
+    assert_params_changed(planned, full_dag, direct)
+
+
+def test_tweakreg_skipped_feeds_the_cal_files_to_skymatch(complete_run, user_config, tmp_path):
+    dag = plan(complete_run, *with_override(user_config, tmp_path, {"tweakreg": {"skip": True}}), "--forceall")
+    assert not any(rule in TWEAK for rule, _ in dag)
+    assert "out/rr_dither1_cal.fits" in dag["skymatch", ""].inputs
+    assert "out/intermediate/rr_dither1_tweakreg.fits" not in dag["skymatch", ""].inputs
+
+
+def test_skymatch_skipped_feeds_the_aligned_files_to_outlier_detection(complete_run, user_config, tmp_path):
     dag = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"skip": True}}), "--forceall")
     assert ("skymatch", "") not in dag
-    assert "out/rr_dither1_cal.fits" in dag["outlier_drizzle", "product=rr_dither1"].inputs
-    assert "out/rr_dither1_cal.fits" in dag["outlier_detection", "product=rr_dither1"].inputs
+    aligned = "out/intermediate/rr_dither1_tweakreg.fits"
+    assert aligned in dag["outlier_drizzle", "product=rr_dither1"].inputs
+    assert aligned in dag["outlier_detection", "product=rr_dither1"].inputs
 
 
 def test_bad_skymatch_dqbits_is_a_config_error_before_any_job(complete_run, user_config, tmp_path):
@@ -499,15 +537,16 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
     direct = reading(full_dag, complete_run, science)
     assert steps(direct) == [("association", ""), ("background", "rr_dither1")]
     # the grid comes from every footprint, so every part is drizzled again; dither2's own chain is not
-    assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", "")] + stage3_jobs())
+    assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", "")] + stage3_jobs(("rr_dither1",)))
     assert [rule for rule, product in steps(planned) if product == "rr_dither2"] == [
-        "mosaic_drizzle", "outlier_detection", "outlier_drizzle"]
+        "mosaic_drizzle", "outlier_detection", "outlier_drizzle", "tweakreg"]
 
 
-FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic", "plot_catalog", "plot_skymatch")
+FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic", "plot_catalog", "plot_skymatch",
+           "plot_tweakreg")
 # Every rule whose script imports mirical/formats/io.py (so dqflags.py and subarray.py), directly or not:
 # all but association and the figures
-WRITES_FITS = CHAIN + SKY + OUTLIER + MOSAIC + ("summary",)
+WRITES_FITS = CHAIN + TWEAK + SKY + OUTLIER + MOSAIC + ("summary",)
 
 
 def test_one_figure_job_per_input_file(full_dag):
@@ -520,6 +559,7 @@ def test_one_figure_job_per_input_file(full_dag):
         ("plot_outliers", "product=rr_dither1"): ["rr_dither1_outliers.png"],
         ("plot_catalog", ""): ["rr_catalog.png"],
         ("plot_skymatch", ""): ["rr_skymatch.png"],
+        ("plot_tweakreg", ""): ["rr_tweakreg.png"],
     }
 
 
@@ -539,11 +579,14 @@ def repository_copy(tmp_path: Path) -> Path:
     ("drizzle/i2d", ("resample",) + OUTLIER + MOSAIC, after_skymatch() + [("resample", p) for p in PRODUCTS]),
     ("steps/mosaic", OUTLIER + MOSAIC, after_skymatch()),
     ("steps/skymatch", SKY, skymatch_jobs()),
+    # the fit and its correction, not the catalogs; the catalogs' code, everything from them
+    ("steps/tweakreg", ("tweakreg_align", "tweakreg"), stage3_jobs(catalogs=())),
+    ("steps/tweakreg_catalog", ("tweakreg_catalog",), stage3_jobs()),
     ("steps/outlier_detection", ("outlier_median", "outlier_detection"),
      [("outlier_median", "")] + flagging_jobs()),
     # shared code that the steps import (not listed by hand anywhere: read from the imports)
     ("formats/io", WRITES_FITS, chain("rr_dither1") + chain("rr_dither2") + stage3_jobs()),
-    ("formats/asdf_extension", ("assign_wcs", "resample") + SKY + OUTLIER + MOSAIC,
+    ("formats/asdf_extension", ("assign_wcs", "resample") + TWEAK + SKY + OUTLIER + MOSAIC,
      chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + stage3_jobs()),
     ("products/plots", FIGURES, []),
 ])
@@ -583,7 +626,8 @@ def installed_as(folder: Path, distribution: str, version: str) -> dict[str, str
 @pytest.mark.parametrize("distribution, rules, expected", [
     ("drizzle", ("resample",) + OUTLIER + MOSAIC, after_skymatch() + [("resample", p) for p in PRODUCTS]),
     ("matplotlib", FIGURES, []),
-    ("photutils", ("source_catalog",), []),
+    ("photutils", ("source_catalog", "tweakreg_catalog"), stage3_jobs()),
+    ("tweakwcs", ("tweakreg_align", "tweakreg"), stage3_jobs(catalogs=())),
     ("gwcs", ("assign_wcs", "resample") + SKY + OUTLIER + MOSAIC,
      chain("rr_dither1", "assign_wcs") + chain("rr_dither2", "assign_wcs") + stage3_jobs()),
 ])
@@ -612,9 +656,10 @@ def test_outputs_are_byte_identical_across_workdirs_and_core_counts(complete_run
     snakemake(other, "--configfile", str(user_config), "--cores", "1", *(f"out/{name}" for name in a))
     b = _outputs(other / "out")
     assert sorted(a) == sorted(b)
-    # 2 x (3 intermediates, skymatch, outlier single-exposure image, mosaic part, cal, crf, i2d) + median + mosaic
-    # + the mosaic's segmentation map (and its catalog, .ecsv)
-    assert len([n for n in a if n.endswith(".fits")]) == 21
+    # 2 x (3 intermediates, tweakreg, skymatch, outlier single-exposure image, mosaic part, cal, crf, i2d) + median
+    # + mosaic + the mosaic's segmentation map (and its catalog, .ecsv)
+    assert len([n for n in a if n.endswith(".fits")]) == 23
+    assert "intermediate/rr_tweakreg_fit.ecsv" in a and "intermediate/rr_dither2_tweakreg_catalog.ecsv" in a
     assert "rr_cat.ecsv" in a and "rr_segm.fits" in a
     assert "intermediate/rr_mosaic_grid.asdf" in a and "intermediate/rr_outlier_grid.asdf" in a
     differ = [name for name in a if a[name] != b[name]]

@@ -556,17 +556,17 @@ def tweakreg_fit(fit_path: str, matches_path: str, out: str, name: str) -> int:
             dra, ddec = np.asarray(rows["dra"], float) * scale, np.asarray(rows["ddec"], float) * scale
             colour = colours(k % 10)
             sources.quiver(np.asarray(rows["x"], float), np.asarray(rows["y"], float), dra, ddec, color=colour,
-                           angles="xy", scale_units="xy", scale=0.05, width=0.004, label=product)
+                           angles="xy", scale_units="xy", scale=0.1, width=0.004, label=product)
             residuals.plot(dra, ddec, "o", color=colour, markersize=3,
                            label=f"{product}: {len(rows)} matched, rms {np.sqrt(np.mean(dra**2 + ddec**2)):.1f} mas")
         sources.set_xlabel("x (pixel)")
         sources.set_ylabel("y (pixel)")
-        sources.set_title("matched sources, residual x 20 px/mas", fontsize=10)
+        sources.set_title("matched sources and residuals (10 px per mas)", fontsize=10)
         residuals.axhline(0.0, color="0.3", linewidth=0.8)
         residuals.axvline(0.0, color="0.3", linewidth=0.8)
         residuals.set_xlabel("ΔRA cos Dec (mas)")
         residuals.set_ylabel("ΔDec (mas)")
-        residuals.set_title("residuals after the fit (to the nearest source of the other exposures)", fontsize=10)
+        residuals.set_title("residuals to the nearest source of the other exposures", fontsize=9)
         if len(matches):
             residuals.legend(loc="best", fontsize=7)
         else:
@@ -580,8 +580,11 @@ def tweakreg_fit(fit_path: str, matches_path: str, out: str, name: str) -> int:
         shifts.bar(x + 0.2, np.where(applied, yshift, 0.0), width=0.4, label="y shift", color="tab:orange")
         for i in range(len(products)):
             text = f"rot {float(fit['rotation'][i]) * 3600:.2f}\"" if applied[i] else str(fit["fit_status"][i])[:24]
-            shifts.annotate(text, (i, 0.0), ha="center", va="bottom", rotation=90, fontsize=7)
+            shifts.annotate(text, (i, 0.0), xytext=(0, 4), textcoords="offset points", ha="center", va="bottom",
+                            rotation=90, fontsize=7)
         shifts.axhline(0.0, color="0.3", linewidth=0.8)
+        low, high = shifts.get_ylim()
+        shifts.set_ylim(low, high + 0.35 * (high - low))  # room for the labels above the bars
         tilted = len(products) > 3
         shifts.set_xticks(x, products, rotation=45 if tilted else 0, ha="right" if tilted else "center", fontsize=7)
         shifts.set_ylabel("fitted shift (mas, fit tangent plane)")

@@ -31,6 +31,7 @@ COLUMNS = {  # key: heading
     "exptime_s": "exposure time (s, EFFEXPTM)",
     "background_dn_s": "background subtracted (DN/s, median)",
     "photmjsr": "PHOTMJSR applied ((MJy/sr)/(DN/s))",
+    "tweak_shift_mas": "tweakreg shift (mas, x y)",
     "sky_mjy_sr": "sky level (MJy/sr, skymatch BKGLEVEL)",
     **{step: step for step in CAL_STEPS},
     **{f"ref_{t}": f"{t} reference" for t in REFTYPES},
@@ -68,9 +69,30 @@ def sky_text(levels: dict[str, float | None] | None, product: str) -> str:
     return "skipped" if level is None else f"{level:.5g}"
 
 
+def tweakreg_shifts(fit_path: str | os.PathLike) -> dict[str, str]:
+    """The summary's tweakreg column from its fit table: the fitted shift (mas) of each corrected exposure,
+    else its fit status (reference, skipped, failed)."""
+    from astropy.table import Table
+
+    try:
+        table = Table.read(fit_path, format="ascii.ecsv")
+    except (OSError, ValueError) as exc:
+        raise MiricalError(str(fit_path), f"not a readable tweakreg fit table ({exc})") from None
+    out = {}
+    for row in table:
+        if bool(row["applied"]):
+            out[str(row["product"])] = f"{float(row['xshift']) * 1000:.2f} {float(row['yshift']) * 1000:.2f}"
+        elif str(row["status"]) == "SKIPPED":
+            out[str(row["product"])] = "skipped"
+        else:
+            out[str(row["product"])] = str(row["fit_status"]).split(":")[0].lower()
+    return out
+
+
 def product_row(product: str, rate_path: str, bkgsub_path: str, cal_path: str, refs_path: str,
-                sky: dict[str, float | None] | None = None) -> dict:
-    """One table row (values already formatted as text); ``sky``: skymatch's levels, if it ran."""
+                sky: dict[str, float | None] | None = None, shifts: dict[str, str] | None = None) -> dict:
+    """One table row (values already formatted as text); ``sky``: skymatch's levels, if it ran; ``shifts``:
+    `tweakreg_shifts`, if tweakreg ran."""
     primary, sci = _headers(cal_path)
     get = lambda key, default=None: primary.get(key, sci.get(key, default))  # noqa: E731
     status = {step: str(get(step, "NOT RUN")).strip() for step in CAL_STEPS}
@@ -90,6 +112,7 @@ def product_row(product: str, rate_path: str, bkgsub_path: str, cal_path: str, r
         row["photmjsr"] = f"{float(sci['PHOTMJSR']):.6g}"
     else:
         row["photmjsr"] = status["S_PHOTOM"].lower()
+    row["tweak_shift_mas"] = "not run" if shifts is None else shifts.get(product, "not run")
     row["sky_mjy_sr"] = sky_text(sky, product)
     row.update(status)
     try:
@@ -139,7 +162,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:nth-child(even) td { background: #f7f7f7; }
 caption { caption-side: top; text-align: left; font-weight: bold; padding-bottom: 6px; }
 """
-NUMERIC = ("exptime_s", "background_dn_s", "photmjsr", "sky_mjy_sr")
+NUMERIC = ("exptime_s", "background_dn_s", "photmjsr", "tweak_shift_mas", "sky_mjy_sr")
 
 
 def write_html(rows: list[dict], path: str | os.PathLike, title: str) -> None:
