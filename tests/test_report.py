@@ -6,13 +6,14 @@ import zipfile
 import numpy as np
 import pytest
 from astropy.io import fits
+from astropy.table import Table
 
 from conftest import REDUCED_DEMO, run_snakemake
 
 PRODUCTS = ("demo_dither1", "demo_dither2")
 FIGURES = ("demo_dither1_rate_cal.png", "demo_dither2_rate_cal.png", "demo_dither1_steps.png",
            "demo_dither1_outliers.png", "demo_mosaic.png", "demo_weight.png", "demo_footprints.png",
-           "demo_catalog.png", "demo_skymatch.png")
+           "demo_catalog.png", "demo_skymatch.png", "demo_tweakreg.png")
 
 
 def _png_chunks(path):
@@ -55,6 +56,10 @@ def test_summary_table_matches_the_headers(demo_run):
         assert f"median level {row['background_dn_s']} DN/s" in log
         level = fits.getheader(demo_run / f"{row['product']}_crf.fits")["BKGLEVEL"]  # skymatch's, in the crf
         assert row["sky_mjy_sr"] == f"{level:.5g}"
+        # tweakreg's fitted shift of the corrected dither (mas), the reference named as such
+        fit = {r["product"]: r for r in Table.read(demo_run / "intermediate" / "demo_tweakreg_fit.ecsv")}[row["product"]]
+        expected = f"{fit['xshift'] * 1000:.2f} {fit['yshift'] * 1000:.2f}" if fit["applied"] else "reference"
+        assert row["tweak_shift_mas"] == expected
         for reftype, keyword in (("flat", "R_FLAT"), ("photom", "R_PHOTOM"), ("distortion", "R_DISTOR")):
             assert row[f"ref_{reftype}"] == primary[keyword]
     html = (demo_run / "demo_summary.html").read_text()

@@ -455,6 +455,23 @@ def test_tweakreg_skipped_feeds_the_cal_files_to_skymatch(complete_run, user_con
     assert "out/intermediate/rr_dither1_tweakreg.fits" not in dag["skymatch", ""].inputs
 
 
+def test_web_abs_refcat_is_a_config_error_before_any_job(complete_run, user_config, tmp_path):
+    output = snakemake(complete_run, "-n", *with_override(user_config, tmp_path, {"tweakreg": {"abs_refcat": "GAIADR3"}}),
+                       check=False)
+    lines = [line for line in output.splitlines() if "tweakreg.abs_refcat" in line]
+    assert lines == ["mirical: config tweakreg.abs_refcat: GAIADR3 is a web catalog and mirical runs without network "
+                     "access: give a catalog file with RA and DEC columns"]
+
+
+def test_abs_refcat_file_is_an_input_of_the_fit_only(complete_run, user_config, full_dag, tmp_path):
+    refcat = tmp_path / "refcat.ecsv"
+    refcat.write_text("# %ECSV 1.0\n# ---\n# datatype:\n# - {name: RA, datatype: float64}\n"
+                      "# - {name: DEC, datatype: float64}\nRA DEC\n1.0 2.0\n")
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"tweakreg": {"abs_refcat": str(refcat)}}))
+    assert str(refcat) in planned["tweakreg_align", ""].inputs
+    assert_plan(planned, full_dag, {("tweakreg_align", "")}, stage3_jobs(catalogs=()))
+
+
 def test_skymatch_skipped_feeds_the_aligned_files_to_outlier_detection(complete_run, user_config, tmp_path):
     dag = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"skip": True}}), "--forceall")
     assert ("skymatch", "") not in dag

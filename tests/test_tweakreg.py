@@ -237,6 +237,7 @@ def _exposure(wcs):
     sci["CRPIX1"], sci["CRPIX2"] = 517.5, 512.5
     primary = fits.Header()
     primary["TELESCOP"], primary["INSTRUME"], primary["EXP_TYPE"] = "JWST", "MIRI", "MIR_IMAGE"
+    primary["DATAMODL"] = "ImageModel"
     arrays = {name: np.zeros(SHAPE, np.float32) for name in ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE")}
     arrays["DQ"] = np.zeros(SHAPE, np.uint32)
     return Exposure(primary=primary, sci_header=sci, arrays=arrays, asdf=with_wcs(None, wcs), path="p1_cal.fits")
@@ -268,9 +269,51 @@ def test_the_corrected_gwcs_round_trips_through_the_file_and_the_sip_header_agre
     assert offsets.max() <= 0.01  # pixels: sip_max_pix_error
     assert back.sci_header["CRPIX1"] == 517.5 and back.sci_header["CTYPE1"].startswith("RA---TAN")
     assert back.sci_header["S_REGION"].startswith("POLYGON ICRS")
+    from stdatamodels.jwst import datamodels  # the official reader sees the same gwcs and status
+
+    with datamodels.open(tmp_path / "p1_tweakreg.fits") as model:
+        assert model.meta.cal_step.tweakreg == "COMPLETE"
+        np.testing.assert_allclose(model.meta.wcs(x, y), wcs(x, y), rtol=0, atol=1e-12)
     # SKIPPED: the status only, WCS and header untouched
     skipped = _exposure(recorded[1])
     before = bytes(skipped.asdf.data.tobytes())
     apply_fit(skipped, {**row, "status": "SKIPPED", "applied": False}, params())
     assert skipped.primary["S_TWKREG"] == "SKIPPED" and skipped.asdf.data.tobytes() == before
     assert "S_REGION" not in skipped.sci_header
+
+
+def test_layout_names_the_tweakreg_files():
+    from mirical.workflow.planning import Layout
+
+    layout = Layout("out", "run")
+    assert layout.tweakreg_catalog("a") == "out/intermediate/a_tweakreg_catalog.ecsv"
+    assert layout.tweakreg_catalog("a", "fits") == "out/intermediate/a_tweakreg_catalog.fits"
+    assert layout.tweakreg_fit() == "out/intermediate/run_tweakreg_fit.ecsv"
+    assert layout.tweakreg_exposure("a") == "out/intermediate/a_tweakreg.fits"
+    made = layout.products(["a", "b"], tweak=True)
+    assert made["tweakreg"] == ["out/intermediate/run_tweakreg_fit.ecsv"]
+    assert "out/plots/run_tweakreg.png" in made["plots"]
+    assert layout.products(["a", "b"])["tweakreg"] == []
+
+
+def test_filter_values_replace_the_keys_for_that_filter_only():
+    tuned = for_filter(PARAMS, "F1130W")
+    assert (tuned["kernel_fwhm"], tuned["searchrad"], tuned["minobj"], tuned["fitgeometry"]) == (3.32, 1.0, 5, "shift")
+    plain = for_filter(PARAMS, "F999W")
+    assert (plain["kernel_fwhm"], plain["searchrad"], plain["minobj"], plain["fitgeometry"]) == (2.5, 2.0, 15, "rshift")
+    assert for_filter({**PARAMS, "filter_defaults": False}, "F1130W")["kernel_fwhm"] == 2.5
+    assert "filters" not in tuned and "filter_defaults" not in tuned
+
+
+def test_match_rows_are_the_residuals_to_the_other_exposures():
+    from mirical.steps.tweakreg import match_rows
+
+    ra, dec = star_field()
+    truth = [linear_wcs(), linear_wcs()]
+    recorded = [truth[0], linear_wcs(RA_REF=POINTING["RA_REF"] + 0.5 / 3600)]
+    inputs = inputs_for(recorded, truth, ra, dec)
+    correctors, done, _ = align(inputs, params())
+    rows = match_rows(inputs, correctors, done)
+    assert {r["product"] for r in rows} == {"p1"} and len(rows) == 60  # the reference has no fit of its own
+    assert max(np.hypot(r["dra"], r["ddec"]) for r in rows) < 0.002  # arcsec: noise-free catalogs
+    assert match_rows(inputs, correctors, False) == []

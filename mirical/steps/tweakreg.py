@@ -297,33 +297,31 @@ def fit_rows(inputs: Sequence[AlignInput], correctors, done: bool, abs_refcat: s
 
 
 def match_rows(inputs: Sequence[AlignInput], correctors, done: bool) -> list[dict]:
-    """The matched sources of every fitted exposure and their residuals (arcsec, RA cos Dec and Dec) to the
+    """The matched sources of every fitted exposure and their residuals (arcsec, RA cos Dec and Dec) from the
     nearest source of the other exposures, all on their corrected WCS: what the figure shows."""
+    from astropy.coordinates import SkyCoord
+
     if not done:
         return []
     sky = []
     for item, corrector in zip(inputs, correctors, strict=True):
-        ra, dec = corrector.wcs(np.asarray(item.catalog["x"], float), np.asarray(item.catalog["y"], float),
-                                with_bounding_box=False) if len(item.catalog) else (np.zeros(0), np.zeros(0))
-        sky.append((np.asarray(ra, float), np.asarray(dec, float)))
+        x, y = np.asarray(item.catalog["x"], float), np.asarray(item.catalog["y"], float)
+        ra, dec = corrector.wcs(x, y, with_bounding_box=False) if x.size else (x, y)
+        sky.append(SkyCoord(np.atleast_1d(ra), np.atleast_1d(dec), unit="deg"))
     rows = []
     for k, (item, corrector) in enumerate(zip(inputs, correctors, strict=True)):
-        info = corrector.meta.get("fit_info", {})
-        if "matched_input_idx" not in info or not len(item.catalog):
+        matched = np.asarray(corrector.meta.get("fit_info", {}).get("matched_input_idx", []), int)
+        others = [coords for j, coords in enumerate(sky) if j != k and len(coords)]
+        if not matched.size or not others:
             continue
-        other_ra = np.concatenate([s[0] for j, s in enumerate(sky) if j != k] or [np.zeros(0)])
-        other_dec = np.concatenate([s[1] for j, s in enumerate(sky) if j != k] or [np.zeros(0)])
-        if not other_ra.size:
-            continue
-        for i in np.asarray(info["matched_input_idx"], int):
-            ra, dec = sky[k][0][i], sky[k][1][i]
-            dra = (other_ra - ra) * np.cos(np.radians(dec)) * 3600.0
-            dra = (dra + 180 * 3600.0 * np.cos(np.radians(dec))) % (360 * 3600.0 * np.cos(np.radians(dec))) - \
-                180 * 3600.0 * np.cos(np.radians(dec))
-            ddec = (other_dec - dec) * 3600.0
-            nearest = int(np.argmin(dra**2 + ddec**2))
+        other = SkyCoord(np.concatenate([c.ra.deg for c in others]), np.concatenate([c.dec.deg for c in others]),
+                         unit="deg")
+        mine = sky[k][matched]
+        nearest, _, _ = mine.match_to_catalog_sky(other)
+        dra, ddec = other[nearest].spherical_offsets_to(mine)
+        for i, dx, dy in zip(matched, dra.arcsec, ddec.arcsec, strict=True):
             rows.append({"product": item.product, "x": float(item.catalog["x"][i]), "y": float(item.catalog["y"][i]),
-                         "dra": float(-dra[nearest]), "ddec": float(-ddec[nearest])})
+                         "dra": float(dx), "ddec": float(dy)})
     return rows
 
 
