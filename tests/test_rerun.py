@@ -596,9 +596,8 @@ def repository_copy(tmp_path: Path) -> Path:
     ("drizzle/i2d", ("resample",) + OUTLIER + MOSAIC, after_skymatch() + [("resample", p) for p in PRODUCTS]),
     ("steps/mosaic", OUTLIER + MOSAIC, after_skymatch()),
     ("steps/skymatch", SKY, skymatch_jobs()),
-    # the fit and its correction, not the catalogs; the catalogs' code, everything from them
+    # the fit and its correction, not the catalogs
     ("steps/tweakreg", ("tweakreg_align", "tweakreg"), stage3_jobs(catalogs=())),
-    ("steps/tweakreg_catalog", ("tweakreg_catalog",), stage3_jobs()),
     ("steps/outlier_detection", ("outlier_median", "outlier_detection"),
      [("outlier_median", "")] + flagging_jobs()),
     # shared code that the steps import (not listed by hand anywhere: read from the imports)

@@ -317,3 +317,12 @@ def test_match_rows_are_the_residuals_to_the_other_exposures():
     assert {r["product"] for r in rows} == {"p1"} and len(rows) == 60  # the reference has no fit of its own
     assert max(np.hypot(r["dra"], r["ddec"]) for r in rows) < 0.002  # arcsec: noise-free catalogs
     assert match_rows(inputs, correctors, False) == []
+
+
+def test_fit_table_names_jwst_groups_also_after_an_absolute_alignment(tmp_path):
+    ra, dec = star_field()
+    truth = [linear_wcs(), linear_wcs(RA_REF=POINTING["RA_REF"] + 0.0002)]
+    Table({"RA": ra, "DEC": dec}).write(tmp_path / "refcat.ecsv")
+    inputs = inputs_for(truth, truth, ra, dec, groups=("jw01_1", None))
+    correctors, done, _ = align(inputs, params(), read_abs_refcat(str(tmp_path / "refcat.ecsv")))
+    assert [r["group"] for r in fit_rows(inputs, correctors, done, None)] == ["jw01_1", "exposure0002"]

@@ -243,7 +243,8 @@ def align(inputs: Sequence[AlignInput], params: Mapping, refcat=None) -> tuple[l
             relative_done = True
         except AlignmentSkipped as exc:
             why = str(exc)
-            log.warning("%s", why)
+            if refcat is not None:  # the absolute alignment goes on; otherwise the caller reports it
+                log.warning("%s", why)
     if refcat is None:
         return correctors, relative_done, why
     if len(refcat) < params["abs_minobj"]:
@@ -272,16 +273,19 @@ def total_correction(corrector) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_rows(inputs: Sequence[AlignInput], correctors, done: bool, abs_refcat: str | None) -> list[dict]:
-    """One fit table row per exposure (`FIT_COLUMNS`)."""
+    """One fit table row per exposure (`FIT_COLUMNS`); its group is jwst's group id (`exposure{i:04d}` alone)."""
+    from mirical.formats.groups import group_names
+
     rows = []
-    for item, corrector in zip(inputs, correctors, strict=True):
+    groups = group_names([item.group for item in inputs])
+    for item, corrector, group in zip(inputs, correctors, groups, strict=True):
         info = corrector.meta.get("fit_info", {}) if done else {}
         fit_status = str(info.get("status", "SKIPPED" if not done else "FAILED: not aligned"))
         applied = done and "SUCCESS" in fit_status
         matrix, shift = total_correction(corrector) if applied else (np.eye(2), np.zeros(2))
         fitted = "shift" in info
         rows.append({
-            "product": item.product, "file": Path(item.path).name, "group": str(corrector.meta["group_id"]),
+            "product": item.product, "file": Path(item.path).name, "group": group,
             "status": "COMPLETE" if done else "SKIPPED", "fit_status": fit_status,
             "fitgeom": str(info.get("fitgeom", "")),
             "xshift": float(info["shift"][0]) if fitted else 0.0, "yshift": float(info["shift"][1]) if fitted else 0.0,
