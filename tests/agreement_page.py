@@ -1,13 +1,15 @@
 """Write docs/agreement.md from the agreement matrix's table.
 
-    MIRICAL_AGREEMENT_TABLE=/tmp/agreement.md ./quickstart test tests/test_official.py
+    MIRICAL_AGREEMENT_TABLE=/tmp/agreement.md ./quickstart test tests/test_official.py tests/test_official_tweakreg.py
     python tests/agreement_page.py /tmp/agreement.md [PAGE]   (PAGE: default docs/agreement.md)
 
 tests/test_official.py writes the table (one row per case, the worst product of each); this
 writes the page around it: the date the table was written and the versions of both pipelines
-once at the top, what is compared, the table. The randomized-cases section between
-``RANDOM_START`` and ``RANDOM_END`` is written by ``python tests/random_official.py --docs``
-and kept as it is.
+once at the top, what is compared, the table. tests/test_official_tweakreg.py writes the
+stage-3 alignment table beside it (``_tweakreg`` added to its name): when that file is there,
+it becomes the section between ``ALIGN_START`` and ``ALIGN_END``, else the page's section is
+kept. The randomized-cases section between ``RANDOM_START`` and ``RANDOM_END`` is written by
+``python tests/random_official.py --docs`` and kept as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +30,27 @@ RANDOM_PLACEHOLDER = f"""{RANDOM_START}
 
 Not run yet: `python tests/random_official.py --count N --docs` writes this section.
 {RANDOM_END}"""
+ALIGN_START, ALIGN_END = "<!-- tweakreg:start -->", "<!-- tweakreg:end -->"
+ALIGN_METHOD = """\
+`tests/test_official_tweakreg.py` draws cases from fixed seeds (`tests/tweakreg_cases.py`): two
+visits of three BRIGHTSKY dithers of a field of point sources with the filter's Gaussian PSF, the
+second visit off by 0.1-0.5 arcsec and 0.02-0.05° that its headers do not know, a sky offset and
+unflagged cosmic-ray hits in each exposure; one case has fewer stars than `minobj`. mirical's
+workflow and the official `Image2Pipeline`, `TweakRegStep` (`save_catalogs`), `SkyMatchStep`,
+`OutlierDetectionStep` and `ResampleStep` run on the same rate and reference files. Asserted:
+tweakreg's source catalogs hold the same sources (≥ 99 % both ways) within 0.01 px; the corrected
+WCS within 0.1 mas of the official's over a 17×17 grid of pixels; after one shift and rotation
+common to all exposures (the frame of a relative alignment is free), every corrected WCS within
+10 mas of the true one on both sides; S_TWKREG the official's; with too few stars every WCS
+unchanged on both sides (both record S_TWKREG COMPLETE all the same, as jwst 3.0.0 does once its
+relative alignment returns); BKGLEVEL within 1e-5 MJy/sr; the OUTLIER flags shared ≥ 99.9 % both
+ways; the mosaic's median relative difference ≤ 1e-5. Both sides are given tweakreg's MIRI values
+for the filter (`tweakreg.filters` in the configuration)."""
+ALIGN_PLACEHOLDER = f"""{ALIGN_START}
+## Stage-3 alignment
+
+Not measured yet: `tests/test_official_tweakreg.py` writes its table beside the matrix's.
+{ALIGN_END}"""
 MIRICAL_LIBRARIES = ("numpy", "astropy", "gwcs", "asdf", "drizzle")
 OFFICIAL_LIBRARIES = ("jwst", "stcal", "stdatamodels", "drizzle")
 
@@ -99,7 +122,20 @@ def random_block(page: str) -> str:
     return RANDOM_PLACEHOLDER
 
 
-def render(table: str, date: datetime.date, ours: dict[str, str], official: dict[str, str], randomized: str) -> str:
+def align_block(table: Path, page: str) -> str:
+    """The stage-3 alignment section: from ``table`` if it exists, else the current page's (a
+    placeholder if there is none)."""
+    if table.is_file():
+        date = datetime.date.fromtimestamp(table.stat().st_mtime)
+        return "\n".join([ALIGN_START, "## Stage-3 alignment", "", f"Measured {date.isoformat()}.", "",
+                          ALIGN_METHOD, "", table.read_text().strip(), ALIGN_END])
+    if ALIGN_START in page and ALIGN_END in page:
+        return ALIGN_START + page.split(ALIGN_START, 1)[1].split(ALIGN_END, 1)[0] + ALIGN_END
+    return ALIGN_PLACEHOLDER
+
+
+def render(table: str, date: datetime.date, ours: dict[str, str], official: dict[str, str], randomized: str,
+           alignment: str) -> str:
     """The page."""
     def listed(versions):
         return ", ".join(f"{name} {version}" for name, version in versions.items())
@@ -107,8 +143,9 @@ def render(table: str, date: datetime.date, ours: dict[str, str], official: dict
     return "\n".join([
         "# Agreement with the official pipeline",
         "",
-        "<!-- Written by `python tests/agreement_page.py TABLE` (the matrix) and "
-        "`python tests/random_official.py --docs` (the randomized cases): do not edit by hand. -->",
+        "<!-- Written by `python tests/agreement_page.py TABLE` (the matrix and, from the table beside it, "
+        "stage-3 alignment) and `python tests/random_official.py --docs` (the randomized cases): "
+        "do not edit by hand. -->",
         "",
         f"Measured {date.isoformat()}: {listed(ours)} against the official pipeline {listed(official)}.",
         "",
@@ -119,6 +156,8 @@ def render(table: str, date: datetime.date, ours: dict[str, str], official: dict
         "The worst product of each case:",
         "",
         table.strip(),
+        "",
+        alignment,
         "",
         randomized,
         "",
@@ -139,7 +178,9 @@ def main(argv: list[str]) -> int:
     python = os.environ.get("MIRICAL_OFFICIAL_PYTHON") or str(REPO / ".venv-official" / "bin" / "python")
     date = datetime.date.fromtimestamp(path.stat().st_mtime)
     page = page_path.read_text() if page_path.is_file() else ""
-    page_path.write_text(render(table, date, mirical_versions(), official_versions(python), random_block(page)))
+    alignment = align_block(path.with_name(f"{path.stem}_tweakreg{path.suffix}"), page)
+    page_path.write_text(render(table, date, mirical_versions(), official_versions(python), random_block(page),
+                                alignment))
     return 0
 
 

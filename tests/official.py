@@ -28,8 +28,10 @@ reads a list of {"asn", "refs": {reftype: path}, "outdir", "mosaic"} and for eac
 image2, the mosaic ``<mosaic>_i2d.fits`` of its cal files, and writes
 ``<cal>.radec.npy``: the official WCS of every cal file on a grid of pixels spanning it
 (x, y, RA, Dec). Optional keys of a case: "steps" ({step: {option: value}} for image2's
-steps), "skymatch" (false: no SkyMatchStep; by default it runs on the cal files first, as in
-calwebb_image3), "outlier" (options of OutlierDetectionStep, run on the cal files before the
+steps), "tweakreg" (options of TweakRegStep, run on the cal files first, as in calwebb_image3:
+its results and catalogs in ``<outdir>/tweakreg/``, each result with its ``.radec.npy``),
+"skymatch" (false: no SkyMatchStep; by default it runs on the cal files, after tweakreg if any, as
+in calwebb_image3), "outlier" (options of OutlierDetectionStep, run on the cal files before the
 mosaic, which is then made of the ``<cal>_crf.fits`` it saves) and "mosaic_options"
 (ResampleStep's).
 ``outlier`` runs ``jwst.outlier_detection.OutlierDetectionStep`` (its defaults: imaging
@@ -193,6 +195,12 @@ def cases(path: str) -> dict:
             cals = sorted(Path(case["outdir"]).glob("*_cal.fits"))
             for cal in cals:
                 save_radec(cal)
+            if case.get("tweakreg") is not None:  # as calwebb_image3: alignment first
+                tweak_dir = Path(case["outdir"]) / "tweakreg"
+                tweakreg(str(tweak_dir), case["mosaic"], [str(c) for c in cals], **case["tweakreg"])
+                cals = [tweak_dir / c.name for c in cals]
+                for cal in cals:
+                    save_radec(cal)
             if case.get("skymatch", True):  # as calwebb_image3 (and mirical's default): sky levels first
                 sky_dir = Path(case["outdir"]) / "skymatch"
                 skymatch(str(sky_dir), case["mosaic"], [str(c) for c in cals], rename=False)
@@ -217,6 +225,20 @@ def outlier(outdir: str, name: str, cals: list[str], **options) -> dict:
 
     return run_image3_step("jwst.outlier_detection:OutlierDetectionStep", outdir, name, cals, save_crfs,
                            "outlier_s", **options)
+
+
+def tweakreg(outdir: str, name: str, cals: list[str], **options) -> dict:
+    """TweakRegStep with ``options`` on ``cals``; each result saved in ``outdir`` under the cal file's name,
+    its catalog (``save_catalogs``) as ``<cal stem>_cat.ecsv`` there too."""
+    def save(library) -> None:
+        with library:
+            for i, cal in enumerate(cals):
+                model = library.borrow(i)
+                model.save(str(Path(outdir) / Path(cal).name))
+                library.shelve(model, i, modify=False)
+
+    return run_image3_step("jwst.tweakreg:TweakRegStep", outdir, name, cals, save, "tweakreg_s", output_dir=outdir,
+                           **options)
 
 
 def skymatch(outdir: str, name: str, cals: list[str], rename: bool = True) -> dict:

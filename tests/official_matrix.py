@@ -216,12 +216,17 @@ Spoil = Callable[[dict, int], dict]  # (arrays by extension, exposure index) -> 
 
 def write_exposure(path: Path, case: Case, settings: sim.DemoSettings, dither: int, flat: np.ndarray,
                    spoil_k: int | None = None, spoil: Spoil | None = None, truth=None,
-                   exposure_number: int = 1, group_keywords: bool = True) -> None:
+                   exposure_number: int = 1, group_keywords: bool = True,
+                   nominal: sim.DemoSettings | None = None) -> None:
     """Simulate one rate file (dither < 0: a background) and write it as MAST does; ``spoil_k``:
     `spoil_background`'s k-th placement, else ``spoil(arrays, dither)`` if given. Its exposure
     number is ``exposure_number``; with ``group_keywords`` its visit group, sequence and activity
-    are 02, 1, 01 as in MAST files (the official's group id is made of them all), else absent."""
+    are 02, 1, 01 as in MAST files (the official's group id is made of them all), else absent.
+    With ``nominal``, the sources are placed at ``settings``' pointing while the headers carry
+    ``nominal``'s: a pointing error the headers do not know."""
     arrays, primary, sci = simulate_plain(path, settings, dither, flat, truth)
+    if nominal is not None:
+        sci.update(sim._sci_header(sim.pointing(nominal, dither)))
     sci["VA_SCALE"] = case.va_scale
     for key in ("RA_REF", "CRVAL1"):
         sci[key] = sci[key] % 360.0

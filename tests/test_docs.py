@@ -170,6 +170,23 @@ def test_agreement_page_keeps_the_randomized_section(tmp_path):
     assert re.search(r"^Measured \d{4}-\d{2}-\d{2}: mirical \S+, numpy ", text, re.M)
 
 
+def test_agreement_page_takes_the_alignment_table_beside_the_matrix(tmp_path):
+    """The stage-3 alignment section comes from agreement_tweakreg.md when it is there, else the page's is kept."""
+    table = tmp_path / "agreement.md"
+    table.write_text("| case | cal |\n|---|---|\n| FULL | 0 |\n")
+    page = tmp_path / "page.md"
+    page.write_text("<!-- tweakreg:start -->\n## Stage-3 alignment\n\nkept row\n<!-- tweakreg:end -->\n")
+    env = dict(os.environ, MIRICAL_OFFICIAL_PYTHON=official_python())
+    command = [sys.executable, str(REPO / "tests" / "agreement_page.py"), str(table), str(page)]
+    subprocess.run(command, check=True, env=env)
+    assert "kept row" in page.read_text()
+    (tmp_path / "agreement_tweakreg.md").write_text("| case | sources |\n|---|---|\n| seed 1 | 31-32 |\n")
+    subprocess.run(command, check=True, env=env)
+    text = page.read_text()
+    assert "kept row" not in text and "| seed 1 | 31-32 |\n<!-- tweakreg:end -->" in text
+    assert text.index("| FULL | 0 |") < text.index("## Stage-3 alignment") < text.index("## Randomized cases")
+
+
 # ------------------------------------------------------------------ the notebook
 
 @pytest.mark.workflow

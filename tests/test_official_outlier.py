@@ -2,7 +2,7 @@
 
 A reduced demo of four dithers gets unflagged outliers injected into its rate files
 (cosmic-ray hits, a short trail, hot pixels); mirical runs on them, and the official
-steps run on mirical's cal files (tests/official_outlier.py, in the official
+steps run on mirical's cal files as its tweakreg aligned them (tests/official_outlier.py, in the official
 pipeline's own Python, ``$MIRICAL_OFFICIAL_PYTHON``, else ``.venv-official``).
 Then both again with a non-default ``good_bits`` that also leaves the JUMP_DET pixels
 out of the single-exposure images (mirical in a copy of the run: only its outlier jobs
@@ -26,6 +26,7 @@ from astropy.io import fits
 from conftest import REPO, run_official, run_snakemake
 from mirical.formats.dqflags import DO_NOT_USE, JUMP_DET, PIXEL
 from mirical.formats.groups import file_group
+from mirical.workflow.planning import Layout
 from official_matrix import OUTLIER_CASE, REFTYPES, write_outlier_case
 
 pytestmark = pytest.mark.workflow
@@ -57,6 +58,15 @@ def inject_outliers(path: Path, rng: np.random.Generator, trail: bool, hot: bool
     return pixels
 
 
+def aligned_cals(out: Path, products: list[str], folder: Path) -> list[str]:
+    """mirical's cal files as its tweakreg aligned them (what its outlier detection reads), copied into
+    ``folder`` as ``<product>_cal.fits``, the names official_outlier.py expects."""
+    folder.mkdir()
+    for p in products:
+        shutil.copy(Layout(str(out), "").tweakreg_exposure(p), folder / f"{p}_cal.fits")
+    return [str(folder / f"{p}_cal.fits") for p in products]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> tuple[Path, Path, int]:
     """(mirical's output folder, the official output folder, injected pixel count)."""
@@ -70,7 +80,7 @@ def runs(tmp_path_factory) -> tuple[Path, Path, int]:
     out = workdir / "out"
     official = workdir / "official"
     official.mkdir()
-    cals = [str(out / f"{p}_cal.fits") for p in PRODUCTS]
+    cals = aligned_cals(out, PRODUCTS, official / "aligned")
     run_official(str(REPO / "tests" / "official_outlier.py"), str(official), *cals, timeout=1800)
     return out, official, injected
 
@@ -87,7 +97,7 @@ def runs_good_bits(runs, tmp_path_factory) -> tuple[Path, Path]:
     run_snakemake(workdir, "--config", "output_dir=out", DEMO, f"outlier_detection={{good_bits: '{GOOD_BITS}'}}")
     official = workdir / "official"
     official.mkdir()
-    cals = [str(workdir / "out" / f"{p}_cal.fits") for p in PRODUCTS]
+    cals = aligned_cals(workdir / "out", PRODUCTS, official / "aligned")
     run_official(str(REPO / "tests" / "official_outlier.py"), str(official), f"--good-bits={GOOD_BITS}", *cals,
                  timeout=1800)
     return workdir / "out", official
@@ -102,7 +112,7 @@ def runs_unresampled(runs, tmp_path_factory) -> tuple[Path, Path]:
     run_snakemake(workdir, "--config", "output_dir=out", DEMO, "outlier_detection={resample_data: false}")
     official = workdir / "official"
     official.mkdir()
-    cals = [str(workdir / "out" / f"{p}_cal.fits") for p in PRODUCTS]
+    cals = aligned_cals(workdir / "out", PRODUCTS, official / "aligned")
     run_official(str(REPO / "tests" / "official_outlier.py"), str(official), "--resample-data=false", *cals,
                  timeout=1800)
     return workdir / "out", official
@@ -207,7 +217,7 @@ def grouped(tmp_path_factory) -> tuple[Path, Path, dict]:
     out, official = workdir / "out", root / "official"
     official.mkdir()
     run_official(str(REPO / "tests" / "official_outlier.py"), str(official),
-                 *[str(out / f"{p}_cal.fits") for p in written["products"]], timeout=1800)
+                 *aligned_cals(out, written["products"], official / "aligned"), timeout=1800)
     return out, official, written
 
 

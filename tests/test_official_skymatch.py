@@ -2,8 +2,8 @@
 ResampleStep), offline.
 
 A reduced demo of three dithers gets a different sky offset added to each rate file;
-mirical runs on them, and the official steps run on mirical's cal files
-(tests/official_outlier.py in ``$MIRICAL_OFFICIAL_PYTHON``). Then both again with
+mirical runs on them, and the official steps run on mirical's cal files as tweakreg aligned
+them (tests/official_outlier.py in ``$MIRICAL_OFFICIAL_PYTHON``). Then both again with
 ``skymethod: global+match``, ``subtract: true``, ``skystat: median`` (mirical in a copy
 of the run: only skymatch, outlier detection and the mosaic re-run).
 """
@@ -18,6 +18,7 @@ from astropy.io import fits
 from conftest import REPO, run_official, run_snakemake
 from mirical.formats.dqflags import PIXEL
 from mirical.steps.skymatch import read_levels
+from mirical.workflow.planning import Layout
 
 pytestmark = pytest.mark.workflow
 
@@ -32,9 +33,14 @@ MATCH = {"skymethod": "match", "match_down": True, "subtract": False, "stepsize"
 
 
 def _official(out: Path, folder: Path, *options: str) -> Path:
-    folder.mkdir()
+    """The official steps on what mirical's skymatch reads: each cal file with tweakreg's WCS (as
+    ``<product>_cal.fits``, the name official_outlier.py expects)."""
+    aligned = folder / "aligned"
+    aligned.mkdir(parents=True)
+    for p in PRODUCTS:
+        shutil.copy(Layout(str(out), "demo").tweakreg_exposure(p), aligned / f"{p}_cal.fits")
     run_official(str(REPO / "tests" / "official_outlier.py"), str(folder), *options,
-                 *[str(out / f"{p}_cal.fits") for p in PRODUCTS], timeout=1800)
+                 *[str(aligned / f"{p}_cal.fits") for p in PRODUCTS], timeout=1800)
     return folder
 
 
