@@ -45,11 +45,12 @@ class Matrix:
 
 
 def mirical_config(case: Case, written: dict, workdir: Path) -> Path:
-    # The official side is Image2Pipeline then ResampleStep alone (no outlier detection, which
-    # tests/test_official_outlier.py compares), so mirical's mosaic is drizzled from the cal files too.
+    # The official side is Image2Pipeline, SkyMatchStep then ResampleStep (no TweakRegStep, which
+    # tests/test_official_tweakreg.py compares, nor outlier detection, which tests/test_official_outlier.py
+    # compares), so mirical's mosaic is drizzled from the cal files with their sky levels too.
     config = {"name": case.name, "output_dir": "out", "association": written["asn"],
               "reference_files": {t: written["refs"][t] for t in REFTYPES},
-              "outlier_detection": {"skip": True}}
+              "tweakreg": {"skip": True}, "outlier_detection": {"skip": True}}
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
