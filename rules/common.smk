@@ -20,6 +20,7 @@ from mirical.workflow.planning import (
     References,
     combined_background_products,
     demo_files,
+    first_full_frame,
     plan_products,
     science_backgrounds,
     uses_demo,
@@ -467,6 +468,8 @@ def outputs_by_kind():
         catalogs=catalog_images(),
         segmentation=step_params("source_catalog")["starfinder"] == "segmentation",
         science_background=SCIENCE_BACKGROUND is not None,
+        destripe=DESTRIPE,
+        lyot_mask=first_full_frame(config, PRODUCTS) if LYOT_MASK else None,
     )
 
 

@@ -242,3 +242,56 @@ rule plot_background:
         code=code_version("plot_background"),
     script:
         "../scripts/plot_background.py"
+
+
+# steps.destripe: the first rate product's cal file, destriped, and the stripes removed.
+rule plot_destripe:
+    input:
+        cal=rules.photom.output.cal,
+        destripe=rules.destripe.output.exposure,
+    output:
+        report(
+            LAYOUT.plot("{product}_destripe"),
+            caption="../report/destripe.rst",
+            category="Exposures",
+            labels={"product": "{product}", "figure": "destripe before/after"},
+        ),
+    log:
+        f"{LOGS}/plots/{{product}}_destripe.log",
+    benchmark:
+        f"{BENCH}/plots/{{product}}_destripe.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=code_version("plot_destripe"),
+    script:
+        "../scripts/plot_destripe.py"
+
+
+# mosaic.lyot mask: the first full-frame exposure as stage 3 reads it, its Lyot region hatched.
+rule plot_lyotmask:
+    input:
+        exposure=rules.lyot_mask.output.exposure,
+    output:
+        report(
+            LAYOUT.plot("{product}_lyotmask"),
+            caption="../report/lyotmask.rst",
+            category="Exposures",
+            labels={"product": "{product}", "figure": "Lyot region masked"},
+        ),
+    log:
+        f"{LOGS}/plots/{{product}}_lyotmask.log",
+    benchmark:
+        f"{BENCH}/plots/{{product}}_lyotmask.tsv"
+    conda:
+        "../envs/mirical.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=code_version("plot_lyotmask"),
+    script:
+        "../scripts/plot_lyotmask.py"

@@ -5,6 +5,7 @@ every other rule): tests/test_rerun.py's runs are default runs.
 """
 from __future__ import annotations
 
+import base64
 import csv
 import shutil
 import subprocess
@@ -88,6 +89,31 @@ def test_the_lyot_option_reruns_stage3_from_skymatch_not_the_grids_nor_stage2(ru
     rules = planned_rules(run, {"mosaic": {"lyot": "keep"}})
     assert {"skymatch", "outlier_drizzle", "outlier_median", "outlier_detection", "mosaic_drizzle", "mosaic"} <= rules
     assert not rules & (BEFORE | {"destripe", "resample", "lyot_mask", "outlier_grid", "mosaic_grid"})
+
+
+def test_the_before_after_figures_are_written_and_in_the_report(run):
+    plots = run / "out" / "plots"
+    figures = ("demo_dither1_destripe.png", "demo_dither1_lyotmask.png")  # of the first (full-frame) exposure only
+    assert sorted(p.name for p in plots.glob("*_destripe.png")) + sorted(p.name for p in plots.glob("*_lyotmask.png")) \
+        == list(figures)
+    header = fits.getheader(run / "out" / "intermediate" / "demo_dither1_destripe.fits")
+    log = (run / "out" / "logs" / "plots" / "demo_dither1_destripe.log").read_text()
+    assert f"(RMS removed: rows {header['DSTRPROW']:.6g}, columns {header['DSTRPCOL']:.6g})" in log
+    _, _, nx, ny = REGIONS["lyot"][1]
+    assert f"({nx * ny} pixels flagged)" in (run / "out" / "logs" / "plots" / "demo_dither1_lyotmask.log").read_text()
+    snakemake(run, "--configfile", str(run / "config.yaml"), "--report", "report.html")
+    html = (run / "report.html").read_text(encoding="utf-8")
+    for name in figures:
+        data = base64.b64encode((plots / name).read_bytes()).decode()
+        assert f"data:image/png;charset=utf8;filename={name};base64,{data}" in html, name
+    assert "before and after <code>steps.destripe</code>" in html
+    assert "as stage 3 reads it with" in html
+
+
+def test_a_default_run_asks_for_neither_figure(run):
+    rules = planned_rules(run, {"steps": {"destripe": {"skip": True}}, "mosaic": {"lyot": "keep"}})
+    assert "plot_mosaic" in rules  # the figures of a changed mosaic are planned again ...
+    assert not rules & {"plot_destripe", "plot_lyotmask", "destripe", "lyot_mask"}  # ... but not these
 
 
 def lyot_box(margin: int) -> tuple[int, int, int, int]:

@@ -131,6 +131,29 @@ def test_layout_with_outlier_detection_adds_the_crf_files_and_the_outlier_figure
     assert layout.products(["a", "b"])["crf"] == []
 
 
+def test_layout_asks_for_the_destripe_and_lyot_figures_only_when_they_run():
+    layout = planning.Layout.from_config({"name": "run", "output_dir": "out"})
+    default = layout.products(["a", "b"])["plots"]
+    assert not any(p.endswith(("_destripe.png", "_lyotmask.png")) for p in default)
+    made = layout.products(["a", "b"], destripe=True, lyot_mask="b")["plots"]
+    assert made == default + ["out/plots/a_destripe.png", "out/plots/b_lyotmask.png"]
+    assert layout.products(["a", "b"], ints=["a"], destripe=True, lyot_mask="a")["plots"] == \
+        layout.products(["a", "b"], ints=["a"])["plots"] + ["out/plots/b_destripe.png"]  # a rateints: no figure
+
+
+def test_first_full_frame_reads_the_subarray_of_the_rate_files_or_the_demo_config(tmp_path):
+    products = []
+    for name, subarray in (("sub", "BRIGHTSKY"), ("ints", "FULL"), ("full", "FULL")):
+        path = tmp_path / (f"{name}_rateints.fits" if name == "ints" else f"{name}_rate.fits")
+        fits.PrimaryHDU(header=fits.Header([("SUBARRAY", subarray)])).writeto(path)
+        products.append(Product(name, str(path)))
+    config = {"science": [str(tmp_path / "*.fits")]}
+    assert planning.first_full_frame(config, products) == "full"
+    assert planning.first_full_frame(config, products[:2]) is None
+    assert planning.first_full_frame({"demo": {"subarray": "FULL"}}, products[2:]) == "full"
+    assert planning.first_full_frame({"demo": {"subarray": "BRIGHTSKY"}}, products[2:]) is None
+
+
 def test_layout_with_skymatch_adds_its_levels_table_and_figure():
     layout = planning.Layout.from_config({"name": "run", "output_dir": "out"})
     assert layout.skymatch_exposure("p") == "out/intermediate/p_skymatch.fits"

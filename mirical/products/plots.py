@@ -623,3 +623,62 @@ def tweakreg_fit(fit_path: str, matches_path: str, out: str, name: str) -> int:
         fig.suptitle(f"{name}: tweakreg ({status})", fontsize=11)
         save(fig, out)
     return int(applied.sum())
+
+
+def destripe_before_after(cal_path: str, destripe_path: str, out: str, product: str) -> tuple[float, float]:
+    """``steps.destripe``: the cal image, the destriped one and the stripes removed (cal - destriped); the
+    RMS of the row and column corrections (DSTRPROW, DSTRPCOL)."""
+    cal, after = read_image(cal_path), read_image(destripe_path)
+    stripes = cal.data - after.data
+    rms = (float(after.get("DSTRPROW", np.nan)), float(after.get("DSTRPCOL", np.nan)))
+    norm = log_norm(cal.data)  # one stretch for before and after: the stripes' change is what differs
+    with plt.rc_context(STYLE):
+        fig = _figure((17.0, 5.8))
+        axs = fig.subplots(1, 3, sharex=True, sharey=True)
+        panels = ((cal.data, norm, f"before: {Path(cal.path).name}"),
+                  (after.data, norm, f"after: {Path(after.path).name}"),
+                  (stripes, linear_norm(stripes, 0.5, 99.5), "stripes removed (before - after, linear)"))
+        for ax, (data, panel_norm, title) in zip(axs, panels):
+            shown = show(ax, data, panel_norm)
+            ax.set_title(title, loc="left", fontsize=10)
+            pixel_axes(ax)
+            colorbar(fig, shown, ax, cal.unit, shrink=0.9, pad=0.02)
+        for ax in axs[1:]:
+            ax.set_ylabel("")
+        fig.suptitle(f"{product}: destripe ({after.get('S_DESTRP', '?')}), {describe(cal)}; RMS removed: rows "
+                     f"{rms[0]:.4g}, columns {rms[1]:.4g} {cal.unit} (DSTRPROW, DSTRPCOL)")
+        save(fig, out)
+    return rms
+
+
+def lyot_masked(exposure_path: str, out: str, product: str) -> int:
+    """``mosaic.lyot: mask``: the exposure stage 3 reads with its Lyot region hatched, beside it as stage 3 uses
+    it (DO_NOT_USE pixels grey); the number of Lyot pixels flagged."""
+    from mirical.formats.dqflags import DO_NOT_USE, NON_SCIENCE
+    from mirical.formats.imager_geometry import region_mask
+
+    image, dq = read_image(exposure_path), read_image(exposure_path, "DQ").data.astype(np.uint32)
+    region = region_mask("lyot", image.primary) if str(image.get("SUBARRAY", "")).strip() == "FULL" \
+        else np.zeros(image.data.shape, bool)
+    flag = DO_NOT_USE | NON_SCIENCE
+    flagged = int(np.count_nonzero(region & (dq & flag == flag)))
+    used = np.where(dq & DO_NOT_USE, np.nan, image.data)
+    norm = log_norm(image.data)
+    with plt.rc_context(STYLE):
+        fig = _figure((13.0, 6.2))
+        axs = fig.subplots(1, 2, sharex=True, sharey=True)
+        for ax, data, title in ((axs[0], image.data, "SCI, the Lyot region hatched (left out of stage 3)"),
+                                (axs[1], used, "what stage 3 uses (DO_NOT_USE grey)")):
+            shown = show(ax, data, norm)
+            ax.set_title(title, loc="left", fontsize=10)
+            pixel_axes(ax)
+            colorbar(fig, shown, ax, image.unit, shrink=0.9, pad=0.02)
+            if region.any():
+                ax.contour(region.astype(float), levels=[0.5], colors="cyan", linewidths=1.0)
+        if region.any():
+            axs[0].contourf(region.astype(float), levels=[0.5, 1.5], colors="none", hatches=["//"])
+        axs[1].set_ylabel("")
+        fig.suptitle(f"{product}: mosaic.lyot mask, {describe(image)}; {flagged} Lyot pixels flagged "
+                     f"DO_NOT_USE + NON_SCIENCE (cyan outline)")
+        save(fig, out)
+    return flagged

@@ -133,6 +133,30 @@ def _group_key(path: str) -> tuple[str, ...] | None:
         raise MiricalError(path, f"not a readable FITS file ({exc})") from None
 
 
+def first_full_frame(config: Mapping, products: list[Product]) -> str | None:
+    """The first full-frame rate product (``mosaic.lyot: mask``'s figure), None if there is none.
+
+    Full frame: the demo's ``subarray``, else SUBARRAY in the rate file's primary header.
+    """
+    rate = [p for p in products if not p.ints]
+    if uses_demo(config):
+        from mirical.demo.simulate import DemoSettings
+
+        full = DemoSettings(**(config.get("demo") or {})).subarray == "FULL"
+        return rate[0].name if rate and full else None
+    from astropy.io import fits
+
+    for product in rate:
+        try:
+            with open(product.science, "rb") as f:
+                subarray = fits.Header.fromfile(f).get("SUBARRAY", "")
+        except OSError as exc:
+            raise MiricalError(product.science, f"not a readable FITS file ({exc})") from None
+        if str(subarray).strip().upper() == "FULL":
+            return product.name
+    return None
+
+
 class References:
     """The reference file of each type for each product, chosen once (``choose``)."""
 
@@ -328,7 +352,8 @@ class Layout:
     def products(self, products: list[str], combined_background: list[str] = (),
                  crf: bool = False, ints: list[str] = (), sky: bool = False, catalogs: list[str] = (),
                  segmentation: bool = True, tweak: bool = False,
-                 science_background: bool = False) -> dict[str, list[str]]:
+                 science_background: bool = False, destripe: bool = False,
+                 lyot_mask: str | None = None) -> dict[str, list[str]]:
         """The files a complete run of ``products`` makes, by kind (what ``rule all`` asks for).
 
         ``combined_background``: the products whose combined background is saved;
@@ -339,7 +364,9 @@ class Layout:
         mosaic: the mosaic is made of the other products, if any);
         ``catalogs``: the i2d images (the run's name for the mosaic) with a source catalog, and with
         it a ``segmentation`` map (the segmentation star finder's);
-        ``science_background``: backgrounds come from the science exposures (the first one's figure).
+        ``science_background``: backgrounds come from the science exposures (the first one's figure);
+        ``destripe``: destripe runs (the first rate product's figure);
+        ``lyot_mask``: the product of the Lyot mask figure (``mosaic.lyot: mask``; `first_full_frame`).
         """
         per_integration = set(ints)
         rate = [p for p in products if p not in per_integration]
@@ -349,6 +376,8 @@ class Layout:
         plots += [self.plot(f"{self.name}_tweakreg")] if tweak and rate else []
         plots += [self.plot(f"{self.name}_skymatch")] if sky and rate else []
         plots += [self.plot(f"{p}_background") for p in rate[:1]] if science_background else []
+        plots += [self.plot(f"{p}_destripe") for p in rate[:1]] if destripe else []
+        plots += [self.plot(f"{lyot_mask}_lyotmask")] if lyot_mask in rate else []
         return {
             "association": [self.association()],
             "cal": [self.cal(p) for p in rate],
