@@ -106,8 +106,9 @@ def test_the_before_after_figures_are_written_and_in_the_report(run):
     for name in figures:
         data = base64.b64encode((plots / name).read_bytes()).decode()
         assert f"data:image/png;charset=utf8;filename={name};base64,{data}" in html, name
-    assert "before and after <code>steps.destripe</code>" in html
-    assert "as stage 3 reads it with" in html
+    # the captions (report/destripe.rst, lyotmask.rst), rendered with the product
+    assert "Exposure <strong>demo_dither1</strong> before and after <tt" in html
+    assert "Exposure <strong>demo_dither1</strong> as stage 3 reads it with <tt" in html
 
 
 def test_a_default_run_asks_for_neither_figure(run):
