@@ -5,7 +5,8 @@ from mirical.workflow.runner import log, main
 def run(snakemake):
     from pathlib import Path
     from mirical.formats.io import read_member, write_atomic
-    from mirical.steps.background import source_mask, source_mask_hdulist
+    from mirical.steps.background import source_mask_hdulist
+    from mirical.steps.source_mask import source_mask
 
     params = snakemake.params.mask
     exposure = read_member(snakemake.input.rate)

@@ -15,8 +15,8 @@ from astropy.io import fits
 from mirical.errors import MiricalError
 from mirical.formats import dqflags
 from mirical.formats.io import Exposure
-from mirical.steps.background import (MIN_OFFSET_FWHM, combine_masked, fill_from_around, psf_fwhm_arcsec,
-                                      science_group, source_mask)
+from mirical.steps.background import MIN_OFFSET_FWHM, combine_masked, fill_from_around, psf_fwhm_arcsec, science_group
+from mirical.steps.source_mask import source_mask
 
 # ----------------------------------------------------------------- the masked, sigma-clipped stack
 # Five exposures of three pixels, sigma 2. Pixel 0: nothing masked, 100 is clipped in the first
