@@ -6,9 +6,9 @@
 #
 #   bash bench/outlier_scaling.sh [WORKDIR]     (default /tmp/mirical-bench; MIRICAL_VENV, BENCH_VENV, CORES as run.sh)
 #
-# The exposures: 8 simulated dithers (the demo's maximum), each rate file copied 4 times as
-# run.sh does, the copies given their own EXPOSURE number (else jwst puts copies of one dither
-# into one group and drizzles them as one image); N takes the first N. mirical calibrates
+# The exposures: bench/measure.sh's 32 rate files (8 simulated dithers, the demo's maximum, each
+# copied 4 times as run.sh does, the copies given their own EXPOSURE number, else jwst puts copies of
+# one dither into one group and drizzles them as one image); N takes the first N. mirical calibrates
 # them first (not timed; kept for the next run), then the timed run makes the crf files only
 # (the outlier jobs forced), through bench/job_cpu.py: each job's own CPU and peak RSS, exact.
 # Results: WORKDIR/outlier_results.md; per rule in WORKDIR/outlier_<N>/jobs.md.
@@ -33,7 +33,6 @@ say() { echo "$*" | tee -a "$RESULTS"; }
 
 D="$WORK/outlier_data"
 big_rates "$D"
-S="$D/sim/out/demo_data"
 
 say "## Outlier detection, 8/16/32 full-frame exposures"
 say ""
