@@ -46,10 +46,10 @@ block = yaml.safe_load(open(sys.argv[1]))["tweakreg"]
 print(json.dumps({"save_catalogs": True, **block["filters"][fits.getval(sys.argv[2], "FILTER")]}))
 ' "$ROOT/config.yaml" "$D/rate/big_exp01_rate.fits")
 
-# jobs RULE N: "wall s (sum) | CPU s (sum) | largest peak RSS MB" of RULE's jobs in W's benchmark files
+# jobs RULE: "wall s (sum) | CPU s (sum) | largest peak RSS MB" of RULE's jobs in W's benchmark files
 jobs() {
     "$MIRICAL_PY" "$ROOT/bench/summarize_benchmarks.py" "$W/out/benchmarks" \
-        | awk -F'|' -v rule=" $1 " '$2 == rule {printf "%s | %s | %s", $5, $7, $8}'
+        | awk -F'|' -v rule=" $1 " '$2 == rule {gsub(/ /, ""); printf "%s | %s | %s", $5, $7, $8}'
 }
 
 say "## Alignment and sky matching, $(IFS=/; echo "${SIZES[*]}") full-frame exposures"
@@ -58,6 +58,7 @@ say "Measured $(date -u +%F) on $(nproc) cores, --cores $CORES; official options
 say ""
 say "| N | run | wall s | CPU s (user+sys) | peak RSS MB (largest process) | load 1/5/15 min at start |"
 say "|---:|---|---:|---:|---:|---|"
+sky_rss=(); official_rss=()
 for n in "${SIZES[@]}"; do
     W="$WORK/tweakreg_skymatch_$n"
     mkdir -p "$W"
@@ -84,7 +85,13 @@ for n in "${SIZES[@]}"; do
     measure "skymatch_mirical_$n" "$SNAKEMAKE" out/intermediate/big_skymatch_levels.ecsv "${run[@]}" \
         --forcerun skymatch
     say "| $n | mirical skymatch (snakemake) | $ROW |"
-    say "| $n | · its skymatch job | $(jobs skymatch) | |"
+    sky=$(jobs skymatch)
+    say "| $n | · its skymatch job | $sky | |"
+    sky_rss+=("$(echo "$sky" | awk -F'|' '{gsub(/ /, ""); print $3}') MB at $n")
     measure "skymatch_official_$n" "$BENCH_PY" "$ROOT/tests/official.py" skymatch "$W/official/sky" big "${official[@]}"
     say "| $n | official SkyMatchStep | $ROW |"
+    official_rss+=("$(echo "$ROW" | awk -F'|' '{gsub(/ /, ""); print $3}') MB at $n")
 done
+say ""
+say "Peak RSS of sky matching, by number of exposures: mirical's skymatch job $(IFS=,; echo "${sky_rss[*]}" \
+    | sed 's/,/, /g'), the official SkyMatchStep $(IFS=,; echo "${official_rss[*]}" | sed 's/,/, /g')."
