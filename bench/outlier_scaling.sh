@@ -6,9 +6,9 @@
 #
 #   bash bench/outlier_scaling.sh [WORKDIR]     (default /tmp/mirical-bench; MIRICAL_VENV, BENCH_VENV, CORES as run.sh)
 #
-# The exposures: 8 simulated dithers (the demo's maximum), each rate file copied 4 times as
-# run.sh does, the copies given their own EXPOSURE number (else jwst puts copies of one dither
-# into one group and drizzles them as one image); N takes the first N. mirical calibrates
+# The exposures: bench/measure.sh's 32 rate files (8 simulated dithers, the demo's maximum, each
+# copied 4 times as run.sh does, the copies given their own EXPOSURE number, else jwst puts copies of
+# one dither into one group and drizzles them as one image); N takes the first N. mirical calibrates
 # them first (not timed; kept for the next run), then the timed run makes the crf files only
 # (the outlier jobs forced), through bench/job_cpu.py: each job's own CPU and peak RSS, exact.
 # Results: WORKDIR/outlier_results.md; per rule in WORKDIR/outlier_<N>/jobs.md.
@@ -17,6 +17,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/demo_references.sh
 . "$ROOT/bench/demo_references.sh"
+# shellcheck source=bench/measure.sh
+. "$ROOT/bench/measure.sh"
 WORK=$(realpath -m "${1:-/tmp/mirical-bench}")
 MIRICAL_PY="${MIRICAL_VENV:-/work/venv-run}/bin/python"
 BENCH_PY="${BENCH_VENV:-/work/bench-venv}/bin/python"
@@ -29,36 +31,8 @@ mkdir -p "$WORK"
 : > "$RESULTS"
 say() { echo "$*" | tee -a "$RESULTS"; }
 
-# measure LABEL CMD...: wall, CPU (user+sys of the process tree), peak RSS of its largest process
-measure() {
-    local label=$1; shift
-    local load; load=$(cut -d' ' -f1-3 /proc/loadavg)
-    /usr/bin/time -f "%e %U %S %M" -o "$WORK/.outlier_time" "$@" > "$WORK/$label.out" 2> "$WORK/$label.err" \
-        || { echo "FAILED: $label (see $WORK/$label.err)"; tail -20 "$WORK/$label.err"; exit 1; }
-    read -r wall user sys rss < <(tail -1 "$WORK/.outlier_time")
-    ROW="$wall | $(python3 -c "print(round($user + $sys, 1))") | $((rss / 1024)) | $load"
-}
-
 D="$WORK/outlier_data"
-if [ ! -f "$D/rate/big_exp32_rate.fits" ]; then
-    rm -rf "$D"; mkdir -p "$D/rate"
-    "$SNAKEMAKE" "$D/sim/out/demo_data/truth.ecsv" --directory "$D/sim" "${SMOPTS[@]}" \
-        --config output_dir=out 'demo={n_dithers: 8}' > "$D/sim.log" 2>&1
-    k=0
-    for copy in 1 2 3 4; do
-        for f in "$D"/sim/out/demo_data/IMA_science/*_rate.fits; do
-            k=$((k + 1))
-            cp "$f" "$D/rate/big_exp$(printf %02d $k)_rate.fits"
-        done
-    done
-    "$MIRICAL_PY" -c "
-import sys
-from astropy.io import fits
-for k, path in enumerate(sorted(sys.argv[1:]), 1):
-    fits.setval(path, 'EXPOSURE', value=str(k))
-" "$D"/rate/big_exp*_rate.fits
-fi
-S="$D/sim/out/demo_data"
+big_rates "$D"
 
 say "## Outlier detection, 8/16/32 full-frame exposures"
 say ""
@@ -69,14 +43,7 @@ say "|---:|---|---:|---:|---:|---|---:|---:|---:|"
 for n in 8 16 32; do
     W="$WORK/outlier_$n"
     mkdir -p "$W"
-    {
-        echo "name: big"
-        echo "output_dir: out"
-        echo "science:"
-        for i in $(seq 1 "$n"); do echo "  - $D/rate/big_exp$(printf %02d "$i")_rate.fits"; done
-        echo "background: [\"$S/IMA_background/*_rate.fits\"]"
-        demo_reference_files "$S"
-    } > "$W/config.yaml.new"
+    big_config "$D" "$n" > "$W/config.yaml.new"
     cmp -s "$W/config.yaml.new" "$W/config.yaml" || { rm -rf "$W/out" "$W/.snakemake"; mv "$W/config.yaml.new" "$W/config.yaml"; }
     rm -rf "$W/config.yaml.new" "$W/official"
     cals=(); crfs=()

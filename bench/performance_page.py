@@ -1,10 +1,13 @@
 """Write docs/performance.md from the results of ``bash bench/run.sh`` (its last step).
 
     python bench/performance_page.py WORKDIR/results.md [PAGE]   (PAGE: default docs/performance.md)
+    python bench/performance_page.py --section SECTION.md [PAGE]
 
 The page holds the latest run only: its date, machine and versions once at the top, what is
 measured and how to read it, then run.sh's tables as they are, less what belongs to the raw
-results alone (the ``code:`` line naming the checkout, the load-average columns).
+results alone (the ``code:`` line naming the checkout, the load-average columns). With
+``--section``, one section's results (a script of run.sh run alone, e.g. bench/tweakreg_skymatch.sh)
+replace the page's section of the same heading (its text up to the first comma), or are appended.
 """
 
 from __future__ import annotations
@@ -74,12 +77,37 @@ def render(results: str) -> str:
     ]).rstrip() + "\n"
 
 
+def heading_key(line: str) -> str:
+    """What names a section: its ``## `` heading up to the first comma (the sizes measured may change)."""
+    return line.split(",")[0].strip()
+
+
+def replace_section(page: str, section: str) -> str:
+    """``page`` with ``section`` (a ``## `` heading and its text) in place of the section of the same
+    heading, or appended."""
+    new = drop_load_columns(section.strip().splitlines())
+    if not new or not new[0].startswith("## "):
+        raise ValueError("a section starts with its '## ' heading")
+    lines = page.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("## ")]
+    for i in starts:
+        if heading_key(lines[i]) == heading_key(new[0]):
+            end = next((j for j in starts if j > i), len(lines))
+            tail = ["", *lines[end:]] if end < len(lines) else []
+            return "\n".join([*lines[:i], *new, *tail]) + "\n"
+    return "\n".join([*lines, "", *new]) + "\n"
+
+
 def main(argv: list[str]) -> int:
+    section = bool(argv) and argv[0] == "--section"
+    argv = argv[1:] if section else argv
     if len(argv) not in (1, 2):
         print(__doc__)
         return 2
     try:
-        Path(argv[1] if len(argv) == 2 else PAGE).write_text(render(Path(argv[0]).read_text()))
+        page = Path(argv[1] if len(argv) == 2 else PAGE)
+        text = Path(argv[0]).read_text()
+        page.write_text(replace_section(page.read_text(), text) if section else render(text))
     except ValueError as exc:
         sys.exit(f"{argv[0]}: {exc}")
     return 0

@@ -191,11 +191,12 @@ if [ "${SKIP_32:-0}" != 1 ]; then
     say "## Outlier detection's median over 32 full-frame images (time, peak memory)"
     "$MIRICAL_PY" "$ROOT/bench/outlier_median.py" 32 | tee -a "$RESULTS"
 fi
-# ---------------------------------------------------------------- 6. skymatch: 8 exposures
+# ---------------------------------------------------------------- 6. tweakreg and skymatch: 8, 32
+# shellcheck disable=SC2046
 MIRICAL_VENV="$MIRICAL_VENV" BENCH_VENV="$BENCH_VENV" CORES="$CORES" \
-    bash "$ROOT/bench/skymatch_timing.sh" "$WORK" > "$WORK/skymatch_timing.log"
+    bash "$ROOT/bench/tweakreg_skymatch.sh" "$WORK" 8 $([ "${SKIP_32:-0}" != 1 ] && echo 32) \
+    > "$WORK/tweakreg_skymatch.log"
 say ""
-say "## skymatch at 8 full-frame exposures"
-tee -a "$RESULTS" < "$WORK/skymatch_results.md"
+tee -a "$RESULTS" < "$WORK/tweakreg_skymatch_results.md"
 "$MIRICAL_PY" "$ROOT/bench/performance_page.py" "$RESULTS"
 echo "== results in $RESULTS, docs/performance.md written from them"

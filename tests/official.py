@@ -19,6 +19,7 @@ tests, bench/run.sh makes its own); mirical itself never imports jwst.
     python tests/official.py image2 ASN.json REFDIR OUTDIR
     python tests/official.py mosaic OUTDIR NAME CAL1 CAL2 ...
     python tests/official.py outlier OUTDIR NAME CAL1 CAL2 ...
+    python tests/official.py tweakreg OUTDIR NAME OPTIONS_JSON CAL1 CAL2 ...
     python tests/official.py skymatch OUTDIR NAME CAL1 CAL2 ...
     python tests/official.py cases CASES.json
 
@@ -39,7 +40,9 @@ mode, ``in_memory=True``) on an image3 association of the cal files and saves ea
 ``<cal>_crf.fits`` in OUTDIR: the work of mirical's outlier jobs (bench/outlier_scaling.sh).
 ``skymatch`` runs ``jwst.skymatch.SkyMatchStep`` (its defaults) on an image3 association of the cal
 files and saves each ``<cal>_skymatch.fits`` in OUTDIR: the work of mirical's skymatch job
-(bench/skymatch_timing.sh).
+(bench/tweakreg_skymatch.sh). ``tweakreg`` runs ``jwst.tweakreg.TweakRegStep`` with the options of
+OPTIONS_JSON (a JSON object, e.g. ``{"kernel_fwhm": 3.32}``) on such an association and saves each
+result in OUTDIR under the cal file's name: the work of mirical's tweakreg jobs (the same script).
 """
 
 from __future__ import annotations
@@ -264,6 +267,8 @@ def main(argv: list[str]) -> None:
         result = mosaic(argv[1], argv[2], argv[3:])
     elif len(argv) >= 4 and argv[0] == "outlier":
         result = outlier(argv[1], argv[2], argv[3:])
+    elif len(argv) >= 5 and argv[0] == "tweakreg":
+        result = tweakreg(argv[1], argv[2], argv[4:], **json.loads(argv[3]))
     elif len(argv) >= 4 and argv[0] == "skymatch":
         result = skymatch(argv[1], argv[2], argv[3:])
     else:

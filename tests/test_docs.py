@@ -157,6 +157,23 @@ def test_performance_page_keeps_the_latest_run_without_load_or_checkout(tmp_path
     assert "0123abc" not in text and "load" not in text
 
 
+def test_performance_page_replaces_one_section(tmp_path):
+    """--section: the section of the same heading (up to its first comma) replaced, the others kept; a new one appended."""
+    page = tmp_path / "performance.md"
+    page.write_text("# Performance\n\nMeasured.\n\n## Sky, 8 exposures\n\n| run | s |\n|---|---:|\n| old | 1 |\n\n"
+                    "## Outliers\n\n| old outliers |\n")
+    section = tmp_path / "section.md"
+    section.write_text("## Sky, 8/32 exposures\n\n| run | s | load 1/5/15 min at start |\n|---|---:|---|\n"
+                       "| new | 2 | 3.1 2.0 1.5 |\n")
+    script = str(REPO / "bench" / "performance_page.py")
+    subprocess.run([sys.executable, script, "--section", str(section), str(page)], check=True)
+    assert page.read_text() == ("# Performance\n\nMeasured.\n\n## Sky, 8/32 exposures\n\n| run | s |\n|---|---:|\n"
+                                "| new | 2 |\n\n## Outliers\n\n| old outliers |\n")
+    section.write_text("## Mosaic\n\n| new mosaic |\n")
+    subprocess.run([sys.executable, script, "--section", str(section), str(page)], check=True)
+    assert page.read_text().endswith("## Outliers\n\n| old outliers |\n\n## Mosaic\n\n| new mosaic |\n")
+
+
 def test_agreement_page_keeps_the_randomized_section(tmp_path):
     table = tmp_path / "agreement.md"
     table.write_text("| case | cal |\n|---|---|\n| FULL | 0 |\n")
