@@ -40,6 +40,9 @@ REGRESSION_SEEDS = {
        "'exposure0001' in every cal file (a one-model library each), so its outlier detection takes all "
        "exposures as one group; mirical took each alone (crf flags 58% shared; fresh seeds 500101, 500102, "
        "600002, 600016 and 600018 too)",
+    600002: "the same cause as seed 0 (SUB256, F1280W, 2 science + 2 backgrounds)",
+    600016: "the same cause as seed 0 (MASK1140 with full-frame references, RA 359.997, ivm weights)",
+    600018: "the same cause as seed 0 (MASK1550, 4 science + 2 backgrounds, lanczos2 kernels)",
     500124: "lanczos3 mosaic: one pixel's weight cancels to 1e-4 (of 7.5), its value -2e6 is 1.45 times the "
             "total flux and known to 1e-3 at best (the official's own moves 3e-3 with the input order): "
             "such pixels are left out of the flux (total flux 2.1e-3 -> 3e-9)",
