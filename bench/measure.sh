@@ -1,5 +1,20 @@
-# Sourced by bench/outlier_scaling.sh and bench/tweakreg_skymatch.sh (both set MIRICAL_PY, SNAKEMAKE, SMOPTS, WORK).
+# Sourced by bench/outlier_scaling.sh and bench/tweakreg_skymatch.sh (both set ROOT and WORK, then call bench_setup).
 #
+# bench_setup RESULTS_NAME: the interpreters (MIRICAL_VENV, BENCH_VENV), CORES, SNAKEMAKE and SMOPTS, an empty
+# WORK/RESULTS_NAME as RESULTS, and say TEXT (echoed and appended to RESULTS).
+bench_setup() {
+    MIRICAL_PY="${MIRICAL_VENV:-/work/venv-run}/bin/python"
+    BENCH_PY="${BENCH_VENV:-/work/bench-venv}/bin/python"
+    CORES=${CORES:-2}
+    SNAKEMAKE="$(dirname "$MIRICAL_PY")/snakemake"
+    SMOPTS=(--snakefile "$ROOT/Snakefile" --cores "$CORES" --quiet all)
+    RESULTS="$WORK/$1"
+    export PYTHONWARNINGS=ignore
+    mkdir -p "$WORK"
+    : > "$RESULTS"
+}
+say() { echo "$*" | tee -a "$RESULTS"; }
+
 # measure LABEL CMD...: wall, CPU (user+sys of the process tree), peak RSS of its largest process, as ROW
 # ("wall | CPU | RSS | load 1/5/15 min at start"); stdout and stderr in WORK/LABEL.out and .err.
 measure() {

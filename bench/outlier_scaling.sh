@@ -20,16 +20,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/measure.sh
 . "$ROOT/bench/measure.sh"
 WORK=$(realpath -m "${1:-/tmp/mirical-bench}")
-MIRICAL_PY="${MIRICAL_VENV:-/work/venv-run}/bin/python"
-BENCH_PY="${BENCH_VENV:-/work/bench-venv}/bin/python"
-CORES=${CORES:-2}
-SNAKEMAKE="$(dirname "$MIRICAL_PY")/snakemake"
-SMOPTS=(--snakefile "$ROOT/Snakefile" --cores "$CORES" --quiet all)
-RESULTS="$WORK/outlier_results.md"
-export PYTHONWARNINGS=ignore
-mkdir -p "$WORK"
-: > "$RESULTS"
-say() { echo "$*" | tee -a "$RESULTS"; }
+bench_setup "outlier_results.md"
 
 D="$WORK/outlier_data"
 big_rates "$D"

@@ -25,16 +25,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(realpath -m "${1:-/tmp/mirical-bench}")
 shift || true
 if [ $# -gt 0 ]; then SIZES=("$@"); else SIZES=(8 32); fi
-MIRICAL_PY="${MIRICAL_VENV:-/work/venv-run}/bin/python"
-BENCH_PY="${BENCH_VENV:-/work/bench-venv}/bin/python"
-CORES=${CORES:-2}
-SNAKEMAKE="$(dirname "$MIRICAL_PY")/snakemake"
-SMOPTS=(--snakefile "$ROOT/Snakefile" --cores "$CORES" --quiet all)
-RESULTS="$WORK/tweakreg_skymatch_results.md"
-export PYTHONWARNINGS=ignore
-mkdir -p "$WORK"
-: > "$RESULTS"
-say() { echo "$*" | tee -a "$RESULTS"; }
+bench_setup "tweakreg_skymatch_results.md"
 
 D="$WORK/outlier_data"
 big_rates "$D"
