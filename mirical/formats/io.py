@@ -362,6 +362,16 @@ def read_tables(path: str | os.PathLike, names: tuple[str, ...], required: tuple
     return tables, header
 
 
+def read_catalog(path: str | os.PathLike):
+    """A catalog a user names (any table format astropy reads), or one line naming the file."""
+    from astropy.table import Table
+
+    try:
+        return Table.read(path)
+    except Exception as exc:  # astropy raises many types for unreadable tables
+        raise MiricalError(str(path), f"not a readable catalog ({exc})") from None
+
+
 def reference_name(path: str | os.PathLike) -> str:
     """How a reference file is recorded in R_* keywords: its file name.
 

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from mirical.errors import MiricalError
+from mirical.formats.io import read_catalog
 
 log = logging.getLogger("mirical")
 
@@ -137,10 +138,7 @@ def read_abs_refcat(path: str):
     """The absolute reference catalog with RA and DEC columns (any case, or ``sky_centroid``)."""
     from astropy.table import Table
 
-    try:
-        table = Table.read(path)
-    except Exception as exc:  # astropy raises many types for unreadable tables
-        raise MiricalError(path, f"not a readable catalog ({exc})") from None
+    table = read_catalog(path)
     upper = [name.upper() for name in table.colnames]
     if upper.count("RA") > 1 or upper.count("DEC") > 1:
         raise MiricalError(path, "several RA and/or DEC columns (column names are case-insensitive)")

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from mirical.errors import MiricalError
+from mirical.formats.io import read_catalog
 
 #: The columns of a tweakreg catalog, as the official step saves them (``save_catalogs``).
 COLUMNS = ("id", "x", "y", "flux")
@@ -196,12 +197,7 @@ def user_catalog_for(catalogs: Mapping[str, str | None], names: tuple[str, ...])
 
 def read_user_catalog(path: str):
     """A user catalog with ``x``/``y`` (or ``xcentroid``/``x_centroid``, ``ycentroid``/``y_centroid``) columns."""
-    from astropy.table import Table
-
-    try:
-        table = Table.read(path)
-    except Exception as exc:  # astropy raises many types for unreadable tables
-        raise MiricalError(path, f"not a readable catalog ({exc})") from None
+    table = read_catalog(path)
     for axis in ("x", "y"):
         if axis in table.colnames:
             continue
