@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 
 from mirical.errors import MiricalError
-from mirical.formats.io import read_catalog
 
 log = logging.getLogger("mirical")
 
@@ -137,6 +136,8 @@ def check_abs_refcat(value: str | None) -> str | None:
 def read_abs_refcat(path: str):
     """The absolute reference catalog with RA and DEC columns (any case, or ``sky_centroid``)."""
     from astropy.table import Table
+
+    from mirical.formats.io import read_catalog
 
     table = read_catalog(path)
     upper = [name.upper() for name in table.colnames]

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from mirical.errors import MiricalError
-from mirical.formats.io import read_catalog
 
 #: The columns of a tweakreg catalog, as the official step saves them (``save_catalogs``).
 COLUMNS = ("id", "x", "y", "flux")
@@ -197,6 +196,8 @@ def user_catalog_for(catalogs: Mapping[str, str | None], names: tuple[str, ...])
 
 def read_user_catalog(path: str):
     """A user catalog with ``x``/``y`` (or ``xcentroid``/``x_centroid``, ``ycentroid``/``y_centroid``) columns."""
+    from mirical.formats.io import read_catalog  # not at import: the Snakefile imports this module to plan
+
     table = read_catalog(path)
     for axis in ("x", "y"):
         if axis in table.colnames:
