@@ -21,6 +21,7 @@ tests, bench/run.sh makes its own); mirical itself never imports jwst.
     python tests/official.py outlier OUTDIR NAME CAL1 CAL2 ...
     python tests/official.py tweakreg OUTDIR NAME OPTIONS_JSON CAL1 CAL2 ...
     python tests/official.py skymatch OUTDIR NAME CAL1 CAL2 ...
+    python tests/official.py image3 OUTDIR NAME STEPS_JSON CAL1 CAL2 ...
     python tests/official.py cases CASES.json
 
 Each prints one JSON line of timings (seconds) on stdout. ``cases`` (what
@@ -43,6 +44,11 @@ files and saves each ``<cal>_skymatch.fits`` in OUTDIR: the work of mirical's sk
 (bench/tweakreg_skymatch.sh). ``tweakreg`` runs ``jwst.tweakreg.TweakRegStep`` with the options of
 OPTIONS_JSON (a JSON object, e.g. ``{"kernel_fwhm": 3.32}``) on such an association and saves each
 result in OUTDIR under the cal file's name: the work of mirical's tweakreg jobs (the same script).
+``image3`` runs ``jwst.pipeline.Image3Pipeline`` (tweakreg, skymatch, outlier_detection, resample,
+source_catalog) on an image3 association of the cal files with the step options of STEPS_JSON
+({step: {option: value}}, e.g. tweakreg's values for the filter and source_catalog's
+``override_apcorr``/``override_abvegaoffset``), saving what ``strun calwebb_image3`` saves (crf, i2d,
+catalog, segmentation map) in OUTDIR: the stage-3 half of bench/like_for_like.sh.
 """
 
 from __future__ import annotations
@@ -176,6 +182,20 @@ def mosaic(outdir: str, name: str, cals: list[str], **options) -> dict:
                            lambda result: result.save(str(Path(outdir) / f"{name}_i2d.fits")), "mosaic_s", **options)
 
 
+def image3(outdir: str, name: str, cals: list[str], steps: dict) -> dict:
+    """Image3Pipeline on an image3 association of ``cals`` with step options ``steps``, products in ``outdir``."""
+    t0 = time.perf_counter()
+    from jwst.pipeline import Image3Pipeline
+
+    offline_crds()
+    t_import = time.perf_counter() - t0
+    asn_path = image3_asn(outdir, name, cals)
+    t1 = time.perf_counter()
+    Image3Pipeline.call(str(asn_path), output_dir=outdir, save_results=True, steps=steps)
+    return {"import_s": round(t_import, 3), "image3_s": round(time.perf_counter() - t1, 3), "n": len(cals),
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
 def save_radec(cal: Path) -> None:
     """The official WCS of ``cal`` on `wcs_grid`: ``<cal>.radec.npy`` holds x, y, RA, Dec (4 x n x n)."""
     import numpy as np
@@ -269,6 +289,8 @@ def main(argv: list[str]) -> None:
         result = outlier(argv[1], argv[2], argv[3:])
     elif len(argv) >= 5 and argv[0] == "tweakreg":
         result = tweakreg(argv[1], argv[2], argv[4:], **json.loads(argv[3]))
+    elif len(argv) >= 5 and argv[0] == "image3":
+        result = image3(argv[1], argv[2], argv[4:], json.loads(argv[3]))
     elif len(argv) >= 4 and argv[0] == "skymatch":
         result = skymatch(argv[1], argv[2], argv[3:])
     else:
