@@ -1,4 +1,4 @@
-# Sourced by bench/run.sh, bench/outlier_scaling.sh and bench/tweakreg_skymatch.sh (all set MIRICAL_PY).
+# Sourced by bench/like_for_like.sh, bench/outlier_scaling.sh and bench/tweakreg_skymatch.sh (all set MIRICAL_PY).
 # demo_reference_files DEMO_DATA: the config's reference_files block naming the demo simulator's files
 # (mirical.demo.settings.reference_paths: one per reference type of the step table).
 demo_reference_files() {

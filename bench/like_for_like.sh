@@ -98,6 +98,7 @@ print(json.dumps({"tweakreg": block["filters"][fits.getval(sys.argv[2], "FILTER"
     measure "lfl_${size}_official_image3" "$BENCH_PY" "$ROOT/tests/official.py" image3 "$O" "$name" "$steps" \
         $(ls "$O"/*_cal.fits)
     row official "Image3Pipeline"
+    mv "$O/${name}_i2d.fits" "$O/${name}_official_i2d.fits"  # the mosaic, as bench/compare_official.py names it
 
     rm -rf "$W/out" "$W/.snakemake"
     measure "lfl_${size}_mirical_all" "$SNAKEMAKE" "${run[@]}"
