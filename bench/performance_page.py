@@ -1,6 +1,7 @@
 """Write docs/performance.md from the results of ``bash bench/run.sh`` (its last step).
 
     python bench/performance_page.py WORKDIR/results.md [PAGE]   (PAGE: default docs/performance.md)
+    python bench/performance_page.py --keep-missing WORKDIR/results.md [PAGE]
     python bench/performance_page.py --section SECTION.md [PAGE]
 
 The page holds the latest run only: its date, machine and versions once at the top, what is
@@ -8,6 +9,8 @@ measured and how to read it, then run.sh's tables as they are, less what belongs
 results alone (the ``code:`` line naming the checkout, the load-average columns). With
 ``--section``, one section's results (a script of run.sh run alone, e.g. bench/tweakreg_skymatch.sh)
 replace the page's section of the same heading (its text up to the first comma), or are appended.
+With ``--keep-missing`` (run.sh with ``SKIP_STEPS=1``), the page's sections that the results do not
+have (the step-level comparisons left out) stay as their last run wrote them, after the new ones.
 """
 
 from __future__ import annotations
@@ -100,16 +103,37 @@ def replace_section(page: str, section: str) -> str:
     return "\n".join([*lines, "", *new]) + "\n"
 
 
+def sections(page: str) -> list[str]:
+    """The ``## `` sections of a page, each its heading and text."""
+    lines = page.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("## ")]
+    return ["\n".join(lines[i:j]).rstrip() for i, j in zip(starts, [*starts[1:], len(lines)])]
+
+
+def keep_missing(new: str, old: str) -> str:
+    """``new`` with the sections of ``old`` whose heading it lacks appended, in their order."""
+    have = {heading_key(section.splitlines()[0]) for section in sections(new)}
+    for section in sections(old):
+        if heading_key(section.splitlines()[0]) not in have:
+            new = new.rstrip() + "\n\n" + section + "\n"
+    return new
+
+
 def main(argv: list[str]) -> int:
-    section = bool(argv) and argv[0] == "--section"
-    argv = argv[1:] if section else argv
+    mode = argv[0] if argv and argv[0] in ("--section", "--keep-missing") else None
+    argv = argv[1:] if mode else argv
     if len(argv) not in (1, 2):
         print(__doc__)
         return 2
     try:
         page = Path(argv[1] if len(argv) == 2 else PAGE)
         text = Path(argv[0]).read_text()
-        page.write_text(replace_section(page.read_text(), text) if section else render(text))
+        if mode == "--section":
+            page.write_text(replace_section(page.read_text(), text))
+        elif mode == "--keep-missing":
+            page.write_text(keep_missing(render(text), page.read_text()))
+        else:
+            page.write_text(render(text))
     except ValueError as exc:
         sys.exit(f"{argv[0]}: {exc}")
     return 0

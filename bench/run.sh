@@ -7,7 +7,8 @@
 # nothing else -- no stdatamodels/jwst, whose asdf extensions every job would load -- made
 # here if missing; default /work/venv-run), BENCH_VENV (the official pipeline's venv, made
 # here if missing: jwst==3.0.0 from PyPI, a bench-only dependency), CORES (default 2), SKIP_32=1
-# to leave out the 32-exposure runs.
+# to leave out the 32-exposure runs, SKIP_STEPS=1 to leave out the step-level comparisons (sections 6
+# and 7: their sections of docs/performance.md stay as their last run wrote them).
 # Results: WORKDIR/results.md (+ each section's raw files beside it). Wall times depend on what
 # else the machine runs: the load average is recorded with each number, and so is the CPU time
 # (user+sys of the whole process tree), which contention changes much less.
@@ -94,6 +95,11 @@ for size in demo "$LARGEST"; do
 done
 
 # ---------------------------------------------------------------- 6. outlier detection: 8, 16, 32
+if [ "${SKIP_STEPS:-0}" = 1 ]; then
+    "$MIRICAL_PY" "$ROOT/bench/performance_page.py" --keep-missing "$RESULTS"
+    echo "== results in $RESULTS, docs/performance.md written from them (step-level sections kept)"
+    exit 0
+fi
 if [ "${SKIP_32:-0}" != 1 ]; then
     bash "$ROOT/bench/outlier_scaling.sh" "$WORK" > "$WORK/outlier_scaling.log"
     section "$WORK/outlier_results.md"
