@@ -197,6 +197,30 @@ except ValueError as exc:
     raise MiricalError("config skymatch.dqbits", str(exc)) from None
 if SKYMATCH and step_params("skymatch")["skymethod"] == "user" and not step_params("skymatch")["skylist"]:
     raise MiricalError("config skymatch.skylist", "skymethod 'user' needs a skylist file")
+# Its footprints and each exposure's statistics are jobs of their own, except with skymethod user (no statistics).
+SKYMATCH_MEASURED = SKYMATCH and step_params("skymatch")["skymethod"] != "user"
+# The keys each of its jobs reads (its re-run triggers); rule skymatch reads them all.
+SKYMATCH_FOOTPRINT_KEYS = ("stepsize", "subtract")
+SKYMATCH_STATISTIC_KEYS = ("skystat", "dqbits", "lower", "upper", "nclip", "lsigma", "usigma", "binwidth")
+
+
+def skymatch_params(keys):
+    """The skymatch keys ``keys`` of one job."""
+    return {key: value for key, value in step_params("skymatch").items() if key in keys}
+
+
+def skymatch_measured():
+    """(pairs, whole): which statistics each skymatch_measure job takes (`mirical.steps.skymatch.measured`)."""
+    from mirical.steps.skymatch import measured
+
+    return list(measured(step_params("skymatch")))
+
+
+def skymatch_inputs():
+    """Named inputs {footprints, stats} of rule skymatch, without them with skymethod user."""
+    if not SKYMATCH_MEASURED:
+        return {}
+    return {"footprints": LAYOUT.skymatch_footprints(), "stats": [LAYOUT.skymatch_stats(p) for p in RATE_NAMES]}
 
 
 # ----------------------------------------------------------------- tweakreg (rules/tweakreg.smk)

@@ -1,19 +1,24 @@
-"""Rule skymatch: the sky level of every exposure (one job, one exposure in memory at a time)."""
+"""Rule skymatch: the sky level of every exposure from the measured statistics (one exposure in memory at a time)."""
 from mirical.workflow.runner import log, main
 
 
 def run(snakemake):
+    from mirical.errors import MiricalError
     from mirical.formats.groups import group_names, with_group_id
     from mirical.formats.io import add_history, read_exposure, write_exposure
-    from mirical.steps.skymatch import apply_level, read_footprint, solve, user_levels, write_levels
+    from mirical.steps.skymatch import (apply_level, read_footprint, read_footprints, read_measured, solve_measured,
+                                        user_levels, write_levels)
 
     params = snakemake.params.step
     products, paths = snakemake.params.products, list(snakemake.input.cal)
-    exposures = [read_footprint(product, path, params) for product, path in zip(products, paths)]
     if params["skymethod"] == "user":
+        exposures = [read_footprint(product, path, params, polygon=False) for product, path in zip(products, paths)]
         levels = user_levels(params["skylist"], list(zip(products, snakemake.params.science)))
     else:
-        levels = solve(exposures, params, log)
+        exposures = read_footprints(snakemake.input.footprints)
+        if [(e.product, e.path) for e in exposures] != list(zip(products, paths)):
+            raise MiricalError(snakemake.input.footprints, "its exposures are not this run's")
+        levels = solve_measured(exposures, *read_measured(exposures, list(snakemake.input.stats)), params)
     rows = []
     groups = group_names([exposure.group for exposure in exposures])
     for exposure, level, out, group in zip(exposures, levels, snakemake.output.exposures, groups):

@@ -60,6 +60,10 @@ from mirical.errors import MiricalError
 
 #: The columns of the levels table.
 COLUMNS = ("product", "file", "level", "status", "method", "subtracted")
+#: The columns of the footprints table (one row per exposure) and of an exposure's stats table (one row per
+#: other sky group): `write_footprints`, `write_stats`.
+FOOTPRINT_COLUMNS = ("product", "file", "group", "prior", "ra", "dec")
+STATS_COLUMNS = ("group", "stat", "npix")
 #: jwst's file-name suffixes, removed from a file's stem before it is matched with the skylist.
 SUFFIXES = ("cal", "crf", "rate", "skymatch", "skymatchstep", "tweakreg", "tweakregstep", "outlierdetection", "i2d")
 
@@ -75,6 +79,7 @@ class SkyExposure:
     polygon: object
     prior: float  # the level already subtracted (BKGSUB true, with ``subtract``), else 0
     group: str | None = None  # jwst's group id (`mirical.formats.groups.exposure_group`); None: alone
+    vertices: tuple[np.ndarray, np.ndarray] | None = None  # RA, Dec the polygon is made of (`footprint_vertices`)
 
 
 # ----------------------------------------------------------------- the statistic
@@ -108,14 +113,24 @@ def border(shape: Sequence[int], stepsize: int | None) -> tuple[np.ndarray, np.n
     return x, y
 
 
-def footprint(wcs, shape: Sequence[int], stepsize: int | None):
-    """The exposure's footprint on the sky, a spherical polygon."""
-    from spherical_geometry.polygon import SphericalPolygon
-
+def footprint_vertices(wcs, shape: Sequence[int], stepsize: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """RA, Dec (degrees) of the exposure's footprint vertices, a closed border (`border`) through the gwcs."""
     ra, dec = wcs(*border(shape, stepsize), with_bounding_box=False)
     ra, dec = np.array(ra, float), np.array(dec, float)
     ra[-1], dec[-1] = ra[0], dec[0]  # closed exactly, whatever the transform's rounding
+    return ra, dec
+
+
+def spherical_polygon(ra: np.ndarray, dec: np.ndarray):
+    """The spherical polygon of closed RA, Dec vertices (the same vertices give the same polygon, bit for bit)."""
+    from spherical_geometry.polygon import SphericalPolygon
+
     return SphericalPolygon.from_radec(ra, dec)
+
+
+def footprint(wcs, shape: Sequence[int], stepsize: int | None):
+    """The exposure's footprint on the sky, a spherical polygon."""
+    return spherical_polygon(*footprint_vertices(wcs, shape, stepsize))
 
 
 def overlap_mask(wcs, shape: Sequence[int], own, other) -> np.ndarray | None:
@@ -232,8 +247,9 @@ def header_and_wcs(path: str) -> tuple[object, object, tuple[int, int]]:
     return primary, wcs, shape
 
 
-def read_footprint(product: str, path: str, params: Mapping) -> SkyExposure:
-    """Footprint, gwcs, shape, earlier level and group id of a cal file (headers and gwcs only)."""
+def read_footprint(product: str, path: str, params: Mapping, polygon: bool = True) -> SkyExposure:
+    """Footprint (without ``polygon``: none), gwcs, shape, earlier level and group id of a cal file (headers
+    and gwcs only)."""
     from mirical.formats.groups import file_group
 
     primary, wcs, shape = header_and_wcs(path)
@@ -246,7 +262,10 @@ def read_footprint(product: str, path: str, params: Mapping) -> SkyExposure:
         raise MiricalError(path, f"BKGSUB={bool(subtracted)} from an earlier sky matching differs from "
                                  f"skymatch.subtract={bool(params['subtract'])}")
     prior = float(level) if params["subtract"] and level is not None else 0.0
-    return SkyExposure(product, path, wcs, shape, footprint(wcs, shape, params["stepsize"]), prior, file_group(path))
+    if not polygon:
+        return SkyExposure(product, path, wcs, shape, None, prior, file_group(path))
+    vertices = footprint_vertices(wcs, shape, params["stepsize"])
+    return SkyExposure(product, path, wcs, shape, spherical_polygon(*vertices), prior, file_group(path), vertices)
 
 
 def good_data(path: str, dqbits) -> tuple[np.ndarray, np.ndarray]:
@@ -277,29 +296,48 @@ def measure(exposures: Sequence[SkyExposure], groups: Sequence[Sequence[int]], p
             whole: bool, log=None) -> tuple[np.ndarray, np.ndarray, list[float | None]]:
     """Reading one exposure at a time: ``stat[i, g]``, ``npix[i, g]`` (with ``pairs``), exposure i's statistic
     and pixels inside its intersections with the footprints of ``groups[g]``'s members (not its own group;
-    NaN/0 where none), and each whole exposure's statistic (with ``whole``)."""
+    NaN/0 where none), and each whole exposure's statistic (with ``whole``): `measure_exposure` of each."""
     n = len(exposures)
-    own = {i: g for g, members in enumerate(groups) for i in members}
     stat, npix = np.full((n, len(groups)), np.nan), np.zeros((n, len(groups)))
     whole_stats: list[float | None] = [None] * n
     for i, exposure in enumerate(exposures):
-        sci, good = good_data(exposure.path, params["dqbits"])
-        if whole:
-            whole_stats[i] = sky_statistic(sci[good], params)[0]
-        for g, members in enumerate(groups if pairs else ()):
-            if g == own[i]:
-                continue
-            masks = [overlap_mask(exposure.wcs, exposure.shape, exposure.polygon, exposures[k].polygon)
-                     for k in members]
-            masks = [mask for mask in masks if mask is not None]
-            if not masks:
-                continue
-            value, count = sky_statistic(sci[np.logical_or.reduce(masks) & good], params)
-            if value is not None and count > 0:
-                stat[i, g], npix[i, g] = value, count
+        stat[i], npix[i], whole_stats[i] = measure_exposure(i, exposures, groups, params, pairs, whole)
         if log is not None:
             log.info("%s: statistics measured", exposure.product)
     return stat, npix, whole_stats
+
+
+def measure_exposure(i: int, exposures: Sequence[SkyExposure], groups: Sequence[Sequence[int]], params: Mapping,
+                     pairs: bool, whole: bool) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """Exposure i's row of `measure` (its pixels read from its file; its gwcs, shape and footprint needed with
+    ``pairs``, the other exposures' footprints only): ``stat[g]``, ``npix[g]`` and its whole statistic."""
+    exposure = exposures[i]
+    own = next(g for g, members in enumerate(groups) if i in members)
+    stat, npix = np.full(len(groups), np.nan), np.zeros(len(groups))
+    whole_stat = None
+    sci, good = good_data(exposure.path, params["dqbits"])
+    if whole:
+        whole_stat = sky_statistic(sci[good], params)[0]
+    for g, members in enumerate(groups if pairs else ()):
+        if g == own:
+            continue
+        masks = [overlap_mask(exposure.wcs, exposure.shape, exposure.polygon, exposures[k].polygon)
+                 for k in members]
+        masks = [mask for mask in masks if mask is not None]
+        if not masks:
+            continue
+        value, count = sky_statistic(sci[np.logical_or.reduce(masks) & good], params)
+        if value is not None and count > 0:
+            stat[g], npix[g] = value, count
+    return stat, npix, whole_stat
+
+
+def measured(params: Mapping) -> tuple[bool, bool]:
+    """(pairs, whole): whether `measure` takes the overlap statistics and the whole exposures' for the config's
+    ``skymethod`` (not ``user``); ``global+match`` with ``subtract`` takes the latter in `solve_measured`."""
+    method = params["skymethod"]
+    late_global = method == "global+match" and params["subtract"]
+    return "match" in method, method != "match" and not late_global
 
 
 def group_overlaps(stat: np.ndarray, npix: np.ndarray, groups: Sequence[Sequence[int]]
@@ -333,15 +371,22 @@ def local_levels(stats: Sequence[float | None], groups: Sequence[Sequence[int]])
 
 
 def solve(exposures: Sequence[SkyExposure], params: Mapping, log=None) -> list[float | None]:
-    """The sky level (None: none) of each exposure for the config's ``skymethod`` (not ``user``)."""
+    """The sky level (None: none) of each exposure for the config's ``skymethod`` (not ``user``): `measure`,
+    then `solve_measured`."""
+    groups = sky_groups(exposures)
+    return solve_measured(exposures, *measure(exposures, groups, params, *measured(params), log=log), params)
+
+
+def solve_measured(exposures: Sequence[SkyExposure], stat: np.ndarray, npix: np.ndarray,
+                   stats: Sequence[float | None], params: Mapping) -> list[float | None]:
+    """The sky level (None: none) of each exposure from what `measure` found (``stat``, ``npix``, ``stats``);
+    ``global+match`` with ``subtract`` reads each exposure again (the statistic of its matched-subtracted data)."""
     method = params["skymethod"]
-    match = "match" in method
     late_global = method == "global+match" and params["subtract"]
     groups = sky_groups(exposures)
-    stat, npix, stats = measure(exposures, groups, params, pairs=match,
-                                whole=method != "match" and not late_global, log=log)
+    stats = list(stats)
     matched: list[float | None] = [None] * len(exposures)
-    if match:
+    if "match" in method:
         relative = match_levels(*group_overlaps(stat, npix, groups), params["match_down"])
         for g, members in enumerate(groups):
             for i in members:
@@ -397,3 +442,97 @@ def read_levels(path: str | os.PathLike) -> dict[str, float | None]:
     except (OSError, ValueError) as exc:
         raise MiricalError(str(path), f"not a skymatch levels table ({exc})") from None
     return {str(r["product"]): (float(r["level"]) if r["status"] == "COMPLETE" else None) for r in table}
+
+
+# ----------------------------------------------------------------- the jobs' tables
+def group_labels(exposures: Sequence[SkyExposure], groups: Sequence[Sequence[int]]) -> list[str]:
+    """The name of each sky group of `sky_groups` (its group id; a lone exposure's ``exposure{i}``)."""
+    from mirical.formats.groups import group_names
+
+    names = group_names([exposure.group for exposure in exposures])
+    return [names[members[0]] for members in groups]
+
+
+def write_footprints(exposures: Sequence[SkyExposure], path: str | os.PathLike) -> None:
+    """The footprints table (ECSV, `FOOTPRINT_COLUMNS`) of exposures from `read_footprint`: product, cal file,
+    group id (a lone exposure's ``exposure{i}``), earlier level and the footprint's RA, Dec vertices, every
+    float written as Python's repr, so that `read_footprints` gives the same polygons bit for bit."""
+    from astropy.table import Table
+
+    from mirical.formats.atomic import atomic_path
+    from mirical.formats.groups import group_names
+
+    ra, dec = np.empty(len(exposures), object), np.empty(len(exposures), object)
+    for k, exposure in enumerate(exposures):
+        ra[k], dec[k] = exposure.vertices
+    table = Table([[e.product for e in exposures], [e.path for e in exposures],
+                   group_names([e.group for e in exposures]), np.array([e.prior for e in exposures], float), ra, dec],
+                  names=FOOTPRINT_COLUMNS)
+    table["prior"].unit = "MJy / sr"
+    table["ra"].unit = table["dec"].unit = "deg"
+    with atomic_path(path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+
+
+def read_footprints(path: str | os.PathLike) -> list[SkyExposure]:
+    """The exposures of a footprints table (`write_footprints`), without gwcs and shape."""
+    from astropy.table import Table
+
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+        missing = [c for c in FOOTPRINT_COLUMNS if c not in table.colnames]
+    except (OSError, ValueError) as exc:
+        raise MiricalError(str(path), f"not a skymatch footprints table ({exc})") from None
+    if missing:
+        raise MiricalError(str(path), f"not a skymatch footprints table (no column {', '.join(missing)})")
+    exposures = []
+    for row in table:
+        ra, dec = np.asarray(row["ra"], float), np.asarray(row["dec"], float)
+        exposures.append(SkyExposure(str(row["product"]), str(row["file"]), None, None, spherical_polygon(ra, dec),
+                                     float(row["prior"]), str(row["group"]), (ra, dec)))
+    return exposures
+
+
+def write_stats(product: str, names: Sequence[str], own: int, stat: np.ndarray, npix: np.ndarray,
+                whole: float | None, path: str | os.PathLike) -> None:
+    """One exposure's statistics (`measure_exposure`; ECSV, `STATS_COLUMNS`): a row per sky group (``names``)
+    but its own (``own``), stat NaN and npix 0 where it has no overlap; meta ``product`` and ``whole``."""
+    from astropy.table import Table
+
+    from mirical.formats.atomic import atomic_path
+
+    others = [g for g in range(len(names)) if g != own]
+    table = Table([[names[g] for g in others], np.array([stat[g] for g in others], float),
+                   np.array([npix[g] for g in others], np.int64)], names=STATS_COLUMNS)
+    table["stat"].unit = "MJy / sr"
+    table.meta.update(product=product, whole=whole)
+    with atomic_path(path) as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+
+
+def read_measured(exposures: Sequence[SkyExposure], paths: Sequence[str | os.PathLike]
+                  ) -> tuple[np.ndarray, np.ndarray, list[float | None]]:
+    """`measure`'s (stat, npix, whole statistics) from each exposure's stats table (``paths``, in order)."""
+    from astropy.table import Table
+
+    groups = sky_groups(exposures)
+    names = group_labels(exposures, groups)
+    stat, npix = np.full((len(exposures), len(groups)), np.nan), np.zeros((len(exposures), len(groups)))
+    stats: list[float | None] = [None] * len(exposures)
+    for i, (exposure, path) in enumerate(zip(exposures, paths, strict=True)):
+        try:
+            table = Table.read(path, format="ascii.ecsv")
+            rows = {str(row["group"]): (float(row["stat"]), int(row["npix"])) for row in table}
+        except (OSError, ValueError, KeyError) as exc:
+            raise MiricalError(str(path), f"not a skymatch stats table ({exc})") from None
+        own = next(g for g, members in enumerate(groups) if i in members)
+        expected = [name for g, name in enumerate(names) if g != own]
+        if table.meta.get("product") != exposure.product or sorted(rows) != sorted(expected):
+            raise MiricalError(str(path), f"not the statistics of {exposure.product} against the sky groups "
+                                          f"{', '.join(expected) or '(none)'}")
+        for g, name in enumerate(names):
+            if name in rows:
+                stat[i, g], npix[i, g] = rows[name]
+        whole = table.meta.get("whole")
+        stats[i] = None if whole is None else float(whole)
+    return stat, npix, stats

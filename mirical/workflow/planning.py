@@ -321,6 +321,14 @@ class Layout:
         """The cal file with tweakreg's corrected gwcs, what skymatch (and after it stage 3) reads."""
         return f"{self.intermediate}/{product}_tweakreg.fits"
 
+    def skymatch_footprints(self) -> str:
+        """Every exposure's footprint, group id and earlier level (skymatch's first table, intermediate)."""
+        return f"{self.intermediate}/{self.name}_skymatch_footprints.ecsv"
+
+    def skymatch_stats(self, product: str) -> str:
+        """An exposure's sky statistics in its overlaps with the other sky groups (skymatch's, intermediate)."""
+        return f"{self.intermediate}/{product}_skymatch_stats.ecsv"
+
     def skymatch_levels(self) -> str:
         """The sky level of every exposure (skymatch's table, intermediate)."""
         return f"{self.intermediate}/{self.name}_skymatch_levels.ecsv"
