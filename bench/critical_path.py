@@ -11,8 +11,9 @@ the job has a core to itself):
 - a rule with one job per exposure (background ... resample, outlier_drizzle,
   outlier_detection, mosaic_drizzle, plot_exposure) takes the mean over all its measured jobs;
 - a rule whose job reads every exposure (association, the grids, outlier_median, mosaic,
-  plot_mosaic, summary) is fitted as a + b N from the runs' different N (least squares,
-  b >= 0); with one N it is taken as measured (not scaled: an underestimate for larger N).
+  plot_mosaic, summary), or, per exposure, every exposure's footprint (skymatch_measure:
+  `GROWING`), is fitted as a + b N from the runs' different N (least squares, b >= 0); with
+  one N it is taken as measured (not scaled: an underestimate for larger N).
 
 The DAG is the workflow's own: `snakemake --dag` of the default target (figures, outlier
 detection, summary) on an association of N header-only exposures (bench/dag_scale.py's,
@@ -211,6 +212,11 @@ def list_schedule(needs: dict[int, set[int]], duration: dict[int, float], cores:
     return now
 
 
+#: Rules with one job per exposure whose job's work grows with N all the same: skymatch_measure measures its
+#: exposure against every other exposure's footprint.
+GROWING = {"skymatch_measure"}
+
+
 def reduce_rules(rules: dict[int, str], needs: dict[int, set[int]], n: int) -> set[str]:
     """Rules with a job that needs at least ``n`` jobs (it reads every exposure's output)."""
     return {rules[job] for job, deps in needs.items() if len(deps) >= n and rules[job] != "all"}
@@ -233,7 +239,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="mirical_critpath_") as tmp:
         dags = {n: workflow_dag(n, args.demo_data, Path(tmp)) for n in args.n}
-    reduce = set().union(*(reduce_rules(rules, needs, n) for n, (rules, needs) in dags.items()))
+    reduce = set().union(GROWING, *(reduce_rules(rules, needs, n) for n, (rules, needs) in dags.items()))
     runs = {m: [read_benchmarks(folder, m) for folder in args.benchmarks] for m in MEASURES}
     models = {m: Model(measured, reduce) for m, measured in runs.items()}
 

@@ -9,10 +9,11 @@
 # The exposures: the first N of bench/measure.sh's 32 rate files (outlier_scaling.sh's), calibrated
 # by mirical first (not timed; kept for the next run). Then, timed: mirical's tweakreg jobs forced
 # (tweakreg_catalog per exposure, tweakreg_align, tweakreg per exposure) through Snakemake, and its
-# skymatch job forced, each command's wall time with Snakemake's start-up and planning; each rule's
-# jobs from their benchmark: files (bench/summarize_benchmarks.py: wall and CPU summed, the largest
-# peak RSS). The official steps run with mirical's values for the exposures' filter (config.yaml's
-# tweakreg.filters, as tests/test_official_tweakreg.py gives them) and save their catalogs (mirical
+# skymatch jobs forced (skymatch_footprints, skymatch_measure per exposure, skymatch), each command's
+# wall time with Snakemake's start-up and planning; each rule's jobs from their benchmark: files
+# (bench/summarize_benchmarks.py: wall and CPU summed, the largest peak RSS). The official steps run
+# with mirical's values for the exposures' filter (config.yaml's tweakreg.filters, as
+# tests/test_official_tweakreg.py gives them) and save their catalogs (mirical
 # writes them as products); SkyMatchStep reads TweakRegStep's results as mirical's skymatch reads
 # its tweakreg files. Results: WORKDIR/tweakreg_skymatch_results.md.
 set -euo pipefail
@@ -77,15 +78,17 @@ for n in "${SIZES[@]}"; do
     say "| $n | official TweakRegStep | $ROW |"
 
     measure "skymatch_mirical_$n" "$SNAKEMAKE" out/intermediate/big_skymatch_levels.ecsv "${run[@]}" \
-        --forcerun skymatch
-    say "| $n | mirical skymatch (snakemake) | $ROW |"
-    sky=$(jobs skymatch)
+        --forcerun skymatch_footprints
+    say "| $n | mirical skymatch (snakemake, $CORES cores) | $ROW |"
+    footprints=$(jobs skymatch_footprints); stats=$(jobs skymatch_measure); sky=$(jobs skymatch)
+    say "| $n | · its skymatch_footprints job | $footprints | |"
+    say "| $n | · its $n skymatch_measure jobs | $stats | |"
     say "| $n | · its skymatch job | $sky | |"
-    sky_rss+=("$(echo "$sky" | awk -F'|' '{gsub(/ /, ""); print $3}') MB at $n")
+    sky_rss+=("$(printf '%s\n' "$footprints" "$stats" "$sky" | awk -F'|' '{gsub(/ /, ""); if ($3 > m) m = $3} END {print m}') MB at $n")
     measure "skymatch_official_$n" "$BENCH_PY" "$ROOT/tests/official.py" skymatch "$W/official/sky" big "${official[@]}"
     say "| $n | official SkyMatchStep | $ROW |"
     official_rss+=("$(echo "$ROW" | awk -F'|' '{gsub(/ /, ""); print $3}') MB at $n")
 done
 say ""
-say "Peak RSS of sky matching, by number of exposures: mirical's skymatch job $(IFS=,; echo "${sky_rss[*]}" \
+say "Peak RSS of sky matching, by number of exposures: mirical's largest skymatch job $(IFS=,; echo "${sky_rss[*]}" \
     | sed 's/,/, /g'), the official SkyMatchStep $(IFS=,; echo "${official_rss[*]}" | sed 's/,/, /g')."

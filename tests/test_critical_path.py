@@ -74,6 +74,9 @@ def test_parse_snakemake_dot(cp):
 def test_benchmark_files_to_rules(cp):
     assert cp.rule_of(Path("photom/demo_dither1.tsv")) == "photom"
     assert cp.rule_of(Path("mosaic.tsv")) == "mosaic"
+    assert cp.rule_of(Path("skymatch_measure/demo_dither1.tsv")) == "skymatch_measure"  # skymatch's three rules
+    assert cp.rule_of(Path("skymatch_footprints.tsv")) == "skymatch_footprints"
+    assert cp.rule_of(Path("skymatch.tsv")) == "skymatch"
     assert cp.rule_of(Path("plots/mosaic.tsv")) == "plot_mosaic"
     assert cp.rule_of(Path("plots/demo_dither2_rate_cal.tsv")) == "plot_exposure"
     assert cp.rule_of(Path("plots/demo_dither1_steps.tsv")) == "plot_steps"

@@ -67,7 +67,7 @@ def variant(runs, tmp_path_factory) -> tuple[Path, Path]:
     options = ", ".join(f"{k}: {v}" for k, v in VARIANT.items())
     # the copy's demo references have new absolute paths: re-run by mtime from skymatch on, not from photom
     log = run_snakemake(workdir, "--config", "output_dir=out", DEMO, f"skymatch={{{options}}}",
-                        "--rerun-triggers", "mtime", "--forcerun", "skymatch")
+                        "--rerun-triggers", "mtime", "--forcerun", "skymatch_footprints")
     assert "rule skymatch" in log.stdout + log.stderr and "rule photom" not in log.stdout + log.stderr
     return workdir / "out", _official(workdir / "out", workdir / "official",
                                       *[f"--sky-{k}={v}" for k, v in VARIANT.items()])
@@ -119,6 +119,25 @@ def test_the_levels_recover_the_offsets(runs):
     np.testing.assert_allclose(levels, expected, atol=0.05 * np.ptp(expected))
     table = read_levels(out / "intermediate" / "demo_skymatch_levels.ecsv")
     assert [table[p] for p in PRODUCTS] == levels
+
+
+def test_the_split_jobs_give_the_one_process_solution_bit_for_bit(runs):
+    """The workflow's skymatch_footprints, skymatch_measure (per exposure) and skymatch jobs give exactly the
+    levels `solve` finds in one process, from footprints table polygons equal to the files' bit for bit."""
+    from mirical.formats.groups import group_names
+    from mirical.steps.skymatch import read_footprint, read_footprints, solve
+
+    out, _ = runs
+    layout = Layout(str(out), "demo")
+    exposures = [read_footprint(p, layout.tweakreg_exposure(p), MATCH) for p in PRODUCTS]
+    table = read_footprints(layout.skymatch_footprints())
+    assert [(e.product, e.prior) for e in table] == [(p, 0.0) for p in PRODUCTS]
+    assert [e.group for e in table] == group_names([e.group for e in exposures])
+    for ours, read in zip(exposures, table):
+        assert [(a.points.tobytes(), a.inside.tobytes()) for a in ours.polygon.polygons] == \
+            [(b.points.tobytes(), b.inside.tobytes()) for b in read.polygon.polygons]
+    levels = read_levels(layout.skymatch_levels())
+    assert solve(exposures, MATCH) == [levels[p] for p in PRODUCTS]
 
 
 def test_variant_levels_flags_and_mosaic_are_the_officials(variant):

@@ -157,6 +157,8 @@ def test_first_full_frame_reads_the_subarray_of_the_rate_files_or_the_demo_confi
 def test_layout_with_skymatch_adds_its_levels_table_and_figure():
     layout = planning.Layout.from_config({"name": "run", "output_dir": "out"})
     assert layout.skymatch_exposure("p") == "out/intermediate/p_skymatch.fits"
+    assert layout.skymatch_footprints() == "out/intermediate/run_skymatch_footprints.ecsv"
+    assert layout.skymatch_stats("p") == "out/intermediate/p_skymatch_stats.ecsv"
     made = layout.products(["a", "b"], sky=True)
     assert made["skymatch"] == ["out/intermediate/run_skymatch_levels.ecsv"]
     assert made["plots"][-1] == "out/plots/run_skymatch.png"

@@ -34,8 +34,8 @@ CHAIN = ("background", "assign_wcs", "flat_field", "photom", "resample")  # per 
 MOSAIC = ("mosaic_grid", "mosaic_drizzle", "mosaic")
 # Outlier detection before it: its grid, single-exposure images, median and crf files (rules/outlier_detection.smk).
 OUTLIER = ("outlier_grid", "outlier_drizzle", "outlier_median", "outlier_detection")
-# Sky matching before it: one job over every exposure (rules/skymatch.smk).
-SKY = ("skymatch",)
+# Sky matching before it: the footprints, each exposure's statistics, the levels (rules/skymatch.smk).
+SKY = ("skymatch_footprints", "skymatch_measure", "skymatch")
 # The alignment before that: a catalog per product, one fit, a corrected file per product (rules/tweakreg.smk).
 TWEAK = ("tweakreg_catalog", "tweakreg_align", "tweakreg")
 PIPELINE = CHAIN + ("association",) + TWEAK + SKY + OUTLIER + MOSAIC
@@ -148,7 +148,7 @@ def tweak_jobs(*catalogs: str) -> list[tuple[str, str]]:
 def stage3_jobs(catalogs: tuple[str, ...] = PRODUCTS) -> list[tuple[str, str]]:
     """What a new cal file re-runs: tweakreg (the catalogs of ``catalogs``), skymatch, all of outlier detection
     (its grid comes from every footprint, as the mosaic's) and the mosaic."""
-    return (tweak_jobs(*catalogs) + [("skymatch", ""), ("outlier_grid", ""), ("outlier_median", "")]
+    return (tweak_jobs(*catalogs) + sky_jobs() + [("outlier_grid", ""), ("outlier_median", "")]
             + [(rule, p) for p in PRODUCTS for rule in ("outlier_drizzle", "outlier_detection")]
             + mosaic_jobs(*PRODUCTS))
 
@@ -158,9 +158,16 @@ def after_skymatch() -> list[tuple[str, str]]:
     return [job for job in stage3_jobs() if job[0] not in TWEAK + SKY]
 
 
-def skymatch_jobs() -> list[tuple[str, str]]:
-    """What new sky levels re-run: skymatch, outlier detection and the mosaic, not their grids."""
-    return [("skymatch", ""), ("outlier_median", ""), ("mosaic", "")] + [
+def sky_jobs(first: str = "skymatch_footprints") -> list[tuple[str, str]]:
+    """skymatch's jobs from rule ``first`` on: the footprints, each product's statistics, the levels."""
+    jobs = [("skymatch_footprints", "")] + [("skymatch_measure", p) for p in PRODUCTS] + [("skymatch", "")]
+    return [job for job in jobs if SKY.index(job[0]) >= SKY.index(first)]
+
+
+def skymatch_jobs(first: str = "skymatch_footprints") -> list[tuple[str, str]]:
+    """What new sky levels re-run: skymatch (from rule ``first`` on), outlier detection and the mosaic, not their
+    grids."""
+    return sky_jobs(first) + [("outlier_median", ""), ("mosaic", "")] + [
         (rule, p) for p in PRODUCTS for rule in ("outlier_drizzle", "outlier_detection", "mosaic_drizzle")]
 
 
@@ -419,11 +426,30 @@ def test_outlier_detection_skipped_feeds_the_skymatch_files_to_the_mosaic(comple
 
 def test_skymatch_parameter_reruns_skymatch_outlier_detection_and_the_mosaic_only(complete_run, user_config,
                                                                                   full_dag, tmp_path):
-    """Neither grid (footprints only) nor anything before skymatch re-runs."""
+    """Neither grid (footprints only) nor anything before skymatch re-runs; of skymatch's jobs, those that read
+    the key: a statistic's the statistics and the levels, not the footprints; match_down the levels only."""
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"skystat": "median"}}))
-    direct = {("skymatch", "")}
-    assert_plan(planned, full_dag, direct, skymatch_jobs())
-    assert planned["skymatch", ""].reason.startswith("Params have changed") and "median" in planned["skymatch", ""].reason
+    direct = {key for key in full_dag if key[0] in ("skymatch_measure", "skymatch")}
+    assert_plan(planned, full_dag, direct, skymatch_jobs("skymatch_measure"))
+    assert_params_changed(planned, full_dag, direct)
+    assert "median" in planned["skymatch_measure", "product=rr_dither1"].reason
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"match_down": False}}))
+    assert_plan(planned, full_dag, {("skymatch", "")}, skymatch_jobs("skymatch"))
+    assert_params_changed(planned, full_dag, {("skymatch", "")})
+    planned = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"stepsize": 64}}))
+    assert_plan(planned, full_dag, {("skymatch_footprints", "")}, skymatch_jobs())
+    assert_params_changed(planned, full_dag, {("skymatch_footprints", "")})
+
+
+def test_skymatch_user_levels_need_no_footprints_nor_statistics(complete_run, user_config, tmp_path):
+    skylist = tmp_path / "sky.txt"
+    skylist.write_text("rr_dither1 0.1\nrr_dither2 0.2\n")
+    dag = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"skymethod": "user",
+                                                                                 "skylist": str(skylist)}}),
+               "--forceall")
+    assert [key for key in dag if key[0] in SKY] == [("skymatch", "")]
+    assert str(skylist) in dag["skymatch", ""].inputs
+    assert not [f for f in dag["skymatch", ""].inputs if "_skymatch_" in f]
 
 
 def test_tweakreg_fit_parameter_reruns_the_fit_not_the_catalogs(complete_run, user_config, full_dag, tmp_path):
@@ -474,7 +500,7 @@ def test_abs_refcat_file_is_an_input_of_the_fit_only(complete_run, user_config, 
 
 def test_skymatch_skipped_feeds_the_aligned_files_to_outlier_detection(complete_run, user_config, tmp_path):
     dag = plan(complete_run, *with_override(user_config, tmp_path, {"skymatch": {"skip": True}}), "--forceall")
-    assert ("skymatch", "") not in dag
+    assert not any(rule in SKY for rule, _ in dag)
     aligned = "out/intermediate/rr_dither1_tweakreg.fits"
     assert aligned in dag["outlier_drizzle", "product=rr_dither1"].inputs
     assert aligned in dag["outlier_detection", "product=rr_dither1"].inputs

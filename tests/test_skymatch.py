@@ -7,9 +7,10 @@ from astropy.io import fits
 
 from mirical.errors import MiricalError
 from mirical.drizzle.i2d import unsubtracted_level
-from mirical.steps.skymatch import (SkyExposure, apply_level, border, global_levels, group_overlaps, local_levels,
-                                    match_levels, read_levels, sky_groups, sky_statistic, stem, user_levels,
-                                    write_levels)
+from mirical.steps.skymatch import (SkyExposure, apply_level, border, footprint_vertices, global_levels,
+                                    group_labels, group_overlaps, local_levels, match_levels, read_footprints,
+                                    read_levels, read_measured, sky_groups, sky_statistic, solve_measured,
+                                    spherical_polygon, stem, user_levels, write_footprints, write_levels, write_stats)
 
 DEFAULTS = {"skystat": "mode", "lower": None, "upper": None, "nclip": 5, "lsigma": 4.0, "usigma": 4.0,
             "binwidth": 0.1}
@@ -107,6 +108,53 @@ def test_a_group_is_one_unit_of_the_match():
     # local: the smallest statistic of the group's members for each of them; a group without any: none
     assert local_levels([6.0, 2.5, 4.0, None], groups) == [2.5, 2.5, 4.0, 2.5]
     assert local_levels([None, None, 4.0, None], groups) == [None, None, 4.0, None]
+
+
+def _tilted(x, y, with_bounding_box=False):
+    """A stand-in gwcs: pixels to degrees with digits in every bit."""
+    return 53.16 + 3e-5 * x + 1e-6 * np.sin(y / 7.0), -27.79 + 3e-5 * y + 1e-7 * x * x / 3.0
+
+
+def test_footprints_table_gives_the_same_polygons_bit_for_bit(tmp_path):
+    exposures = []
+    for k, (group, prior) in enumerate([("jw1", 0.0), (None, 0.1 + 0.2), ("jw1", -1 / 3)]):
+        shape = (1024, 1032 - 200 * k)  # 4 corners or more vertices (``stepsize``)
+        vertices = footprint_vertices(_tilted, shape, None if k == 0 else 100)
+        exposures.append(SkyExposure(f"p{k}", f"out/p{k}_tweakreg.fits", None, shape, spherical_polygon(*vertices),
+                                     prior, group, vertices))
+    write_footprints(exposures, tmp_path / "f.ecsv")
+    read = read_footprints(tmp_path / "f.ecsv")
+    assert [(e.product, e.path, e.prior, e.group) for e in read] == [
+        ("p0", "out/p0_tweakreg.fits", 0.0, "jw1"), ("p1", "out/p1_tweakreg.fits", 0.1 + 0.2, "exposure0002"),
+        ("p2", "out/p2_tweakreg.fits", -1 / 3, "jw1")]
+    assert [len(e.vertices[0]) for e in read] == [5, 37, 33]  # closed: 4 + 1; 2 (9 + 9) + 1; 2 (7 + 9) + 1
+    for ours, back in zip(exposures, read):
+        assert [(a.points.tobytes(), a.inside.tobytes()) for a in ours.polygon.polygons] == \
+            [(b.points.tobytes(), b.inside.tobytes()) for b in back.polygon.polygons]
+    assert sky_groups(read) == sky_groups(exposures) == [[0, 2], [1]]
+
+
+def test_stats_tables_give_the_matrices_of_measure(tmp_path):
+    exposures = [SkyExposure(f"p{k}", f"p{k}.fits", None, None, None, 0.0, g) for k, g in enumerate(("a", None, "a"))]
+    groups = sky_groups(exposures)
+    names = group_labels(exposures, groups)
+    assert names == ["a", "exposure0002"]
+    # p0 and p2 (group a) against p1; p1 against group a; p2 sees nothing of p1; whole statistics of p0, p1
+    rows = [([np.nan, 0.1 + 0.2], [0, 700], 2.5), ([1 / 3, np.nan], [900, 0], 1.75), ([np.nan, np.nan], [0, 0], None)]
+    paths = [tmp_path / f"p{k}.ecsv" for k in range(3)]
+    for k, ((stat, npix, whole), path) in enumerate(zip(rows, paths)):
+        write_stats(f"p{k}", names, 1 if k == 1 else 0, np.array(stat), np.array(npix, float), whole, path)
+    stat, npix, stats = read_measured(exposures, paths)
+    np.testing.assert_array_equal(stat, [[np.nan, 0.1 + 0.2], [1 / 3, np.nan], [np.nan, np.nan]])
+    np.testing.assert_array_equal(npix, [[0, 700], [900, 0], [0, 0]])
+    assert stats == [2.5, 1.75, None]
+    # match: group a (0.3 over 700 pixels) against p1 (1/3 over 900): d_a - d_1 = 0.3 - 1/3, the lowest 0
+    params = {"skymethod": "match", "match_down": True, "subtract": False}
+    levels = solve_measured(exposures, stat, npix, stats, params)
+    assert levels[1] == pytest.approx(1 / 3 - 0.3, abs=1e-15) and levels[0] == levels[2] == 0.0
+    assert solve_measured(exposures, stat, npix, stats, {**params, "skymethod": "local"}) == [2.5, 1.75, 2.5]
+    with pytest.raises(MiricalError, match=r"p1.ecsv: not the statistics of p0 against the sky groups exposure0002"):
+        read_measured(exposures, [paths[1], paths[1], paths[2]])
 
 
 def test_global_levels():
