@@ -32,8 +32,10 @@ The facts of the official step (stcal's ``skymatch``), written here anew:
   median (`mirical.steps.outlier_detection.background_level`).
 
 Exposures are read one at a time (the official's ``in_memory=False``): first the
-footprints (the gwcs only), then each exposure's statistics against every footprint,
-the solution, and the writing pass; memory holds one exposure whatever their number.
+footprints (the gwcs only; `read_footprint`, the workflow's table `write_footprints`), then
+each exposure's statistics against every footprint (`measure_exposure`, one workflow job
+each, its table `write_stats`), the solution (`solve_measured`) and the writing pass;
+memory holds one exposure whatever their number. `solve` is the three in one process.
 
 Why not stcal's module at run time (measured on this machine, Python 3.11):
 stcal 1.x requires pyarrow, scikit-image, shapely, astropy-healpix, requests and tweakwcs
