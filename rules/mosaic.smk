@@ -47,6 +47,7 @@ rule mosaic_grid:
 
 rule mosaic_drizzle:
     input:
+        unpack(shared_pixmap_input),
         cal=mosaic_exposure,
         grid=rules.mosaic_grid.output.grid,
     output:

@@ -158,20 +158,33 @@ def drizzle_part(path: str, grid: Grid, params: Mapping) -> Part:
     return drizzle_exposure(exposure, exposure_wcs(path, exposure.asdf), grid, params)
 
 
-def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Part:
-    """`drizzle_part` of an exposure in memory with its gwcs ``wcs``."""
-    from mirical.drizzle.grid import pixel_map
-    from mirical.drizzle.i2d import add_exposure, exposure_time, make_resampler, pixmap_options
+def grid_map(wcs, shape: Sequence[int], grid: Grid, params: Mapping):
+    """The `mirical.drizzle.exposure_map.ExposureMap` of an exposure (gwcs ``wcs``, array ``shape``) onto
+    ``grid``, with the step's ``pixmap_stepsize`` and ``pixmap_order``."""
+    from mirical.drizzle.exposure_map import exposure_map
+    from mirical.drizzle.i2d import pixmap_options
 
-    pixmap = pixel_map(wcs, exposure.shape, grid.wcs, *pixmap_options(params))
+    return exposure_map(wcs, shape, grid.wcs, *pixmap_options(params))
+
+
+def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping, mapping=None) -> Part:
+    """`drizzle_part` of an exposure in memory with its gwcs ``wcs``, or (``wcs`` None) with its pixel map
+    onto ``grid``, ``mapping`` (`grid_map`, e.g. read from the file outlier detection wrote)."""
+    from mirical.drizzle.i2d import add_exposure, exposure_time, make_resampler
+
+    if mapping is None:
+        mapping = grid_map(wcs, exposure.shape, grid, params)
+    elif mapping.pixmap.shape[:2] != exposure.shape:
+        raise MiricalError(exposure.path, f"its {exposure.shape} pixels differ from its pixel map's "
+                           f"{mapping.pixmap.shape[:2]}")
     try:
-        x0, y0, nx, ny = crop(pixmap, grid.shape, crop_margin(params, grid.pixel_scale_ratio))
+        x0, y0, nx, ny = crop(mapping.pixmap, grid.shape, crop_margin(params, grid.pixel_scale_ratio))
     except ValueError as exc:
         raise MiricalError(exposure.path, f"cannot drizzle onto the mosaic grid: {exc}") from None
-    pixmap -= np.array([x0, y0], dtype=float)  # exact: 0 < x - x0 <= x is a multiple of ulp(x)
+    pixmap = mapping.pixmap - np.array([x0, y0], dtype=float)  # exact: 0 < x - x0 <= x is a multiple of ulp(x)
     resampler = make_resampler(grid.wcs, (ny, nx), params, grid.pixel_scale_ratio, grid.pixel_scale,
                                enable_ctx=True)
-    variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap)
+    variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap, input_range=mapping.pixel_range)
     result = resampler.finish()
     arrays = {"SCI": result["SCI"], "WHT": result["WHT"], "CON": result["CON"][0], **variances}
     if "DQ" in result:
