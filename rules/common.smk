@@ -414,6 +414,13 @@ SHARED_PIXMAP = SAME_GRIDS and all(
 )
 
 
+def mosaic_grid_source():
+    """Named inputs of mosaic_grid: outlier detection's grid file when it is the same grid, else every exposure."""
+    if SAME_GRIDS:
+        return {"outlier_grid": LAYOUT.outlier_grid()}
+    return {"cal": [aligned_exposure(p) for p in RATE_NAMES]}
+
+
 def shared_pixmap_input(wildcards):
     """Named input {pixmap: outlier detection's map of the exposure} when the mosaic shares it (SHARED_PIXMAP)."""
     return {"pixmap": LAYOUT.outlier_pixmap(wildcards.product)} if SHARED_PIXMAP else {}

@@ -32,6 +32,7 @@ full-frame test), so VAR_* and ERR are the serial numbers to float32 rounding.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -121,6 +122,25 @@ def read_grid(path: str | os.PathLike) -> Grid:
                         float(tree["pixel_scale_ratio"]), _float(tree.get("pixel_scale")), bool(tree.get("given", False)))
     except (OSError, ValueError, KeyError) as exc:
         raise MiricalError(str(path), f"not a mosaic grid file ({exc})") from None
+
+
+def copy_grid(source: str | os.PathLike, path: str | os.PathLike, params: Mapping, step: str = "mosaic") -> Grid:
+    """Copy the grid file ``source`` (`write_grid`'s, computed with the same files and grid keys) to ``path``,
+    once the ``allowed_memory`` of ``step`` allows its shape; the grid (its gwcs None: not deserialised)."""
+    from asdf.util import load_yaml
+
+    from mirical.drizzle.memory import check_memory
+
+    data = Path(source).read_bytes()
+    try:
+        tree = load_yaml(io.BytesIO(data))
+        grid = Grid(None, (int(tree["shape"][0]), int(tree["shape"][1])), float(tree["pixel_scale_ratio"]),
+                    _float(tree.get("pixel_scale")), bool(tree.get("given", False)))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MiricalError(str(source), f"not a mosaic grid file ({exc})") from None
+    check_memory(grid.shape, step, params, f"config {step}")
+    _write_bytes(data, path)
+    return grid
 
 
 def _write_bytes(data: bytes, path: str | os.PathLike) -> None:
