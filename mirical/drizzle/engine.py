@@ -158,6 +158,7 @@ class Resampler:
         pixar_sr: float | None = None,
         pixmap: np.ndarray | None = None,
         input_range: dict[str, int] | None = None,
+        accumulate: bool = True,
     ) -> dict[str, np.ndarray]:
         """Drizzle one exposure (surface brightness) into the output.
 
@@ -168,7 +169,9 @@ class Resampler:
         shifted onto a crop of the grid, and ``input_range`` (``xmin``, ``xmax``,
         ``ymin``, ``ymax``) replaces `pixel_range` of ``input_wcs``: with both
         (and a PXSCLRT given to the constructor) ``input_wcs`` may be None.
-        Returns the exposure's own resampled variances (VAR_*).
+        Returns the exposure's own resampled variances (VAR_*), which are also
+        added to the output's unless ``accumulate`` is false (a single
+        exposure's drizzle that keeps them as they are: `drizzled`).
         """
         arrays = match_nans_and_flags({"SCI": sci, "ERR": err, "DQ": dq, "VAR_POISSON": var_poisson,
                                        "VAR_RNOISE": var_rnoise, "VAR_FLAT": var_flat})
@@ -195,7 +198,8 @@ class Resampler:
         }
         self._driz.add_image(sci, dq=dq if self.propagate_dq else None, **kwargs)
         resampled = self._resample_variances(variances, kwargs) if self.enable_err else {}
-        self.add_variances(resampled, t_weight)
+        if accumulate:
+            self.add_variances(resampled, t_weight)
         self.record(exptime, tmeasure, duration, expstart, expend)
         return resampled
 
@@ -234,8 +238,20 @@ class Resampler:
             use = (var >= 0) & np.isfinite(var) & (weight > 0)
             w = weight[use]
             total = self._var_sum[name][region]
-            total[use] = np.nansum([total[use], var[use] * w * w], axis=0)
+            before = total[use].astype(np.float64)  # NaN (nothing yet) counts as 0, summed in float64
+            before[np.isnan(before)] = 0.0
+            total[use] = before + var[use] * w * w
             self._var_wt[name][region][use] += w
+
+    def drizzled(self) -> dict[str, np.ndarray]:
+        """SCI, WHT, CON (with ``enable_ctx``) and DQ (with ``propagate_dq``) as drizzled so far; no variances or
+        keywords."""
+        out = {"SCI": self._driz.out_img, "WHT": self._driz.out_wht}
+        if self._driz.out_ctx is not None:
+            out["CON"] = self._driz.out_ctx
+        if self.propagate_dq:
+            out["DQ"] = self._driz.out_dq
+        return out
 
     def finish(self) -> dict:
         """Output arrays SCI, WHT and those the options ask for (ERR, CON, DQ, VAR_*); the keyword

@@ -204,8 +204,10 @@ def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping, mappi
     pixmap = mapping.pixmap - np.array([x0, y0], dtype=float)  # exact: 0 < x - x0 <= x is a multiple of ulp(x)
     resampler = make_resampler(grid.wcs, (ny, nx), params, grid.pixel_scale_ratio, grid.pixel_scale,
                                enable_ctx=True)
-    variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap, input_range=mapping.pixel_range)
-    result = resampler.finish()
+    # the exposure's resampled variances as they are (the sum weights them): not accumulated on the crop
+    variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap, input_range=mapping.pixel_range,
+                             accumulate=False)
+    result = resampler.drizzled()
     arrays = {"SCI": result["SCI"], "WHT": result["WHT"], "CON": result["CON"][0], **variances}
     if "DQ" in result:
         arrays["DQ"] = result["DQ"]
