@@ -178,6 +178,11 @@ def assert_plan(planned, dag, direct, expected_steps):
         f"planned {sorted(planned)}\nexpected {sorted(downstream(dag, direct))}"
 
 
+def params_changed(job: Job) -> bool:
+    """Its params changed: one of the reasons Snakemake names (with a new set of inputs first, if that too)."""
+    return any(reason.startswith("Params have changed") for reason in job.reason.split("; "))
+
+
 def assert_params_changed(planned, dag, direct):
     """Each job of ``direct`` that no other job of ``direct`` feeds is planned because its params changed.
 
@@ -186,7 +191,7 @@ def assert_params_changed(planned, dag, direct):
     roots = {key for key in direct if key not in downstream(dag, direct - {key})}
     assert roots
     for key in roots:
-        assert planned[key].reason.startswith("Params have changed"), (key, planned[key].reason)
+        assert params_changed(planned[key]), (key, planned[key].reason)
 
 
 # ----------------------------------------------------------------- fixtures
@@ -295,7 +300,7 @@ def test_mosaic_grid_parameter_reruns_the_mosaic_jobs_only(complete_run, user_co
     planned = plan(complete_run, *with_override(user_config, tmp_path, {"mosaic": {"rotation": 10.0}}))
     direct = {key for key in full_dag if key[0] in MOSAIC}
     assert_plan(planned, full_dag, direct, mosaic_jobs(*PRODUCTS))
-    assert planned["mosaic_grid", ""].reason.startswith("Params have changed")
+    assert params_changed(planned["mosaic_grid", ""])
     assert shared not in planned["mosaic_drizzle", "product=rr_dither1"].inputs
     assert planned["mosaic_grid", ""].inputs == tuple(f"out/intermediate/{p}_tweakreg.fits" for p in PRODUCTS)
 
@@ -342,7 +347,8 @@ def test_mosaic_output_wcs_file_is_an_input_of_the_mosaic_grid(complete_run, use
     direct = {("mosaic_grid", "")}
     assert_plan(planned, full_dag, direct, mosaic_jobs(*PRODUCTS))
     assert str(grid) in planned["mosaic_grid", ""].inputs
-    assert planned["mosaic_grid", ""].reason.startswith(("Params have changed", "Updated input files"))
+    assert params_changed(planned["mosaic_grid", ""]) or planned["mosaic_grid", ""].reason.startswith(
+        "Updated input files")
 
 
 def test_output_wcs_file_is_an_input_of_resample_only(complete_run, user_config, full_dag, tmp_path):
