@@ -410,9 +410,9 @@ def outlier_median_inputs(wildcards):
     return {"grid": rules.outlier_grid.output.grid, "parts": parts, **cals}
 
 
-def outlier_grid_input(wildcards):
-    """The grid of the median (none with resample_data false)."""
-    return {"grid": rules.outlier_grid.output.grid} if OUTLIER_RESAMPLE else {}
+def outlier_pixmap_input(wildcards):
+    """The exposure's pixel map onto the median's grid, which its blot reads (none with resample_data false)."""
+    return {"pixmap": LAYOUT.outlier_pixmap(wildcards.product)} if OUTLIER_RESAMPLE else {}
 
 
 def exposure_for_mosaic(product):
@@ -422,6 +422,32 @@ def exposure_for_mosaic(product):
 
 def mosaic_exposure(wildcards):
     return exposure_for_mosaic(wildcards.product)
+
+
+# The mosaic grid is the outlier grid when outlier detection drizzles and the mosaic's grid keys are
+# the defaults (the same files, the same keys; allowed_memory only guards memory; no output_wcs).
+SAME_GRIDS = (
+    OUTLIERS
+    and OUTLIER_RESAMPLE
+    and not step_params("mosaic")["output_wcs"]
+    and all(step_params("mosaic")[key] == value for key, value in OUTLIER_GRID.items() if key != "allowed_memory")
+)
+# With the same pixel map options too, the mosaic reads each exposure's map from outlier_drizzle's file.
+SHARED_PIXMAP = SAME_GRIDS and all(
+    step_params("mosaic")[key] == step_params("outlier_detection")[key] for key in PIXMAP_KEYS
+)
+
+
+def mosaic_grid_source():
+    """Named inputs of mosaic_grid: outlier detection's grid file when it is the same grid, else every exposure."""
+    if SAME_GRIDS:
+        return {"outlier_grid": LAYOUT.outlier_grid()}
+    return {"cal": [aligned_exposure(p) for p in RATE_NAMES]}
+
+
+def shared_pixmap_input(wildcards):
+    """Named input {pixmap: outlier detection's map of the exposure} when the mosaic shares it (SHARED_PIXMAP)."""
+    return {"pixmap": LAYOUT.outlier_pixmap(wildcards.product)} if SHARED_PIXMAP else {}
 
 
 def mosaic_inputs(wildcards):

@@ -1,6 +1,8 @@
 # The dither mosaic as map/reduce (mirical/steps/mosaic.py): the output grid once (mosaic_grid),
 # each exposure drizzled alone onto its crop of that grid (mosaic_drizzle, one job per
-# product, in parallel), and the sum of those parts into the mosaic (mosaic).
+# product, in parallel), and the sum of those parts into the mosaic (mosaic). When the grid is
+# outlier detection's (SAME_GRIDS), mosaic_grid copies its file and mosaic_drizzle reads each
+# exposure's pixel map from outlier_drizzle's (SHARED_PIXMAP).
 # With mosaic.lyot mask, lyot_mask first flags each exposure's Lyot region for all of stage 3
 # (stage3_start in rules/common.smk; the grids read the exposures' WCS only, so not its files).
 rule lyot_mask:
@@ -26,7 +28,7 @@ rule lyot_mask:
 rule mosaic_grid:
     input:
         **output_wcs_input("mosaic"),
-        cal=[aligned_exposure(p) for p in RATE_NAMES],
+        **mosaic_grid_source(),
     output:
         grid=LAYOUT.mosaic_grid(),
     log:
@@ -47,6 +49,7 @@ rule mosaic_grid:
 
 rule mosaic_drizzle:
     input:
+        unpack(shared_pixmap_input),
         cal=mosaic_exposure,
         grid=rules.mosaic_grid.output.grid,
     output:

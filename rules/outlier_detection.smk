@@ -1,5 +1,6 @@
 # Stage-3 outlier detection (mirical/steps/outlier_detection.py), as jwst's imaging mode: the default
-# grid once (outlier_grid), each cal exposure drizzled alone onto it (outlier_drizzle), their
+# grid once (outlier_grid), each cal exposure drizzled alone onto it (outlier_drizzle, which writes
+# the exposure's pixel map onto the grid for the blot and, on the same grid, the mosaic), their
 # median over groups (outlier_median, a reduce over row blocks), and per product the median
 # blotted back and compared (outlier_detection: {product}_crf.fits, which the mosaic then uses).
 # With resample_data false the median is of the cal files themselves (no grid, no drizzle).
@@ -30,6 +31,7 @@ rule outlier_drizzle:
         grid=rules.outlier_grid.output.grid,
     output:
         part=LAYOUT.outlier_i2d("{product}"),
+        pixmap=LAYOUT.outlier_pixmap("{product}"),
     log:
         f"{LOGS}/outlier_drizzle/{{product}}.log",
     benchmark:
@@ -72,7 +74,7 @@ rule outlier_median:
 
 rule outlier_detection:
     input:
-        unpack(outlier_grid_input),
+        unpack(outlier_pixmap_input),
         cal=stage3_input,
         median=rules.outlier_median.output.median,
     output:

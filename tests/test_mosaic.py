@@ -24,12 +24,16 @@ from conftest import REPO
 from mirical.drizzle import grid as rg
 from mirical.formats.asdf_extension import asdf_bytes, read_tree
 from mirical.formats.io import Exposure, add_history, write_exposure
+from mirical.drizzle.exposure_map import read_exposure_map, write_exposure_map
+from mirical.errors import MiricalError
 from mirical.steps.mosaic import (
     Grid,
     Part,
     compute_grid,
+    copy_grid,
     crop,
     drizzle_exposure,
+    grid_map,
     read_grid,
     read_part,
     reduce_parts,
@@ -279,6 +283,81 @@ def test_grid_and_part_files_round_trip(dithers, tmp_path):
     back = read_part(tmp_path / "q_mosaic_part.fits")
     assert set(back.arrays) == {"SCI", "WHT", "CON", "DQ"}
     assert back.arrays["DQ"].tobytes() == lean.arrays["DQ"].tobytes()
+
+
+# ----------------------------------------------------------------- the shared pixel map and grid
+def test_exposure_map_by_hand_and_its_file(dithers, tmp_path):
+    """Bounding box x 3.2..95.7, y -0.5..80.4 on 90 x 100 pixels: drizzle reads columns 3-96, rows 0-80
+    (stcal's rounding), the map is NaN outside columns 4-95, rows 0-80 (pixel centres inside); the file gives
+    back the same float64 bits, and the part drizzled from it is the part drizzled from the gwcs."""
+    _, exposures, grid = dithers
+    wcs = distorted_wcs(10.0, -30.0, shape=SHAPE, seed=7)
+    wcs.bounding_box = ((3.2, 95.7), (-0.5, 80.4))
+    mapping = grid_map(wcs, SHAPE, grid, PARAMS)
+    assert mapping.pixel_range == {"xmin": 3, "xmax": 96, "ymin": 0, "ymax": 80}
+    finite = np.isfinite(mapping.pixmap[..., 0])
+    assert np.array_equal(finite, np.isfinite(mapping.pixmap[..., 1]))
+    assert finite[:81, 4:96].all() and not finite[81:].any() and not finite[:, :4].any() and not finite[:, 96:].any()
+    write_exposure_map(mapping, tmp_path / "p_outlier_pixmap.fits", "p_skymatch.fits")
+    back = read_exposure_map(tmp_path / "p_outlier_pixmap.fits")
+    assert back.pixmap.dtype == np.float64 and back.pixmap.tobytes() == mapping.pixmap.tobytes()
+    assert back.pixel_range == mapping.pixel_range
+    with fits.open(tmp_path / "p_outlier_pixmap.fits") as hdul:
+        assert [h.name for h in hdul] == ["PRIMARY", "X", "Y"] and hdul[0].header["CALFILE"] == "p_skymatch.fits"
+    from_gwcs = drizzle_exposure(exposures[0], wcs, grid, PARAMS)
+    from_file = drizzle_exposure(exposures[0], None, grid, PARAMS, back)
+    assert (from_file.x0, from_file.y0) == (from_gwcs.x0, from_gwcs.y0)
+    for name, array in from_gwcs.arrays.items():
+        assert from_file.arrays[name].tobytes() == array.tobytes(), name
+    small = read_exposure_map(tmp_path / "p_outlier_pixmap.fits")
+    small.pixmap = small.pixmap[:-1]
+    with pytest.raises(MiricalError, match=r"dither0: its \(90, 100\) pixels differ from its pixel map's \(89, 100\)"):
+        drizzle_exposure(exposures[0], None, grid, PARAMS, small)
+    write_grid(grid, tmp_path / "grid.asdf")
+    with pytest.raises(MiricalError, match="grid.asdf: not a pixel map file"):
+        read_exposure_map(tmp_path / "grid.asdf")
+
+
+def test_copied_grid_is_the_same_file_checked_against_allowed_memory(dithers, tmp_path, monkeypatch):
+    from mirical.drizzle.memory import available_memory
+
+    _, _, grid = dithers
+    write_grid(grid, tmp_path / "outlier_grid.asdf")
+    copied = copy_grid(tmp_path / "outlier_grid.asdf", tmp_path / "mosaic_grid.asdf", {"allowed_memory": None})
+    assert (tmp_path / "mosaic_grid.asdf").read_bytes() == (tmp_path / "outlier_grid.asdf").read_bytes()
+    assert (copied.shape, copied.pixel_scale_ratio, copied.given) == (grid.shape, 1.0, False)
+    fraction = 0.5 * grid.shape[0] * grid.shape[1] * 48 / available_memory()  # half of what the mosaic needs
+    with pytest.raises(MiricalError, match=r"^config mosaic: the output grid of \d+ x \d+ pixels"):
+        copy_grid(tmp_path / "outlier_grid.asdf", tmp_path / "refused.asdf", {"allowed_memory": fraction})
+    assert not (tmp_path / "refused.asdf").exists()
+
+
+@pytest.mark.workflow
+def test_workflow_shares_the_outlier_grid_and_pixel_maps(demo_run, tmp_path):
+    """On the default grid the mosaic's grid file is outlier detection's, byte for byte, and the one computed
+    from every exposure's gwcs; each exposure's pixel map file is the map of its gwcs onto that grid, exactly,
+    whether read from outlier detection's input or from the crf file the mosaic drizzles (the part drizzled from
+    such a map is the part drizzled from the gwcs: `test_exposure_map_by_hand_and_its_file`)."""
+    from mirical.drizzle.i2d import exposure_wcs
+    from mirical.formats.io import read_exposure
+
+    inter = demo_run / "intermediate"
+    params = yaml.safe_load((REPO / "config.yaml").read_text())["mosaic"]
+    params.pop("lyot")
+    grid_bytes = (inter / "demo_mosaic_grid.asdf").read_bytes()
+    assert grid_bytes == (inter / "demo_outlier_grid.asdf").read_bytes()
+    products = ("demo_dither1", "demo_dither2")
+    computed = compute_grid([str(inter / f"{p}_tweakreg.fits") for p in products], params)
+    write_grid(computed, tmp_path / "computed_grid.asdf")
+    assert (tmp_path / "computed_grid.asdf").read_bytes() == grid_bytes
+    grid = read_grid(inter / "demo_mosaic_grid.asdf")
+    for product in products:
+        shared = read_exposure_map(inter / f"{product}_outlier_pixmap.fits")
+        for source in (inter / f"{product}_skymatch.fits", demo_run / f"{product}_crf.fits"):
+            exposure = read_exposure(source)
+            again = grid_map(exposure_wcs(str(source), exposure.asdf), exposure.shape, grid, params)
+            assert again.pixmap.tobytes() == shared.pixmap.tobytes(), source.name
+            assert again.pixel_range == shared.pixel_range
 
 
 # ----------------------------------------------------------------- the workflow's mosaic == serial, reduced demo

@@ -124,6 +124,7 @@ def test_layout_with_outlier_detection_adds_the_crf_files_and_the_outlier_figure
     layout = planning.Layout.from_config({"name": "run", "output_dir": "out"})
     assert layout.outlier_grid() == "out/intermediate/run_outlier_grid.asdf"
     assert layout.outlier_i2d("p") == "out/intermediate/p_outlier_i2d.fits"
+    assert layout.outlier_pixmap("p") == "out/intermediate/p_outlier_pixmap.fits"
     assert layout.median() == "out/intermediate/run_median.fits"
     made = layout.products(["a", "b"], crf=True)
     assert made["crf"] == ["out/a_crf.fits", "out/b_crf.fits"]

@@ -35,6 +35,7 @@ from mirical.drizzle.grid import (
     mean_pixel_area,
     output_pixel_scale,
     pixel_map,
+    pixel_range,
 )
 
 __all__ = ["KERNELS", "Resampler", "derived_pixel_scale_ratio", "drizzle_weight"]
@@ -68,15 +69,6 @@ def derived_pixel_scale_ratio(
     """PXSCLRT of an output ``output_scale`` (arcsec) over an input's PIXAR_SR (else its mean pixel area)."""
     area = pixar_sr if pixar_sr else mean_pixel_area(input_wcs, shape)
     return output_scale / (3600.0 * math.degrees(math.sqrt(area)))
-
-
-def _pixel_range(wcs: gwcs.WCS, shape: Sequence[int]) -> dict[str, int]:
-    """Inclusive input pixel range inside the bounding box (stcal ``resample_range``)."""
-    (x0, x1), (y0, y1) = bounding_box(wcs, shape)
-    xmin, ymin = max(0, int(x0 + 0.5)), max(0, int(y0 + 0.5))
-    xmax = max(xmin, min(shape[1] - 1, int(x1 + 0.5)))
-    ymax = max(ymin, min(shape[0] - 1, int(y1 + 0.5)))
-    return {"xmin": xmin, "xmax": xmax, "ymin": ymin, "ymax": ymax}
 
 
 class Resampler:
@@ -156,7 +148,7 @@ class Resampler:
         var_poisson: np.ndarray,
         var_rnoise: np.ndarray,
         var_flat: np.ndarray,
-        input_wcs: gwcs.WCS,
+        input_wcs: gwcs.WCS | None,
         exptime: float,
         *,
         tmeasure: float | None = None,
@@ -165,6 +157,8 @@ class Resampler:
         expend: float | None = None,
         pixar_sr: float | None = None,
         pixmap: np.ndarray | None = None,
+        input_range: dict[str, int] | None = None,
+        accumulate: bool = True,
     ) -> dict[str, np.ndarray]:
         """Drizzle one exposure (surface brightness) into the output.
 
@@ -172,8 +166,12 @@ class Resampler:
         ``exptime`` weight when given. ``pixar_sr`` is used only to derive
         PXSCLRT when the constructor was not given one. ``pixmap`` (output
         pixel of every input pixel) replaces `pixel_map` of ``input_wcs``, e.g.
-        shifted onto a crop of the grid. Returns the exposure's own resampled
-        variances (VAR_*).
+        shifted onto a crop of the grid, and ``input_range`` (``xmin``, ``xmax``,
+        ``ymin``, ``ymax``) replaces `pixel_range` of ``input_wcs``: with both
+        (and a PXSCLRT given to the constructor) ``input_wcs`` may be None.
+        Returns the exposure's own resampled variances (VAR_*), which are also
+        added to the output's unless ``accumulate`` is false (a single
+        exposure's drizzle that keeps them as they are: `drizzled`).
         """
         arrays = match_nans_and_flags({"SCI": sci, "ERR": err, "DQ": dq, "VAR_POISSON": var_poisson,
                                        "VAR_RNOISE": var_rnoise, "VAR_FLAT": var_flat})
@@ -196,11 +194,12 @@ class Resampler:
             "wht_scale": 1.0,
             "pixfrac": self.pixfrac,
             "in_units": "cps",
-            **_pixel_range(input_wcs, sci.shape),
+            **(pixel_range(input_wcs, sci.shape) if input_range is None else input_range),
         }
         self._driz.add_image(sci, dq=dq if self.propagate_dq else None, **kwargs)
         resampled = self._resample_variances(variances, kwargs) if self.enable_err else {}
-        self.add_variances(resampled, t_weight)
+        if accumulate:
+            self.add_variances(resampled, t_weight)
         self.record(exptime, tmeasure, duration, expstart, expend)
         return resampled
 
@@ -239,8 +238,20 @@ class Resampler:
             use = (var >= 0) & np.isfinite(var) & (weight > 0)
             w = weight[use]
             total = self._var_sum[name][region]
-            total[use] = np.nansum([total[use], var[use] * w * w], axis=0)
+            before = total[use].astype(np.float64)  # NaN (nothing yet) counts as 0, summed in float64
+            before[np.isnan(before)] = 0.0
+            total[use] = before + var[use] * w * w
             self._var_wt[name][region][use] += w
+
+    def drizzled(self) -> dict[str, np.ndarray]:
+        """SCI, WHT, CON (with ``enable_ctx``) and DQ (with ``propagate_dq``) as drizzled so far; no variances or
+        keywords."""
+        out = {"SCI": self._driz.out_img, "WHT": self._driz.out_wht}
+        if self._driz.out_ctx is not None:
+            out["CON"] = self._driz.out_ctx
+        if self.propagate_dq:
+            out["DQ"] = self._driz.out_dq
+        return out
 
     def finish(self) -> dict:
         """Output arrays SCI, WHT and those the options ask for (ERR, CON, DQ, VAR_*); the keyword

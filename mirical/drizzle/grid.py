@@ -27,6 +27,7 @@ __all__ = [
     "output_grid",
     "output_pixel_scale",
     "pixel_map",
+    "pixel_range",
     "pixel_scale_ratio",
     "tan_header",
 ]
@@ -43,6 +44,15 @@ def bounding_box(wcs: gwcs.WCS, shape: Sequence[int]) -> tuple[tuple[float, floa
         return (-0.5, shape[1] - 0.5), (-0.5, shape[0] - 0.5)
     (x0, x1), (y0, y1) = wcs.bounding_box.bounding_box(order="F")
     return (float(x0), float(x1)), (float(y0), float(y1))
+
+
+def pixel_range(wcs: gwcs.WCS, shape: Sequence[int]) -> dict[str, int]:
+    """Inclusive input pixel range inside the bounding box, the pixels drizzle reads (stcal ``resample_range``)."""
+    (x0, x1), (y0, y1) = bounding_box(wcs, shape)
+    xmin, ymin = max(0, int(x0 + 0.5)), max(0, int(y0 + 0.5))
+    xmax = max(xmin, min(shape[1] - 1, int(x1 + 0.5)))
+    ymax = max(ymin, min(shape[0] - 1, int(y1 + 0.5)))
+    return {"xmin": xmin, "xmax": xmax, "ymin": ymin, "ymax": ymax}
 
 
 def footprint(wcs: gwcs.WCS, shape: Sequence[int]) -> np.ndarray:

@@ -136,9 +136,10 @@ def grid_pixel_scale_ratio(params: Mapping, pixel_scale: float, first_path: str,
     return derived_pixel_scale_ratio(pixel_scale, first_wcs, shape, nominal)
 
 
-def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Drizzle one cal exposure with ``resampler`` (`Resampler.add`), less BKGLEVEL where BKGSUB is false;
-    its resampled variances."""
+def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None = None,
+                 input_range: dict[str, int] | None = None, accumulate: bool = True) -> dict[str, np.ndarray]:
+    """Drizzle one cal exposure with ``resampler`` (`Resampler.add`: ``pixmap`` and ``input_range`` replace what
+    it computes of ``wcs``; ``accumulate``), less BKGLEVEL where BKGSUB is false; its resampled variances."""
     if str(exposure.get("S_WCS", "")) != "COMPLETE":
         raise MiricalError(exposure.path, "S_WCS is not COMPLETE: resampling needs the WCS from assign_wcs")
     a = exposure.arrays
@@ -150,7 +151,7 @@ def add_exposure(resampler, exposure: Exposure, wcs, pixmap: np.ndarray | None =
                          exposure_time(exposure), tmeasure=_float(exposure.get("TMEASURE")),
                          duration=_float(exposure.get("DURATION")), expstart=_float(exposure.get("EXPSTART")),
                          expend=_float(exposure.get("EXPEND")), pixar_sr=_float(exposure.get("PIXAR_SR")),
-                         pixmap=pixmap)
+                         pixmap=pixmap, input_range=input_range, accumulate=accumulate)
 
 
 def unsubtracted_level(primary: fits.Header) -> float | None:

@@ -32,6 +32,7 @@ full-frame test), so VAR_* and ERR are the serial numbers to float32 rounding.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -123,6 +124,25 @@ def read_grid(path: str | os.PathLike) -> Grid:
         raise MiricalError(str(path), f"not a mosaic grid file ({exc})") from None
 
 
+def copy_grid(source: str | os.PathLike, path: str | os.PathLike, params: Mapping, step: str = "mosaic") -> Grid:
+    """Copy the grid file ``source`` (`write_grid`'s, computed with the same files and grid keys) to ``path``,
+    once the ``allowed_memory`` of ``step`` allows its shape; the grid (its gwcs None: not deserialised)."""
+    from asdf.util import load_yaml
+
+    from mirical.drizzle.memory import check_memory
+
+    data = Path(source).read_bytes()
+    try:
+        tree = load_yaml(io.BytesIO(data))
+        grid = Grid(None, (int(tree["shape"][0]), int(tree["shape"][1])), float(tree["pixel_scale_ratio"]),
+                    _float(tree.get("pixel_scale")), bool(tree.get("given", False)))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MiricalError(str(source), f"not a mosaic grid file ({exc})") from None
+    check_memory(grid.shape, step, params, f"config {step}")
+    _write_bytes(data, path)
+    return grid
+
+
 def _write_bytes(data: bytes, path: str | os.PathLike) -> None:
     """Write ``data`` to a temporary name beside ``path`` and rename it when complete."""
     with atomic_path(path) as tmp:
@@ -158,21 +178,36 @@ def drizzle_part(path: str, grid: Grid, params: Mapping) -> Part:
     return drizzle_exposure(exposure, exposure_wcs(path, exposure.asdf), grid, params)
 
 
-def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping) -> Part:
-    """`drizzle_part` of an exposure in memory with its gwcs ``wcs``."""
-    from mirical.drizzle.grid import pixel_map
-    from mirical.drizzle.i2d import add_exposure, exposure_time, make_resampler, pixmap_options
+def grid_map(wcs, shape: Sequence[int], grid: Grid, params: Mapping):
+    """The `mirical.drizzle.exposure_map.ExposureMap` of an exposure (gwcs ``wcs``, array ``shape``) onto
+    ``grid``, with the step's ``pixmap_stepsize`` and ``pixmap_order``."""
+    from mirical.drizzle.exposure_map import exposure_map
+    from mirical.drizzle.i2d import pixmap_options
 
-    pixmap = pixel_map(wcs, exposure.shape, grid.wcs, *pixmap_options(params))
+    return exposure_map(wcs, shape, grid.wcs, *pixmap_options(params))
+
+
+def drizzle_exposure(exposure: Exposure, wcs, grid: Grid, params: Mapping, mapping=None) -> Part:
+    """`drizzle_part` of an exposure in memory with its gwcs ``wcs``, or (``wcs`` None) with its pixel map
+    onto ``grid``, ``mapping`` (`grid_map`, e.g. read from the file outlier detection wrote)."""
+    from mirical.drizzle.i2d import add_exposure, exposure_time, make_resampler
+
+    if mapping is None:
+        mapping = grid_map(wcs, exposure.shape, grid, params)
+    elif mapping.pixmap.shape[:2] != exposure.shape:
+        raise MiricalError(exposure.path, f"its {exposure.shape} pixels differ from its pixel map's "
+                           f"{mapping.pixmap.shape[:2]}")
     try:
-        x0, y0, nx, ny = crop(pixmap, grid.shape, crop_margin(params, grid.pixel_scale_ratio))
+        x0, y0, nx, ny = crop(mapping.pixmap, grid.shape, crop_margin(params, grid.pixel_scale_ratio))
     except ValueError as exc:
         raise MiricalError(exposure.path, f"cannot drizzle onto the mosaic grid: {exc}") from None
-    pixmap -= np.array([x0, y0], dtype=float)  # exact: 0 < x - x0 <= x is a multiple of ulp(x)
+    pixmap = mapping.pixmap - np.array([x0, y0], dtype=float)  # exact: 0 < x - x0 <= x is a multiple of ulp(x)
     resampler = make_resampler(grid.wcs, (ny, nx), params, grid.pixel_scale_ratio, grid.pixel_scale,
                                enable_ctx=True)
-    variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap)
-    result = resampler.finish()
+    # the exposure's resampled variances as they are (the sum weights them): not accumulated on the crop
+    variances = add_exposure(resampler, exposure, wcs, pixmap=pixmap, input_range=mapping.pixel_range,
+                             accumulate=False)
+    result = resampler.drizzled()
     arrays = {"SCI": result["SCI"], "WHT": result["WHT"], "CON": result["CON"][0], **variances}
     if "DQ" in result:
         arrays["DQ"] = result["DQ"]

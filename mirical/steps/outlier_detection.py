@@ -15,7 +15,8 @@
    crop. Computed in blocks of grid rows, so N full grids are never in memory.
 4. `blot`: the median resampled back onto each exposure's pixels (drizzle's
    linear blot on the pixel map of this step's pixmap_stepsize and pixmap_order,
-   exact by default; NaN where nothing maps).
+   exact by default, the one its single-exposure drizzle computed and wrote,
+   `mirical.drizzle.exposure_map`; NaN where nothing maps).
 5. `outlier_mask`: a pixel is an outlier where
    ``|SCI - blot - backg| > scale2 * deriv + snr2 * ERR`` and a pixel within
    one (3x3) of it has ``|SCI - blot - backg| > scale1 * deriv + snr1 * ERR``,
@@ -289,13 +290,12 @@ def parse_pair(value: str | Sequence[float], name: str) -> tuple[float, float]:
     return float(values[0]), float(values[1])
 
 
-def detect_exposure(exposure, wcs, median: np.ndarray, median_wcs, params: Mapping) -> int:
-    """Flag the outliers of ``exposure`` (gwcs ``wcs``) against the grid's ``median``, in place; their count."""
-    from mirical.drizzle.grid import pixel_map
-    from mirical.drizzle.i2d import pixmap_options
-
+def detect_exposure(exposure, pixmap: np.ndarray, median: np.ndarray, params: Mapping) -> int:
+    """Flag the outliers of ``exposure`` against the grid's ``median``, in place; their count. ``pixmap``: the grid
+    pixel of each exposure pixel (`mirical.drizzle.grid.pixel_map`, with the step's pixmap_stepsize and
+    pixmap_order)."""
     arrays = exposure.arrays
-    blotted = blot(median, pixel_map(wcs, exposure.shape, median_wcs, *pixmap_options(params)))
+    blotted = blot(median, pixmap)
     mask = outlier_mask(arrays["SCI"], arrays["ERR"], blotted, parse_pair(params["snr"], "snr"),
                         parse_pair(params["scale"], "scale"), background_level(exposure.primary, params["backg"]))
     exposure.arrays.update(flag_outliers(arrays, mask))

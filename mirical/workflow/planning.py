@@ -301,6 +301,11 @@ class Layout:
         """One exposure drizzled alone onto its crop of the outlier grid (intermediate)."""
         return f"{self.intermediate}/{product}_outlier_i2d.fits"
 
+    def outlier_pixmap(self, product: str) -> str:
+        """The grid pixel of each pixel of one exposure on the outlier grid (intermediate; its drizzle, its blot
+        and, on the same grid, the mosaic's drizzle read it)."""
+        return f"{self.intermediate}/{product}_outlier_pixmap.fits"
+
     def median(self) -> str:
         """The median of the single-exposure images (intermediate)."""
         return f"{self.intermediate}/{self.name}_median.fits"
