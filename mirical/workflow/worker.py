@@ -195,9 +195,11 @@ def serve(name: str, idle_seconds: float = IDLE_SECONDS) -> None:
 # mirical modules the worker does not import: itself, the API (Snakemake's), the entry point.
 SKIP_PREIMPORT = ("mirical.workflow.worker", "mirical.api", "mirical.__main__")
 # Imported by the worker once, besides every mirical module: what the jobs' scripts import lazily
-# (the figures' pyplot) and what the jobs' Snakemake script preamble imports (Snakemake started
-# this worker with this Python, so it is there; a job's own environment need not list it).
-PREIMPORT = ("asdf", "matplotlib.pyplot", "snakemake.iocontainers", "snakemake.logging")
+# (the figures' pyplot, its Agg backend and the RA/Dec axes: 0.06 s and 0.13 s a figure job otherwise)
+# and what the jobs' Snakemake script preamble imports (Snakemake started this worker with this
+# Python, so it is there; a job's own environment need not list it).
+PREIMPORT = ("asdf", "matplotlib.pyplot", "matplotlib.backends.backend_agg", "astropy.visualization.wcsaxes",
+             "snakemake.iocontainers", "snakemake.logging")
 
 
 def _preimport() -> None:
