@@ -315,6 +315,18 @@ def _figure(figsize: tuple[float, float]):
     return plt.figure(figsize=figsize, layout="constrained", dpi=DPI)
 
 
+def _row(fig, n: int) -> np.ndarray:
+    """``n`` image axes side by side, y tick labels on the first only (the images have one shape).
+
+    As ``subplots(sharex=True, sharey=True)`` looks, without sharing: every
+    shared axis would update the ticks of all the others at each layout step.
+    """
+    axs = np.atleast_1d(fig.subplots(1, n))
+    for ax in axs[1:]:
+        ax.tick_params(labelleft=False)
+    return axs
+
+
 # ----------------------------------------------------------------- figures
 def rate_vs_cal(rate_path: str | Image, cal_path: str | Image, out: str, product: str) -> dict[str, str]:
     """The seed's two panels: DMS Level 2A (rate) in DN/s beside DMS Level 2B (cal) in MJy/sr."""
@@ -322,7 +334,7 @@ def rate_vs_cal(rate_path: str | Image, cal_path: str | Image, out: str, product
     limits = {}
     with plt.rc_context(STYLE):
         fig = _figure((13.0, 6.2))
-        axs = fig.subplots(1, 2, sharex=True, sharey=True)
+        axs = _row(fig, 2)
         for ax, image, label in ((axs[0], rate, "DMS Level 2A (rate)"), (axs[1], cal, "DMS Level 2B (cal)")):
             shown = show(ax, image.data, image.log_norm())
             limits[label] = _limits(shown.norm, image.unit)
@@ -346,7 +358,7 @@ def step_strip(paths: Sequence[tuple[str, str | Image]], out: str, product: str)
     limits = {}
     with plt.rc_context(STYLE):
         fig = _figure((4.6 * len(images), 5.4))
-        axs = np.atleast_1d(fig.subplots(1, len(images), sharex=True, sharey=True))
+        axs = _row(fig, len(images))
         for i, (ax, (step, image)) in enumerate(zip(axs, images)):
             shown = show(ax, image.data, image.log_norm())
             limits[step] = _limits(shown.norm, image.unit)
@@ -640,7 +652,7 @@ def background_from_science(rate_path: str, bkgsub_path: str, mask_path: str, ou
     level = float(np.nanmedian(background))
     with plt.rc_context(STYLE):
         fig = _figure((17.0, 5.8))
-        axs = fig.subplots(1, 3, sharex=True, sharey=True)
+        axs = _row(fig, 3)
         panels = ((rate.data, log_norm(rate.data), "rate; its sources (masked in the others' backgrounds)"),
                   (background, linear_norm(background, 0.5, 99.5),
                    f"background from {after.get('BKGNEXP', '?')} other exposures (linear)"),
@@ -729,7 +741,7 @@ def destripe_before_after(cal_path: str, destripe_path: str, out: str, product: 
     norm = cal.log_norm()  # one stretch for before and after: the stripes' change is what differs
     with plt.rc_context(STYLE):
         fig = _figure((17.0, 5.8))
-        axs = fig.subplots(1, 3, sharex=True, sharey=True)
+        axs = _row(fig, 3)
         panels = ((cal.data, norm, f"before: {Path(cal.path).name}"),
                   (after.data, norm, f"after: {Path(after.path).name}"),
                   (stripes, linear_norm(stripes, 0.5, 99.5), "stripes removed (before - after, linear)"))
@@ -761,7 +773,7 @@ def lyot_masked(exposure_path: str, out: str, product: str) -> int:
     norm = image.log_norm()
     with plt.rc_context(STYLE):
         fig = _figure((13.0, 6.2))
-        axs = fig.subplots(1, 2, sharex=True, sharey=True)
+        axs = _row(fig, 2)
         for ax, data, title in ((axs[0], image.data, "SCI, the Lyot region hatched (left out of stage 3)"),
                                 (axs[1], used, "what stage 3 uses (DO_NOT_USE grey)")):
             shown = show(ax, data, norm)
