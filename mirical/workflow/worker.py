@@ -214,6 +214,9 @@ def _preimport() -> None:
             importlib.import_module(module.name)
     for name in PREIMPORT:
         importlib.import_module(name)
+    from mirical.products.plots import warm_up
+
+    warm_up()  # fonts and matplotlib's caches loaded once, not in every figure job
     importlib.import_module("asdf").get_config().extensions  # noqa: B018  (parses every manifest once)
 
 
