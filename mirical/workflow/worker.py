@@ -203,7 +203,7 @@ PREIMPORT = ("asdf", "matplotlib.pyplot", "matplotlib.backends.backend_agg", "as
 
 
 def _preimport() -> None:
-    """Import what the jobs import and build asdf's extension list, once."""
+    """Import what the jobs import, draw one small figure and build asdf's extension list, once."""
     import importlib
     import pkgutil
 
