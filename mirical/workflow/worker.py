@@ -151,6 +151,7 @@ def stop() -> None:
 # ------------------------------------------------------------------ the worker
 def serve(name: str, idle_seconds: float = IDLE_SECONDS) -> None:
     """The worker's main loop (one thread): listen, fork one child per job, report its status."""
+    import importlib
     import selectors
     import signal
 
@@ -172,9 +173,14 @@ def serve(name: str, idle_seconds: float = IDLE_SECONDS) -> None:
     import time
 
     idle_since = time.monotonic()
+    late = list(LATE_PREIMPORT)
     try:
         while os.getppid() == parent:
-            for key, _ in selector.select(timeout=1.0):
+            events = selector.select(timeout=0 if late else 1.0)
+            if not events and late:  # nothing to do now: one more module for the jobs to come
+                importlib.import_module(late.pop(0))
+                continue
+            for key, _ in events:
                 if key.data == "parent":
                     return
                 if key.data == "accept":
@@ -195,11 +201,16 @@ def serve(name: str, idle_seconds: float = IDLE_SECONDS) -> None:
 # mirical modules the worker does not import: itself, the API (Snakemake's), the entry point.
 SKIP_PREIMPORT = ("mirical.workflow.worker", "mirical.api", "mirical.__main__")
 # Imported by the worker once, besides every mirical module: what the jobs' scripts import lazily
-# (the figures' pyplot, its Agg backend and the RA/Dec axes: 0.06 s and 0.13 s a figure job otherwise)
-# and what the jobs' Snakemake script preamble imports (Snakemake started this worker with this
-# Python, so it is there; a job's own environment need not list it).
-PREIMPORT = ("asdf", "matplotlib.pyplot", "matplotlib.backends.backend_agg", "astropy.visualization.wcsaxes",
-             "snakemake.iocontainers", "snakemake.logging")
+# (the figures' pyplot and its Agg backend: 0.06 s a figure job otherwise) and what the jobs' Snakemake
+# script preamble imports (Snakemake started this worker with this Python, so it is there; a job's own
+# environment need not list it).
+PREIMPORT = ("asdf", "matplotlib.pyplot", "matplotlib.backends.backend_agg", "snakemake.iocontainers",
+             "snakemake.logging")
+# Imported once the worker takes jobs, one at a time while none is waiting: what the later steps' jobs
+# import lazily (source finding: ~0.7 s CPU each job would pay; the mosaic figures' RA/Dec axes: 0.13 s;
+# the first jobs do not wait for them).
+LATE_PREIMPORT = ("photutils.background", "photutils.detection", "photutils.segmentation",
+                  "astropy.visualization.wcsaxes")
 
 
 def _preimport() -> None:
