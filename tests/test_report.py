@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from PIL import Image
 
 from conftest import REDUCED_DEMO, run_snakemake
 
@@ -116,3 +117,54 @@ def test_s_region_parsing():
     assert parse_s_region("POLYGON 1 2 3 4 5 6").shape == (3, 2)
     with pytest.raises(ValueError):
         parse_s_region("CIRCLE ICRS 1 2 3")
+
+
+def test_block_mean_by_hand():
+    from mirical.products.plots import block_mean
+
+    data = np.arange(25, dtype=float).reshape(5, 5)  # 5 x 5: not a multiple of 2
+    data[0, 1] = np.nan
+    data[4, 4] = np.inf
+    out = block_mean(data, 2)
+    # rows 0-1 | 2-3 | 4, columns 0-1 | 2-3 | 4; a block with a NaN (or inf) pixel is NaN, the last ones are smaller
+    expected = [[np.nan, (2 + 3 + 7 + 8) / 4, (4 + 9) / 2],
+                [(10 + 11 + 15 + 16) / 4, (12 + 13 + 17 + 18) / 4, (14 + 19) / 2],
+                [(20 + 21) / 2, (22 + 23) / 2, np.nan]]
+    np.testing.assert_array_equal(out, expected)
+    assert np.array_equal(block_mean(data, 1), data, equal_nan=True)  # factor 1: the data as they are
+    np.testing.assert_array_equal(block_mean(np.arange(6.0).reshape(1, 6), 3), [[1.0, 4.0]])  # one row of blocks
+    np.testing.assert_array_equal(block_mean(np.ones((7, 3)), 4), [[1.0], [1.0]])  # 4 x 3 and 3 x 3 pixels
+
+
+def test_images_are_drawn_at_display_size_with_the_full_resolution_stretch(tmp_path, monkeypatch):
+    """A 1032 x 1024 cal image drawn in its ~560 pixel wide axes: block means of 2 x 2, NaN kept, same limits."""
+    from mirical.products import plots
+
+    rng = np.random.default_rng(1)
+    sci = rng.normal(1.0, 0.1, (1024, 1032)).astype(np.float32)
+    sci[500, 601] = np.nan  # an isolated NaN pixel stays grey
+    sci[100:110, 200:210] = 50.0  # a source
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(sci, name="SCI")]).writeto(tmp_path / "a_cal.fits")
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((1024, 1032), np.uint32), name="DQ")]).writeto(
+        tmp_path / "a_crf.fits")
+    saved = []
+    original = plots.save
+    monkeypatch.setattr(plots, "save", lambda fig, path: (saved.append(fig), original(fig, path)))
+    plots.outliers(str(tmp_path / "a_cal.fits"), str(tmp_path / "a_crf.fits"), str(tmp_path / "a.png"), "a")
+
+    ax = saved[0].axes[0]
+    image = ax.get_images()[0]
+    box = ax.get_window_extent()  # the axes on the PNG, in pixels
+    assert 450 < box.width < 700 and 450 < box.height < 700
+    drawn = image.get_array()
+    assert drawn.shape == (512, 516)  # 1032 / 2 columns: about one array pixel per screen pixel, not two
+    assert drawn.shape[1] / 1.5 < box.width < drawn.shape[1] * 1.5
+    assert drawn.mask[250, 300] and drawn.mask.sum() == 1  # the NaN's block
+    np.testing.assert_allclose(drawn[50, 100], 50.0)  # the source's blocks
+    np.testing.assert_allclose(drawn[0, 0], sci[:2, :2].astype(float).mean())
+    # the axes and the colour scale as for the full image
+    assert ax.get_xlim() == (-0.5, 1031.5) and ax.get_ylim() == (-0.5, 1023.5)
+    vmin, vmax = plots.robust_limits(sci.astype(float))
+    assert (image.norm.vmin, image.norm.vmax) == (vmin, vmax)
+    with Image.open(tmp_path / "a.png") as png:
+        assert png.size == (800, 720)  # the figure's size (8 x 7.2 in at 100 dpi)
