@@ -195,13 +195,19 @@ def serve(name: str, idle_seconds: float = IDLE_SECONDS) -> None:
 # mirical modules the worker does not import: itself, the API (Snakemake's), the entry point.
 SKIP_PREIMPORT = ("mirical.workflow.worker", "mirical.api", "mirical.__main__")
 # Imported by the worker once, besides every mirical module: what the jobs' scripts import lazily
-# (the figures' pyplot) and what the jobs' Snakemake script preamble imports (Snakemake started
-# this worker with this Python, so it is there; a job's own environment need not list it).
-PREIMPORT = ("asdf", "matplotlib.pyplot", "snakemake.iocontainers", "snakemake.logging")
+# (the figures' pyplot; photutils' detection and background, which every tweakreg_catalog job
+# needs and whose first import scans every installed distribution's metadata) and what the
+# jobs' Snakemake script preamble imports (Snakemake started this worker with this Python, so
+# it is there; a job's own environment need not list it).
+PREIMPORT = ("asdf", "matplotlib.pyplot", "photutils.background", "photutils.detection", "snakemake.iocontainers",
+             "snakemake.logging")
 
 
 def _preimport() -> None:
-    """Import what the jobs import and build asdf's extension list, once."""
+    """Import what the jobs import and build asdf's extension list, once; then freeze the garbage
+    collector's view of all of it (`gc.freeze`), so that a job's full collections do not scan the
+    worker's modules again (and do not write to their pages, which the forked jobs share)."""
+    import gc
     import importlib
     import pkgutil
 
@@ -213,6 +219,8 @@ def _preimport() -> None:
     for name in PREIMPORT:
         importlib.import_module(name)
     importlib.import_module("asdf").get_config().extensions  # noqa: B018  (parses every manifest once)
+    gc.collect()
+    gc.freeze()
 
 
 def _take_job(listener: socket.socket, selector: Any, jobs: dict) -> None:
