@@ -51,6 +51,12 @@ rule all:
         all_outputs(),
 
 
+# The science products alone (no figures, no summary): `snakemake products`.
+rule products:
+    input:
+        product_outputs(),
+
+
 # One run per output folder (mirical/workflow/lock.py): the lock is taken before the first job and released
 # when the run ends (or its process exits); a second run on the folder stops here with one line.
 # The warm worker (mirical/workflow/worker.py): one process with the heavy modules imported that forks

@@ -19,7 +19,10 @@ detection, summary) on an association of N header-only exposures (bench/dag_scal
 references from the demo's files). Then (a) the critical path, the longest path by
 duration, and (b) a list-scheduling simulation on C cores, each job one core (as every
 rule declares), ready jobs started in the order they became ready (ties: DAG order), an
-approximation of Snakemake's scheduler. Snakemake's own time between jobs is not counted.
+approximation of Snakemake's scheduler. Snakemake's own start and planning (``--fixed``, seconds:
+bench/like_for_like.sh measures a run with nothing to do) is added to each projected wall;
+its time between jobs is not counted. ``--official N=SECONDS`` gives the official pipeline's
+measured wall for N exposures: the projections for N are then also given as its fraction.
 Prints markdown tables.
 """
 
@@ -38,9 +41,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 from summarize_benchmarks import job_records  # noqa: E402  (the worker child's CPU included)
 
-# Benchmark files under plots/ (rules/plots.smk): file name -> the rule that wrote it.
-PLOT_BENCHMARKS = {"_rate_cal": "plot_exposure", "_steps": "plot_steps", "_outliers": "plot_outliers"}
-PLOT_MOSAIC_BENCHMARK = "mosaic"
+# Benchmark files under plots/ (rules/plots.smk): file name ending -> the rule that wrote it (per-exposure
+# figures), and file name -> rule for the run's one-of-a-kind figures.
+PLOT_BENCHMARKS = {"_rate_cal": "plot_exposure", "_steps": "plot_steps", "_outliers": "plot_outliers",
+                   "_background": "plot_background", "_destripe": "plot_destripe", "_lyotmask": "plot_lyotmask"}
+PLOT_ONE = {"mosaic": "plot_mosaic", "catalog": "plot_catalog", "tweakreg": "plot_tweakreg",
+            "skymatch": "plot_skymatch"}
 
 NODE = re.compile(r'^\s*(\d+)\[label = "([^"]*)"')
 EDGE = re.compile(r"^\s*(\d+) -> (\d+)\s*$")
@@ -53,8 +59,8 @@ def rule_of(relative: Path) -> str:
     folder, stem = relative.parts[0], relative.stem
     if folder != "plots":
         return folder
-    if stem == PLOT_MOSAIC_BENCHMARK:
-        return "plot_mosaic"
+    if stem in PLOT_ONE:
+        return PLOT_ONE[stem]
     for suffix, rule in PLOT_BENCHMARKS.items():
         if stem.endswith(suffix):
             return rule
@@ -219,7 +225,11 @@ def main() -> None:
     parser.add_argument("--demo-data", type=Path, required=True, help="a demo_data folder (headers, references)")
     parser.add_argument("--n", type=int, nargs="+", default=[32, 256], help="exposures to project")
     parser.add_argument("--cores", type=int, nargs="+", default=[8, 32], help="cores to project")
+    parser.add_argument("--fixed", type=float, default=0.0, help="Snakemake's start and planning, seconds")
+    parser.add_argument("--official", action="append", default=[], metavar="N=SECONDS",
+                        help="the official pipeline's measured wall for N exposures")
     args = parser.parse_args()
+    official = {int(n): float(t) for n, t in (item.split("=") for item in args.official)}
 
     with tempfile.TemporaryDirectory(prefix="mirical_critpath_") as tmp:
         dags = {n: workflow_dag(n, args.demo_data, Path(tmp)) for n in args.n}
@@ -240,10 +250,12 @@ def main() -> None:
         jobs = {n: "N", n - 1: "N − 1"}.get(counts[rule], str(counts[rule]))
         print(f"| {rule} | {jobs} | {' | '.join(model.describe(rule) for model in models.values())} |")
     print()
-    print("Projected from each job's wall time (and, in brackets, from its CPU time):")
+    print("Projected from each job's wall time (and, in brackets, from its CPU time), "
+          f"{args.fixed:.1f} s of Snakemake's start and planning added:")
     print()
-    print("| exposures | jobs | sum of jobs s | critical path s | cores | projected wall s | sum / cores s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| exposures | jobs | sum of jobs s | critical path s | cores | projected wall s | sum / cores s "
+          "| of the official's wall |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|")
     paths = {}
     for n, (rules, needs) in dags.items():
         rows = {}
@@ -255,8 +267,11 @@ def main() -> None:
             paths.setdefault(n, [rules[job] for job in path if rules[job] != "all"])
         (cpu, length, walls), (cpu_c, length_c, walls_c) = rows["s"], rows["cpu_time"]
         for cores, wall, wall_c in zip(args.cores, walls, walls_c):
+            wall, wall_c = wall + args.fixed, wall_c + args.fixed
+            fraction = (f"{wall / official[n]:.2f} ({wall_c / official[n]:.2f}) of {official[n]:.0f} s"
+                        if n in official else "–")
             print(f"| {n} | {len(rules)} | {cpu:.0f} ({cpu_c:.0f}) | {length:.1f} ({length_c:.1f}) | {cores} "
-                  f"| {wall:.0f} ({wall_c:.0f}) | {cpu / cores:.0f} ({cpu_c / cores:.0f}) |")
+                  f"| {wall:.0f} ({wall_c:.0f}) | {cpu / cores:.0f} ({cpu_c / cores:.0f}) | {fraction} |")
     print()
     for n, path in paths.items():
         print(f"Critical path (job wall times), {n} exposures: {' → '.join(path)}")

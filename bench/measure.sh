@@ -1,4 +1,4 @@
-# Sourced by bench/outlier_scaling.sh and bench/tweakreg_skymatch.sh (both set ROOT and WORK, then call bench_setup).
+# Sourced by bench/like_for_like.sh, bench/outlier_scaling.sh and bench/tweakreg_skymatch.sh (each sets ROOT and WORK, then calls bench_setup).
 #
 # bench_setup RESULTS_NAME: the interpreters (MIRICAL_VENV, BENCH_VENV), CORES, SNAKEMAKE and SMOPTS, an empty
 # WORK/RESULTS_NAME as RESULTS, and say TEXT (echoed and appended to RESULTS).

@@ -1,6 +1,7 @@
 """Write docs/performance.md from the results of ``bash bench/run.sh`` (its last step).
 
     python bench/performance_page.py WORKDIR/results.md [PAGE]   (PAGE: default docs/performance.md)
+    python bench/performance_page.py --keep-missing WORKDIR/results.md [PAGE]
     python bench/performance_page.py --section SECTION.md [PAGE]
 
 The page holds the latest run only: its date, machine and versions once at the top, what is
@@ -8,6 +9,8 @@ measured and how to read it, then run.sh's tables as they are, less what belongs
 results alone (the ``code:`` line naming the checkout, the load-average columns). With
 ``--section``, one section's results (a script of run.sh run alone, e.g. bench/tweakreg_skymatch.sh)
 replace the page's section of the same heading (its text up to the first comma), or are appended.
+With ``--keep-missing`` (run.sh with ``SKIP_STEPS=1``), the page's sections that the results do not
+have (the step-level comparisons left out) stay as their last run wrote them, after the new ones.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ PAGE = REPO / "docs" / "performance.md"
 INTRO = """\
 `bash bench/run.sh` measures everything on this page with one command and writes it (raw
 results in its work folder). Each row is one command: its wall time, the CPU time of its whole
-process tree (user + system) and the peak memory of its largest process. The official pipeline
-runs offline on the same association and reference files (`Image2Pipeline`, then
-`ResampleStep` of all cal files for the mosaic). It runs no outlier detection and draws no
-figures; mirical's calibration rows include outlier detection, and its figures and summary
-table are timed in rows of their own. Wall times depend on the machine's other work; CPU times
-much less."""
+process tree (user + system) and the peak memory of its largest process. The comparison is like
+for like: the official pipeline runs what its user runs for the same products (`Image2Pipeline`
+on the association, then `Image3Pipeline` with tweakreg, skymatch, outlier detection, resample and
+the source catalog), offline, on the same files with the same reference files and parameters;
+mirical runs its default target (the same steps, plus its figures and summary table) and, beside
+it, its `products` target (the same steps without figures and summary). Wall times depend on the
+machine's other work; CPU times much less. What each speed-up lever bought and why it was kept:
+[development.md](development.md#speed)."""
 
 
 def is_load_column(header: str) -> bool:
@@ -98,16 +103,37 @@ def replace_section(page: str, section: str) -> str:
     return "\n".join([*lines, "", *new]) + "\n"
 
 
+def sections(page: str) -> list[str]:
+    """The ``## `` sections of a page, each its heading and text."""
+    lines = page.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("## ")]
+    return ["\n".join(lines[i:j]).rstrip() for i, j in zip(starts, [*starts[1:], len(lines)])]
+
+
+def keep_missing(new: str, old: str) -> str:
+    """``new`` with the sections of ``old`` whose heading it lacks appended, in their order."""
+    have = {heading_key(section.splitlines()[0]) for section in sections(new)}
+    for section in sections(old):
+        if heading_key(section.splitlines()[0]) not in have:
+            new = new.rstrip() + "\n\n" + section + "\n"
+    return new
+
+
 def main(argv: list[str]) -> int:
-    section = bool(argv) and argv[0] == "--section"
-    argv = argv[1:] if section else argv
+    mode = argv[0] if argv and argv[0] in ("--section", "--keep-missing") else None
+    argv = argv[1:] if mode else argv
     if len(argv) not in (1, 2):
         print(__doc__)
         return 2
     try:
         page = Path(argv[1] if len(argv) == 2 else PAGE)
         text = Path(argv[0]).read_text()
-        page.write_text(replace_section(page.read_text(), text) if section else render(text))
+        if mode == "--section":
+            page.write_text(replace_section(page.read_text(), text))
+        elif mode == "--keep-missing":
+            page.write_text(keep_missing(render(text), page.read_text()))
+        else:
+            page.write_text(render(text))
     except ValueError as exc:
         sys.exit(f"{argv[0]}: {exc}")
     return 0

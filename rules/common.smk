@@ -478,6 +478,15 @@ def all_outputs():
     return [path for paths in outputs_by_kind().values() for path in paths]
 
 
+# What only shows the products: the `products` target leaves them out.
+DISPLAY_KINDS = ("plots", "catalog_plot", "summary")
+
+
+def product_outputs():
+    """The science products of a complete run (cal, i2d, crf, mosaic, catalogs, ...): no figures, no summary."""
+    return [path for kind, paths in outputs_by_kind().items() if kind not in DISPLAY_KINDS for path in paths]
+
+
 # ----------------------------------------------------------------- the background (rules/background.smk)
 # steps.background.source science: the background of each rate product from the other science exposures
 # of its FILTER/SUBARRAY/READPATT (and science_extra), sources masked. One mask job per rate file

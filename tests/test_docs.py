@@ -174,6 +174,22 @@ def test_performance_page_replaces_one_section(tmp_path):
     assert page.read_text().endswith("## Outliers\n\n| old outliers |\n\n## Mosaic\n\n| new mosaic |\n")
 
 
+def test_performance_page_keeps_the_sections_a_partial_run_left_out(tmp_path):
+    """--keep-missing: the new run's page, then the old page's sections the run did not measure."""
+    results = tmp_path / "results.md"
+    results.write_text("# mirical benchmark 2026-12-02T10:00:00Z\n\nmachine: 2 cores\nmirical 0.1.0\n\n"
+                       "## Like for like, demo/8 full-frame exposures\n\n| new like |\n")
+    page = tmp_path / "performance.md"
+    page.write_text("# Performance\n\nold intro\n\n## Like for like, demo\n\n| old like |\n\n"
+                    "## Outlier detection, 8/16/32\n\n| old outliers |\n\n## Alignment\n\n| old alignment |\n")
+    subprocess.run([sys.executable, str(REPO / "bench" / "performance_page.py"), "--keep-missing", str(results),
+                    str(page)], check=True)
+    text = page.read_text()
+    assert "Measured 2026-12-02 on 2 cores; mirical 0.1.0." in text and "old intro" not in text
+    assert text.endswith("## Like for like, demo/8 full-frame exposures\n\n| new like |\n\n"
+                         "## Outlier detection, 8/16/32\n\n| old outliers |\n\n## Alignment\n\n| old alignment |\n")
+
+
 def test_agreement_page_keeps_the_randomized_section(tmp_path):
     table = tmp_path / "agreement.md"
     table.write_text("| case | cal |\n|---|---|\n| FULL | 0 |\n")

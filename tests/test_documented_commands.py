@@ -43,6 +43,14 @@ def test_snakemake_with_a_config_file(mine, run_env, extra):
     assert "demo_output/my_galaxy_i2d.fits" in out and "demo_output/my_galaxy_dither2_cal.fits" in out
 
 
+def test_snakemake_products_target_leaves_out_figures_and_summary(mine, run_env):
+    out = _run([run_env / "snakemake", "products", "--snakefile", SNAKEFILE, "--cores", "8", "--configfile",
+                "mine.yaml", "--dry-run"], mine)
+    jobs = out[out.index("Job stats:"):].split("\n\n")[0]
+    assert "mosaic " in jobs and "skymatch " in jobs and "outlier_detection " in jobs
+    assert "plot_" not in jobs and "summary " not in jobs and "products " in jobs
+
+
 def test_snakemake_with_an_association_and_the_python_api(mine, run_env):
     """make_association (Python API) writes the association; snakemake and mirical.run plan it."""
     code = ("import glob, json, sys, mirical; "

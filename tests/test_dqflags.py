@@ -1,12 +1,16 @@
 """A reference file's DQ through its DQ_DEF table, as stdatamodels' dynamic_mask; good_bits expressions."""
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
 from mirical.drizzle.engine import drizzle_weight
-from mirical.formats.dqflags import DO_NOT_USE, HOT, NO_FLAT_FIELD, PIXEL, check_good_bits, good_pixels, standard_dq
+from mirical.formats.dqflags import (DO_NOT_USE, HOT, NO_FLAT_FIELD, PIXEL, bitmask, check_good_bits, good_pixels,
+                                     standard_dq)
 from mirical.formats.io import read_reference_image
 
 UNRELIABLE_FLAT = PIXEL["UNRELIABLE_FLAT"]
@@ -87,3 +91,24 @@ def test_drizzle_weight_is_zero_outside_good_bits():
     assert drizzle_weight(DQ, var, "ivm", 10.0).tolist() == [0.25, 0, 0.25, 0, 0, 0]  # resample's default
     assert drizzle_weight(DQ, var, "ivm", 10.0, "~DO_NOT_USE").tolist() == [0.25, 0, 0.25, 0, 0.25, 0.25]
     assert drizzle_weight(DQ, var, "exptime", 10.0, "~DO_NOT_USE+JUMP_DET").tolist() == [10, 0, 0, 0, 10, 0]
+
+
+def test_bitmask_is_astropys_module_loaded_without_astropy_nddata():
+    # Planning checks good_bits; loading astropy.nddata's package for it would cost ~0.6 s CPU per run.
+    code = ("import sys; from mirical.formats import dqflags; dqflags.check_good_bits('~DO_NOT_USE+NON_SCIENCE'); "
+            "print(sorted(m for m in sys.modules if m.startswith('astropy')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1]).stdout
+    assert "astropy.nddata" not in loaded and "astropy.wcs" not in loaded
+
+
+@pytest.mark.parametrize("good_bits", ["~DO_NOT_USE+NON_SCIENCE", "DO_NOT_USE,HOT", "~(4+8)", 6, None, "",
+                                       "JUMP_DET|DROPOUT"])
+def test_bitmask_gives_astropys_answers(good_bits):
+    from astropy.nddata import bitmask as by_name
+
+    dq = np.arange(64, dtype=np.uint32).reshape(8, 8) * 37
+    ours = bitmask().bitfield_to_boolean_mask(dq, good_bits, good_mask_value=True, dtype=bool, flag_name_map=PIXEL)
+    theirs = by_name.bitfield_to_boolean_mask(dq, good_bits, good_mask_value=True, dtype=bool, flag_name_map=PIXEL)
+    assert np.array_equal(ours, theirs) and np.array_equal(good_pixels(dq, good_bits), theirs)
+    assert 0 < theirs.sum() <= 64

@@ -1,5 +1,6 @@
 """The package's layers (docs/development.md): every import in mirical/ goes down, never back up to a step."""
 import ast
+import subprocess
 import sys
 
 import pytest
@@ -95,3 +96,15 @@ def test_a_step_importing_another_step_is_caught(tmp_path, monkeypatch):
     path.write_text("from mirical.steps.resample import grid\nfrom mirical.steps import set_step_status\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
     assert violations(path) == ["mirical.steps.mosaic imports another step's module mirical.steps.resample"]
+
+
+def test_planning_imports_no_astropy(tmp_path):
+    """Planning (every snakemake call, every cluster job's too) runs no numerical module of ours: astropy's
+    import alone costs ~1 s of every run (numpy comes with Snakemake's own YAML templating)."""
+    cmd = [sys.executable, "-X", "importtime", "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(tmp_path), "--cores", "1", "-n", "--config", "output_dir=out"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    assert "snakemake.workflow" in imported and "mirical.workflow.planning" in imported
+    assert [name for name in imported if name.split(".")[0] in ("astropy", "gwcs", "asdf", "scipy", "matplotlib")] == []

@@ -296,6 +296,24 @@ def test_config_problems_in_plain_words(given, message):
     assert str(info.value) == message
 
 
+@pytest.mark.parametrize("given", [{}, {"name": "x", "steps": {"resample": {"pixfrac": 0.5}}, "tweakreg": {"skip": True}},
+                                   "config.yaml"])
+def test_config_defaults_filled_as_snakemake_fills_them(given):
+    import copy
+
+    from snakemake.utils import validate
+
+    from mirical.workflow.config import check_config
+
+    config = yaml.safe_load((REPO / given).read_text()) if given == "config.yaml" else given
+    ours, snakemakes = copy.deepcopy(config), copy.deepcopy(config)
+    check_config(ours, str(REPO / "schemas" / "config.schema.yaml"))
+    validate(snakemakes, str(REPO / "schemas" / "config.schema.yaml"), set_default=True)
+    assert ours == snakemakes and ours != config and ours["warm_worker"] is True
+    if given:
+        assert ours["steps"]["resample"]["kernel"] == "square" and ours["tweakreg"]["kernel_fwhm"] == 2.5
+
+
 def test_config_typo_is_one_short_line(tmp_path):
     result = run_snakemake(tmp_path, "-n", "--config", "steps={resample: {pixfarc: 0.8}}", check=False)
     assert result.returncode == 1

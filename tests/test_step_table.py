@@ -46,7 +46,7 @@ def test_skipped_marks_and_reports():
 
 
 def test_what_other_parts_read_from_the_table():
-    from mirical.demo.simulate import REFERENCE_NAMES
+    from mirical.demo.settings import REFERENCE_NAMES
     from mirical.products.plots import STEP_TITLES
     from mirical.references.selection import EXPOSURE_SELECTORS, REF_KEYWORDS
 

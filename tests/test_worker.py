@@ -29,6 +29,8 @@ def body(snakemake):
         raise MiricalError("broken_rate.fits", "not a readable FITS file")
     if what == "sleep":
         time.sleep(120)
+    if what == "modules":  # which of the worker's late imports this job found imported
+        log.info("imported %s", ",".join(m for m in sys.argv[3:] if m in sys.modules))
     log.info("done in %s", os.getcwd())
 
 main(SimpleNamespace(log=[sys.argv[1]], rule="t"), body)
@@ -63,12 +65,26 @@ def started():
     worker.stop()
 
 
-def _job(tmp_path, name, what, **kw):
+def _job(tmp_path, name, what, *args, **kw):
     script = tmp_path / "job.py"
     script.write_text(JOB)
     env = dict(os.environ, MIRICAL_WORKER=name, PYTHONPATH=str(REPO))  # this checkout's mirical, as the worker's
-    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "job.log"), what], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "job.log"), what, *args], env=env,
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_later_steps_modules_imported_while_the_worker_waits(started, tmp_path):
+    # Source finding (photutils) is imported by the worker when no job waits, not by every job that finds sources.
+    late = list(worker.LATE_PREIMPORT)
+    assert not {"photutils.segmentation", "photutils.background"} - set(late)
+    for _ in range(120):
+        proc = _job(tmp_path, started[0], "modules", *late)
+        proc.communicate(timeout=120)
+        found = (tmp_path / "job.log").read_text().splitlines()[0].removeprefix("INFO mirical: imported ")
+        if found.split(",") == late:
+            break
+        time.sleep(0.5)
+    assert found.split(",") == late
 
 
 def test_job_runs_in_a_child_of_the_worker_with_its_log_and_status(started, tmp_path):

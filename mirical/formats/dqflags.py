@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import numpy as np
 
 PIXEL: dict[str, int] = {
@@ -48,6 +53,36 @@ NO_FLAT_FIELD = PIXEL["NO_FLAT_FIELD"]
 REFERENCE_PIXEL = PIXEL["REFERENCE_PIXEL"]
 
 
+def bitmask() -> ModuleType:
+    """astropy's ``astropy.nddata.bitmask`` (the bit-flag syntax jwst's steps read), loaded alone.
+
+    That module needs only numpy; importing it by name first runs ``astropy.nddata``'s package,
+    which imports astropy.wcs, astropy.coordinates and more (~0.6 s CPU). Planning checks every
+    ``good_bits`` with it (`check_good_bits`), so it is loaded from its file; by name where that fails.
+    """
+    loaded = sys.modules.get("astropy.nddata.bitmask")
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.find_spec("astropy")  # finds the package without importing it
+    path = Path(spec.origin).parent / "nddata" / "bitmask.py" if spec and spec.origin else None
+    module = sys.modules.get(_BITMASK)
+    if module is None and path is not None and path.is_file():
+        file_spec = importlib.util.spec_from_file_location(_BITMASK, path)
+        module = importlib.util.module_from_spec(file_spec)
+        try:
+            file_spec.loader.exec_module(module)
+        except ImportError:
+            module = None
+        else:
+            sys.modules[_BITMASK] = module
+    if module is None:
+        import astropy.nddata.bitmask as module
+    return module
+
+
+_BITMASK = "mirical._astropy_bitmask"  # the name `bitmask` loads astropy's module under
+
+
 def good_pixels(dq: np.ndarray, good_bits: str | int | None) -> np.ndarray:
     """Boolean mask, True where ``dq`` has no bit outside ``good_bits`` (jwst's ``good_bits`` expression).
 
@@ -57,17 +92,13 @@ def good_pixels(dq: np.ndarray, good_bits: str | int | None) -> np.ndarray:
     bits it must not have ("~DO_NOT_USE+NON_SCIENCE"); None (or "None", "")
     makes every pixel good.
     """
-    from astropy.nddata.bitmask import bitfield_to_boolean_mask
-
-    return bitfield_to_boolean_mask(dq, good_bits, good_mask_value=True, dtype=bool, flag_name_map=PIXEL)
+    return bitmask().bitfield_to_boolean_mask(dq, good_bits, good_mask_value=True, dtype=bool, flag_name_map=PIXEL)
 
 
 def check_good_bits(good_bits: str | int | None) -> None:
     """Raise ValueError naming the cause if ``good_bits`` is not a bit-flag expression (`good_pixels`)."""
-    from astropy.nddata.bitmask import interpret_bit_flags
-
     try:
-        interpret_bit_flags(good_bits, flag_name_map=PIXEL)
+        bitmask().interpret_bit_flags(good_bits, flag_name_map=PIXEL)
     except KeyError as exc:
         raise ValueError(f"{good_bits!r}: {exc} is not a DQ flag name (names are upper case: DO_NOT_USE, ...)") from None
     except (ValueError, TypeError) as exc:

@@ -46,7 +46,7 @@ class Demo:
 
 def demo_files(out: str, demo_config: Mapping) -> Demo:
     """Where the simulate rule writes the demo of ``demo_config`` (the config's ``demo:``)."""
-    from mirical.demo.simulate import DemoSettings, background_name, reference_paths, science_name
+    from mirical.demo.settings import DemoSettings, background_name, reference_paths, science_name
 
     settings = DemoSettings(**demo_config)
     folder = os.path.abspath(f"{out}/demo_data")
@@ -140,7 +140,7 @@ def first_full_frame(config: Mapping, products: list[Product]) -> str | None:
     """
     rate = [p for p in products if not p.ints]
     if uses_demo(config):
-        from mirical.demo.simulate import DemoSettings
+        from mirical.demo.settings import DemoSettings
 
         full = DemoSettings(**(config.get("demo") or {})).subarray == "FULL"
         return rate[0].name if rate and full else None
