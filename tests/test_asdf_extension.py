@@ -124,6 +124,30 @@ def test_byte_reproducible_across_processes(wcs):
     assert b"date" not in here.split(b"\n...\n")[0]  # no time stamp in the YAML
 
 
+def test_one_write_gives_the_bytes_of_two(wcs):
+    """asdf_bytes writes once what writing twice gives: the tree, then again with the extensions asdf listed
+    the first time sorted by URI (asdf replaces those entries in place)."""
+    import io
+
+    import asdf
+    from asdf.util import load_yaml
+
+    def write(tree):
+        buffer = io.BytesIO()
+        asdf.AsdfFile(tree).write_to(buffer)
+        return buffer.getvalue()
+
+    tree = {"meta": {"wcs": wcs, "group_id": "g1"}, "table": np.arange(6.0), "history": {"entries": [{"description": "made"}]}}
+    first = load_yaml(io.BytesIO(write(tree)))["history"]["extensions"]
+    used = sorted(({"extension_class": e["extension_class"], "extension_uri": e.get("extension_uri")} for e in first),
+                  key=lambda e: (str(e["extension_uri"]), e["extension_class"]))
+    assert len(used) >= 3  # core, transform and gwcs extensions at least: the order is tested
+    once = asdf_extension.asdf_bytes(tree)
+    assert once == write({**tree, "history": {**tree["history"], "extensions": used}})
+    listed = load_yaml(io.BytesIO(once))["history"]["extensions"]
+    assert [e["extension_uri"] for e in listed] == [e["extension_uri"] for e in used]
+
+
 def test_with_wcs_on_mast_tree(wcs):
     old = asdf_extension.make_hdu(mast_like_tree())
     tree = asdf_extension.read_tree(asdf_extension.with_wcs(old, wcs))

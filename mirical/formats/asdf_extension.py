@@ -36,6 +36,7 @@ nothing for it.
 
 from __future__ import annotations
 
+import functools
 import io
 from typing import Any
 
@@ -96,7 +97,8 @@ def read_tree(hdu: fits.BinTableHDU) -> dict:
     from asdf.util import load_yaml
 
     data = hdu_bytes(hdu)
-    raw = load_yaml(io.BytesIO(data), tagged=True)
+    # the raw tree only serves to keep FITS references as they are: none without their "fits:" source
+    raw = load_yaml(io.BytesIO(data), tagged=True) if FITS_SOURCE_PREFIX.encode() in data else None
     with asdf.open(io.BytesIO(data), lazy_load=True, lazy_tree=False, memmap=False) as af:
         tree = _detach(dict(af.tree), raw)
     tree.pop("asdf_library", None)
@@ -107,31 +109,38 @@ def read_tree(hdu: fits.BinTableHDU) -> dict:
     return tree
 
 
-def _write(tree: dict, **write_options: Any) -> bytes:
-    """The bytes of an ASDF file holding ``tree``."""
+@functools.cache
+def _sorted_history_file() -> type:
+    """An ``asdf.AsdfFile`` that lists the extensions it used (``history.extensions``) sorted by URI, then
+    class name, instead of in set order (which changes between processes).
+
+    asdf fills that list once it has converted the tree (``_update_extension_history``, the list of its
+    serialization context's extensions): entries already in the tree that name a used extension are
+    replaced in place, the others appended. Seeding the list with the used extensions, sorted, just
+    before asdf fills it gives one write the bytes that writing twice would (once to learn the list,
+    then again with it sorted in the tree).
+    """
     import asdf
 
-    buffer = io.BytesIO()
-    asdf.AsdfFile(tree).write_to(buffer, **write_options)
-    return buffer.getvalue()
+    class SortedHistoryFile(asdf.AsdfFile):
+        def _update_extension_history(self, tree, serialization_context):
+            used = sorted(serialization_context._extensions_used,
+                          key=lambda e: (str(e.extension_uri), e.class_name))
+            if isinstance(tree.get("history"), dict):
+                tree["history"]["extensions"] = [{"extension_class": e.class_name, "extension_uri": e.extension_uri}
+                                                 for e in used]
+            super()._update_extension_history(tree, serialization_context)
+
+    return SortedHistoryFile
 
 
 def asdf_bytes(tree: dict, **write_options: Any) -> bytes:
-    """Serialize ``tree`` as an ASDF file (same tree -> same bytes, in any process).
-
-    asdf lists the extensions it used (``history.extensions``) in set order,
-    which changes between processes. So the tree is written once to learn that
-    list, and again with the list sorted by URI: asdf then updates the entries
-    in place and keeps the order.
-    """
-    from asdf.util import load_yaml
-
+    """Serialize ``tree`` as an ASDF file (same tree -> same bytes, in any process): the extensions
+    asdf used listed in a fixed order (`_sorted_history_file`)."""
     history = {k: v for k, v in (tree.get("history") or {}).items() if k != "extensions"}
-    first = load_yaml(io.BytesIO(_write({**tree, "history": history}, **write_options)))
-    used = sorted(({"extension_class": e["extension_class"], "extension_uri": e.get("extension_uri")}
-                   for e in first["history"]["extensions"]),
-                  key=lambda e: (str(e["extension_uri"]), e["extension_class"]))
-    return _write({**tree, "history": {**history, "extensions": used}}, **write_options)
+    buffer = io.BytesIO()
+    _sorted_history_file()({**tree, "history": history}).write_to(buffer, **write_options)
+    return buffer.getvalue()
 
 
 def make_hdu(tree: dict) -> fits.BinTableHDU:

@@ -21,6 +21,7 @@ own process imports it before it knows whether it runs the job itself.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -179,6 +180,7 @@ def serve(name: str, idle_seconds: float = IDLE_SECONDS) -> None:
             events = selector.select(timeout=0 if late else 1.0)
             if not events and late:  # nothing to do now: one more module for the jobs to come
                 importlib.import_module(late.pop(0))
+                gc.freeze()  # (see `_preimport`)
                 continue
             for key, _ in events:
                 if key.data == "parent":
@@ -214,7 +216,9 @@ LATE_PREIMPORT = ("photutils.background", "photutils.detection", "photutils.segm
 
 
 def _preimport() -> None:
-    """Import what the jobs import, draw one small figure and build asdf's extension list, once."""
+    """Import what the jobs import, draw one small figure and build asdf's extension list, once; then freeze
+    the garbage collector's view of all of it (`gc.freeze`), so that a job's full collections do not scan
+    the worker's objects again (nor write to their pages, which the forked jobs share)."""
     import importlib
     import pkgutil
 
@@ -229,6 +233,8 @@ def _preimport() -> None:
 
     warm_up()  # fonts and matplotlib's caches loaded once, not in every figure job
     importlib.import_module("asdf").get_config().extensions  # noqa: B018  (parses every manifest once)
+    gc.collect()
+    gc.freeze()
 
 
 def _take_job(listener: socket.socket, selector: Any, jobs: dict) -> None:
