@@ -15,7 +15,7 @@ def run(snakemake):
         exposures = [read_footprint(product, path, params, polygon=False) for product, path in zip(products, paths)]
         levels = user_levels(params["skylist"], list(zip(products, snakemake.params.science)))
     else:
-        exposures = read_footprints(snakemake.input.footprints)
+        exposures = read_footprints(snakemake.input.footprints, paths)
         if [(e.product, e.path) for e in exposures] != list(zip(products, paths)):
             raise MiricalError(snakemake.input.footprints, "its exposures are not this run's")
         levels = solve_measured(exposures, *read_measured(exposures, list(snakemake.input.stats)), params)

@@ -9,7 +9,7 @@ def run(snakemake):
 
     params, (pairs, whole) = snakemake.params.step, snakemake.params.measured
     product, path = snakemake.wildcards.product, snakemake.input.cal
-    exposures = read_footprints(snakemake.input.footprints)
+    exposures = read_footprints(snakemake.input.footprints, [path])
     found = [i for i, exposure in enumerate(exposures) if exposure.product == product and exposure.path == path]
     if len(found) != 1:
         raise MiricalError(snakemake.input.footprints, f"no single row of {product} ({path})")

@@ -593,10 +593,11 @@ def test_changed_science_file_reruns_its_chain_and_the_mosaic_only(complete_run,
         planned = plan(complete_run, "--configfile", str(user_config))
     direct = reading(full_dag, complete_run, science)
     assert steps(direct) == [("association", ""), ("background", "rr_dither1")]
-    # the grid comes from every footprint, so every part is drizzled again; dither2's own chain is not
+    # the fit, the grid and the sky footprints come from every exposure, so every exposure is corrected, measured
+    # and drizzled again; dither2's own chain is not
     assert_plan(planned, full_dag, direct, chain("rr_dither1") + [("association", "")] + stage3_jobs(("rr_dither1",)))
     assert [rule for rule, product in steps(planned) if product == "rr_dither2"] == [
-        "mosaic_drizzle", "outlier_detection", "outlier_drizzle", "tweakreg"]
+        "mosaic_drizzle", "outlier_detection", "outlier_drizzle", "skymatch_measure", "tweakreg"]
 
 
 FIGURES = ("plot_exposure", "plot_steps", "plot_outliers", "plot_mosaic", "plot_catalog", "plot_skymatch",

@@ -467,7 +467,7 @@ def write_footprints(exposures: Sequence[SkyExposure], path: str | os.PathLike) 
     ra, dec = np.empty(len(exposures), object), np.empty(len(exposures), object)
     for k, exposure in enumerate(exposures):
         ra[k], dec[k] = exposure.vertices
-    table = Table([[e.product for e in exposures], [e.path for e in exposures],
+    table = Table([[e.product for e in exposures], [os.path.basename(e.path) for e in exposures],
                    group_names([e.group for e in exposures]), np.array([e.prior for e in exposures], float), ra, dec],
                   names=FOOTPRINT_COLUMNS)
     table["prior"].unit = "MJy / sr"
@@ -476,8 +476,10 @@ def write_footprints(exposures: Sequence[SkyExposure], path: str | os.PathLike) 
         table.write(tmp, format="ascii.ecsv", overwrite=True)
 
 
-def read_footprints(path: str | os.PathLike) -> list[SkyExposure]:
-    """The exposures of a footprints table (`write_footprints`), without gwcs and shape."""
+def read_footprints(path: str | os.PathLike, files: Sequence[str] = ()) -> list[SkyExposure]:
+    """The exposures of a footprints table (`write_footprints`), without gwcs and shape. The table names each
+    file without its folder (the same table wherever the run is): an exposure's path is the one of ``files``
+    of that name, else the name alone."""
     from astropy.table import Table
 
     try:
@@ -487,11 +489,12 @@ def read_footprints(path: str | os.PathLike) -> list[SkyExposure]:
         raise MiricalError(str(path), f"not a skymatch footprints table ({exc})") from None
     if missing:
         raise MiricalError(str(path), f"not a skymatch footprints table (no column {', '.join(missing)})")
+    paths = {os.path.basename(f): str(f) for f in files}
     exposures = []
     for row in table:
         ra, dec = np.asarray(row["ra"], float), np.asarray(row["dec"], float)
-        exposures.append(SkyExposure(str(row["product"]), str(row["file"]), None, None, spherical_polygon(ra, dec),
-                                     float(row["prior"]), str(row["group"]), (ra, dec)))
+        exposures.append(SkyExposure(str(row["product"]), paths.get(str(row["file"]), str(row["file"])), None, None,
+                                     spherical_polygon(ra, dec), float(row["prior"]), str(row["group"]), (ra, dec)))
     return exposures
 
 
