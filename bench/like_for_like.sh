@@ -115,4 +115,4 @@ print(f"$size\tmirical\tlargest job ({rel.with_suffix('')})\t{float(rec['s']):.2
 EOF
 done
 
-"$MIRICAL_PY" "$ROOT/bench/like_for_like_table.py" "$ROWS" --cores "$CORES" | tee -a "$RESULTS"
+"$MIRICAL_PY" "$ROOT/bench/like_for_like_table.py" "$ROWS" --cores "$CORES" --runs "$WORK" | tee -a "$RESULTS"

@@ -1,17 +1,21 @@
 """The like-for-like section of the performance page from bench/like_for_like.sh's rows.
 
-    python bench/like_for_like_table.py WORKDIR/like_for_like.tsv [--cores 2]
+    python bench/like_for_like_table.py WORKDIR/like_for_like.tsv [--cores 2] [--runs WORKDIR]
 
 Prints markdown: per program size the official pipeline's two processes and their sum, mirical's
 default target, its `products` target, its start and planning, its largest job; then each size's
 ratios against the goals (wall and CPU of mirical's default target over the official sum; at the
-largest size, the largest mirical job's peak memory over the official's largest process).
+largest size, the largest mirical job's peak memory over the official's largest process). With
+``--runs`` (the folder holding like_for_like_SIZE/out/benchmarks), where a CPU goal is missed: how
+much of mirical's CPU its jobs used (the largest rules) and how much the rest (Snakemake's start and
+planning, one Python per job for Snakemake's script preamble, the warm worker).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -50,7 +54,20 @@ def verdict(ratio: float, goal: float) -> str:
     return f"{ratio:.2f} (goal ≤ {goal}: {'met' if ratio <= goal else f'missed by {ratio - goal:.2f}'})"
 
 
-def render(sizes: dict[str, list[dict[str, str]]], cores: int) -> str:
+def cpu_split(benchmarks: Path) -> tuple[float, int, list[tuple[str, float]]]:
+    """(CPU s of all jobs, number of jobs, [(rule, CPU s)] largest first) of a run's benchmark files."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from summarize_benchmarks import job_records
+
+    rules: dict[str, float] = defaultdict(float)
+    jobs = 0
+    for relative, record in job_records(benchmarks):
+        rules[relative.parts[0] if len(relative.parts) > 1 else relative.stem] += float(record["cpu_time"])
+        jobs += 1
+    return sum(rules.values()), jobs, sorted(rules.items(), key=lambda item: -item[1])
+
+
+def render(sizes: dict[str, list[dict[str, str]]], cores: int, runs: Path | None = None) -> str:
     out = [f"## Like for like, {'/'.join(sizes)} full-frame exposures", "",
            f"Measured {date.today().isoformat()}, --cores {cores}. Official: `Image2Pipeline` then "
            "`Image3Pipeline` (tweakreg, skymatch, outlier_detection, resample, source_catalog), one process "
@@ -78,6 +95,21 @@ def render(sizes: dict[str, list[dict[str, str]]], cores: int) -> str:
             memory = verdict(float(job["rss_mb"]) / total["rss_mb"], MEMORY_GOAL) + f", {job['run']}"
         out.append(f"| {label(size)} | {verdict(float(full['wall_s']) / total['wall_s'], wall_goal)} | "
                    f"{verdict(float(full['cpu_s']) / total['cpu_s'], cpu_goal)} | {memory} |")
+    notes = []
+    for size, rows in sizes.items():
+        benchmarks = runs / f"like_for_like_{size}" / "out" / "benchmarks" if runs else None
+        full, total = mirical_row(rows, "default target"), official_sum(rows)
+        if benchmarks is None or not benchmarks.is_dir() or float(full["cpu_s"]) <= GOALS.get(size, GOALS_LARGER)[1] * total["cpu_s"]:
+            continue
+        jobs_cpu, jobs, largest = cpu_split(benchmarks)
+        top = ", ".join(f"{rule} {cpu:.1f}" for rule, cpu in largest[:5])
+        notes.append(f"- {label(size)}: of mirical's {float(full['cpu_s']):.1f} s CPU, its {jobs} jobs used "
+                     f"{jobs_cpu:.1f} s (the largest rules: {top}); the other {float(full['cpu_s']) - jobs_cpu:.1f} s are "
+                     f"Snakemake's start and planning, one Python per job for its script preamble and the warm "
+                     f"worker. The official used {total['cpu_s']:.1f} s.")
+    if notes:
+        out += ["", "Where the CPU went where its goal is missed (the jobs' own CPU from their benchmark files and "
+                "the warm worker's lines in their logs):", "", *notes]
     return "\n".join(out) + "\n"
 
 
@@ -85,8 +117,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", type=Path, help="like_for_like.tsv")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--runs", type=Path, help="the folder of like_for_like_SIZE/out/benchmarks")
     args = parser.parse_args()
-    print(render(read_rows(args.rows), args.cores), end="")
+    print(render(read_rows(args.rows), args.cores, args.runs), end="")
 
 
 if __name__ == "__main__":

@@ -47,3 +47,17 @@ def test_ratios_against_the_goals(table, tmp_path):
     assert ("| 32 (+ 1 background) | 0.55 (goal ≤ 0.6: met) | 0.75 (goal ≤ 0.8: met) | "
             "0.45 (goal ≤ 0.5: met), largest job (mosaic) |") in page
     assert "| demo (4 + 1 background) | official, both | 35.0 | 40.0 | 620 | |" in page
+
+
+def test_where_the_cpu_went_for_a_missed_goal(table, tmp_path):
+    (tmp_path / "rows.tsv").write_text(ROWS)
+    bench = tmp_path / "like_for_like_demo" / "out" / "benchmarks"
+    (bench / "resample").mkdir(parents=True)
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    (bench / "resample" / "p1.tsv").write_text(header + "1.0\t0:00:01\t300\t0\t0\t0\t0\t0\t0\t20.0\n")
+    (bench / "mosaic.tsv").write_text(header + "1.0\t0:00:01\t300\t0\t0\t0\t0\t0\t0\t5.5\n")
+    page = table.render(table.read_rows(tmp_path / "rows.tsv"), 2, tmp_path)
+    # demo's CPU goal is missed (42 > 40): its 2 jobs used 25.5 s, the other 16.5 s are fixed costs; 32 has no runs
+    assert ("- demo (4 + 1 background): of mirical's 42.0 s CPU, its 2 jobs used 25.5 s (the largest rules: "
+            "resample 20.0, mosaic 5.5); the other 16.5 s are") in page
+    assert "- 32 (+ 1 background)" not in page
