@@ -94,9 +94,11 @@ print(json.dumps({"tweakreg": block["filters"][fits.getval(sys.argv[2], "FILTER"
                                      "override_abvegaoffset": glob.glob(refdir + "/*abvegaoffset*")[0]}}))
 ' "$ROOT/config.yaml" "$(ls "$O"/*_cal.fits | head -1)" "$REFDIR")
     echo "$steps" > "$W/official_image3_steps.json"
+    # The cal files in the association's order (dither1, dither2, ..., dither10: `ls -v`), as mirical's stage 3
+    # takes them: tweakreg's reference among equally good images depends on the order.
     # shellcheck disable=SC2046
     measure "lfl_${size}_official_image3" "$BENCH_PY" "$ROOT/tests/official.py" image3 "$O" "$name" "$steps" \
-        $(ls "$O"/*_cal.fits)
+        $(ls -v "$O"/*_cal.fits)
     row official "Image3Pipeline"
     mv "$O/${name}_i2d.fits" "$O/${name}_official_i2d.fits"  # the mosaic, as bench/compare_official.py names it
 
