@@ -57,12 +57,12 @@ def verdict(ratio: float, goal: float) -> str:
 def cpu_split(benchmarks: Path) -> tuple[float, int, list[tuple[str, float]]]:
     """(CPU s of all jobs, number of jobs, [(rule, CPU s)] largest first) of a run's benchmark files."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from summarize_benchmarks import job_records
+    from summarize_benchmarks import job_records, rule_group
 
     rules: dict[str, float] = defaultdict(float)
     jobs = 0
     for relative, record in job_records(benchmarks):
-        rules[relative.parts[0] if len(relative.parts) > 1 else relative.stem] += float(record["cpu_time"])
+        rules[rule_group(relative)] += float(record["cpu_time"])
         jobs += 1
     return sum(rules.values()), jobs, sorted(rules.items(), key=lambda item: -item[1])
 

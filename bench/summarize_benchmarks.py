@@ -31,10 +31,15 @@ def job_records(root: Path) -> Iterator[tuple[Path, dict[str, str]]]:
                 yield rel, record
 
 
+def rule_group(relative: Path) -> str:
+    """The rule folder (or the single job's file stem) a benchmark file sits under: what the tables group by."""
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
 def main(root: Path) -> None:
     rows = defaultdict(list)
     for rel, rec in job_records(root):
-        rule = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        rule = rule_group(rel)
         rows[rule].append((float(rec["s"]), float(rec["cpu_time"]), float(rec["max_rss"])))
     print("| rule | jobs | wall s (mean) | wall s (sum) | CPU s (mean) | CPU s (sum) | peak RSS MB (max) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
