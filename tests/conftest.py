@@ -1,4 +1,5 @@
 """Shared fixtures: running the workflow on a reduced demo; the run-time venv; the official pipeline's Python."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -72,3 +73,11 @@ def run_official(*args: str, timeout: float = 900) -> subprocess.CompletedProces
         raise AssertionError(f"official pipeline failed ({' '.join(args)[:300]}):\n"
                              f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
+
+
+def load_script(path: Path):
+    """A Python file that is no package module (a bench or docs script), imported under its stem."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

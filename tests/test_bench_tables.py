@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,10 +26,7 @@ demo\tmirical\tlargest job (resample/demo_dither2)\t1.4\t1.3\t343\t
 
 @pytest.fixture(scope="module")
 def table():
-    spec = importlib.util.spec_from_file_location("like_for_like_table", REPO / "bench" / "like_for_like_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "bench" / "like_for_like_table.py")
 
 
 def test_official_runs_add_up(table, tmp_path):

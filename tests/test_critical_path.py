@@ -3,20 +3,18 @@ on small hand-made DAGs and benchmark folders with answers worked out by hand.""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def cp():
-    spec = importlib.util.spec_from_file_location("critical_path", REPO / "bench" / "critical_path.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "bench" / "critical_path.py")
 
 
 # a(2) feeds b(3) and c(1); d(4) needs b and c: the path a-b-d is 9 s, all of it 10 s of CPU.

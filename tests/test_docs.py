@@ -3,7 +3,6 @@ page writers of bench/ keep what they must, and docs/notebook.ipynb runs."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import re
@@ -14,20 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, official_python
+from conftest import REPO, load_script, official_python
 
 DOCUMENTS = [REPO / "README.md", REPO / "CHANGELOG.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.M)
-
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------------ links and anchors
@@ -108,7 +100,7 @@ def test_configuration_page_is_current():
 
 
 def test_configuration_page_covers_every_key_and_needs_descriptions():
-    generator = _load("make_configuration", REPO / "docs" / "make_configuration.py")
+    generator = load_script(REPO / "docs" / "make_configuration.py")
     schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
     page = generator.render(schema)
     assert "| `pixfrac` | `1.0` | number > 0, ≤ 1 |" in page
@@ -121,7 +113,7 @@ def test_configuration_page_covers_every_key_and_needs_descriptions():
 
 def test_config_yaml_defaults_are_the_schemas():
     """config.yaml and the schema's defaults (what the reference page shows) say the same."""
-    generator = _load("make_configuration", REPO / "docs" / "make_configuration.py")
+    generator = load_script(REPO / "docs" / "make_configuration.py")
     schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
     config = yaml.safe_load((REPO / "config.yaml").read_text())
 
